@@ -1,0 +1,45 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * RFC 8785 (JCS) canonical JSON and the event hash built on it.
+ *
+ * @module
+ */
+import canonicalize from "canonicalize";
+import { createHash } from "node:crypto";
+import type { ChainEvent, UnsealedEvent } from "./event.ts";
+
+/**
+ * The RFC 8785 canonical form of a JSON value. Throws on values JSON cannot
+ * carry (NaN, Infinity, lone surrogates, cycles).
+ */
+export function canonicalJson(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) {
+    throw new TypeError("value has no JSON form");
+  }
+  return text;
+}
+
+/** Lowercase hex SHA-256 of a string's UTF-8 bytes, or of raw bytes. */
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/**
+ * The `hash` of an event: SHA-256 of the canonical form of the event without
+ * its `hash` member.
+ */
+export function hashEvent(event: UnsealedEvent): string {
+  const { hash: _ignored, ...rest } = event as ChainEvent;
+  return sha256Hex(canonicalJson(rest));
+}
+
+/** Adds its `hash` to an event. */
+export function sealEvent(event: UnsealedEvent): ChainEvent {
+  return { ...event, hash: hashEvent(event) };
+}
+
+/** The exact line (without `\n`) a chain file holds for an event. */
+export function eventLine(event: ChainEvent): string {
+  return canonicalJson(event);
+}

@@ -1,0 +1,238 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * The event model of a Theater hash chain (docs/chain-format.md §2–§4).
+ *
+ * @module
+ */
+
+/** The only chain format version this code writes and accepts. */
+export const FORMAT_VERSION = 1;
+
+/** Longest line, in bytes without its `\n`, that a chain may hold. */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+
+/** A JSON value as it appears in event data. */
+export type Json =
+  | null
+  | boolean
+  | number
+  | string
+  | Json[]
+  | { [key: string]: Json };
+
+/** A pointer from one chain to an event in another actor's chain. */
+export interface ChainLink {
+  /** The other actor's id. */
+  actor: string;
+  /** The `hash` of the event in that actor's chain. */
+  hash: string;
+}
+
+/** One line of a chain file. */
+export interface ChainEvent {
+  v: 1;
+  seq: number;
+  actor: string;
+  parent: string | null;
+  ts: number;
+  type: EventType;
+  data: { [key: string]: Json };
+  hash: string;
+}
+
+/** An event as a writer is asked to append it: the chain fills in the rest. */
+export type UnsealedEvent = Omit<ChainEvent, "hash">;
+
+type FieldKind =
+  | "string"
+  | "json"
+  | "object"
+  | "array"
+  | "hash"
+  | "link|null"
+  | "string|null";
+
+/**
+ * The `data` members each event type must have, and their kinds. An event's
+ * `data` has exactly these members.
+ */
+export const EVENT_DATA: Readonly<
+  Record<string, Readonly<Record<string, FieldKind>>>
+> = {
+  "actor.start": {
+    component: "hash",
+    manifest: "object",
+    params: "json",
+    link: "link|null",
+  },
+  "actor.init": { state: "json" },
+  "message.in": { from: "string", msg: "json", link: "link|null" },
+  "host.call": {
+    interface: "string",
+    function: "string",
+    args: "array",
+    result: "json",
+  },
+  "handle.ok": { state: "json", reply: "json" },
+  "handle.error": { phase: "string", error: "string" },
+  "message.out": { to: "string", msg: "json" },
+  "child.event": { child: "string", event: "string", reason: "string|null" },
+  "actor.stop": { reason: "string" },
+};
+
+/** The event types of format version 1. */
+export type EventType =
+  | "actor.start"
+  | "actor.init"
+  | "message.in"
+  | "host.call"
+  | "handle.ok"
+  | "handle.error"
+  | "message.out"
+  | "child.event"
+  | "actor.stop";
+
+const HASH_RE = /^[0-9a-f]{64}$/;
+const ACTOR_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const ENVELOPE = ["v", "seq", "actor", "parent", "ts", "type", "data", "hash"];
+
+/** Whether `id` is a valid actor id (also a safe file name stem). */
+export function isActorId(id: unknown): id is string {
+  return typeof id === "string" && ACTOR_RE.test(id);
+}
+
+/** Whether `value` is a lowercase hex SHA-256 digest. */
+export function isHash(value: unknown): value is string {
+  return typeof value === "string" && HASH_RE.test(value);
+}
+
+/** A problem with the shape of one event, before any hash is checked. */
+export interface ShapeProblem {
+  reason: "unknown-version" | "bad-field" | "unknown-type";
+  message: string;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isLink(value: unknown): value is ChainLink {
+  return isObject(value) && Object.keys(value).length === 2 &&
+    isActorId(value.actor) && isHash(value.hash);
+}
+
+function kindOk(kind: FieldKind, value: unknown): boolean {
+  switch (kind) {
+    case "string":
+      return typeof value === "string";
+    case "json":
+      return true;
+    case "object":
+      return isObject(value);
+    case "array":
+      return Array.isArray(value);
+    case "hash":
+      return isHash(value);
+    case "link|null":
+      return value === null || isLink(value);
+    case "string|null":
+      return value === null || typeof value === "string";
+  }
+}
+
+function describe(kind: FieldKind): string {
+  switch (kind) {
+    case "hash":
+      return "a lowercase hex SHA-256";
+    case "link|null":
+      return 'null or {"actor": <actor id>, "hash": <hex>}';
+    case "json":
+      return "any JSON value";
+    default:
+      return `a ${kind.replace("|", " or ")}`;
+  }
+}
+
+/**
+ * Checks that a parsed line has the shape of a version-1 event: exactly the
+ * envelope members with the right types, a known type, and that type's data
+ * members. Returns null when the shape is right.
+ */
+export function checkShape(value: unknown): ShapeProblem | null {
+  if (!isObject(value)) {
+    return { reason: "bad-field", message: "event is not a JSON object" };
+  }
+  if (!Object.hasOwn(value, "v")) {
+    return { reason: "bad-field", message: 'missing field "v"' };
+  }
+  if (value.v !== FORMAT_VERSION) {
+    return {
+      reason: "unknown-version",
+      message: `unknown format version ${
+        JSON.stringify(value.v)
+      } (expected ${FORMAT_VERSION})`,
+    };
+  }
+  for (const name of ENVELOPE) {
+    if (!Object.hasOwn(value, name)) {
+      return { reason: "bad-field", message: `missing field "${name}"` };
+    }
+  }
+  for (const name of Object.keys(value)) {
+    if (!ENVELOPE.includes(name)) {
+      return { reason: "bad-field", message: `unexpected field "${name}"` };
+    }
+  }
+  const bad = (field: string, expected: string): ShapeProblem => ({
+    reason: "bad-field",
+    message: `field "${field}" must be ${expected}, got ${
+      JSON.stringify(value[field])
+    }`,
+  });
+  if (!Number.isSafeInteger(value.seq) || (value.seq as number) < 0) {
+    return bad("seq", "a non-negative integer");
+  }
+  if (!isActorId(value.actor)) return bad("actor", "an actor id");
+  if (value.parent !== null && !isHash(value.parent)) {
+    return bad("parent", "null or a lowercase hex SHA-256");
+  }
+  if (!Number.isSafeInteger(value.ts) || (value.ts as number) < 0) {
+    return bad("ts", "a non-negative integer (ms since the Unix epoch)");
+  }
+  if (typeof value.type !== "string") return bad("type", "a string");
+  if (!isObject(value.data)) return bad("data", "an object");
+  if (!isHash(value.hash)) return bad("hash", "a lowercase hex SHA-256");
+  if (!Object.hasOwn(EVENT_DATA, value.type)) {
+    return {
+      reason: "unknown-type",
+      message: `unknown event type ${JSON.stringify(value.type)}`,
+    };
+  }
+  const spec = EVENT_DATA[value.type];
+  const data = value.data;
+  for (const [name, kind] of Object.entries(spec)) {
+    if (!Object.hasOwn(data, name)) {
+      return {
+        reason: "bad-field",
+        message: `${value.type}: missing field "data.${name}"`,
+      };
+    }
+    if (!kindOk(kind, data[name])) {
+      return {
+        reason: "bad-field",
+        message: `${value.type}: field "data.${name}" must be ${
+          describe(kind)
+        }, got ${JSON.stringify(data[name])}`,
+      };
+    }
+  }
+  for (const name of Object.keys(data)) {
+    if (!Object.hasOwn(spec, name)) {
+      return {
+        reason: "bad-field",
+        message: `${value.type}: unexpected field "data.${name}"`,
+      };
+    }
+  }
+  return null;
+}

@@ -1,0 +1,62 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * Streaming reader of chain files.
+ *
+ * @module
+ */
+import { readLines } from "./_lines.ts";
+import type { ChainEvent } from "./event.ts";
+import {
+  ChainReadError,
+  checkLine,
+  describeIoError,
+  type VerifyError,
+} from "./verify.ts";
+
+/** A line that is not a valid event, met while reading. */
+export class ChainFormatError extends Error {
+  override name = "ChainFormatError";
+  /** Where and why. */
+  readonly problem: VerifyError;
+  constructor(problem: VerifyError) {
+    super(`${problem.file}:${problem.line}: ${problem.message}`);
+    this.problem = problem;
+  }
+}
+
+/**
+ * Yields the events of a chain file one at a time, each checked on its own
+ * (JSON, shape, hash, canonical form). Use `verifyChain` to also check the
+ * links between lines.
+ *
+ * @throws {ChainReadError} when the file cannot be read.
+ * @throws {ChainFormatError} at the first line that is not a valid event.
+ */
+export async function* readEvents(path: string): AsyncGenerator<ChainEvent> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (err) {
+    throw new ChainReadError(`${path}: cannot read: ${describeIoError(err)}`);
+  }
+  try {
+    for await (const raw of readLines(file)) {
+      const problem = raw.tooLong
+        ? { reason: "line-too-long" as const, message: "line too long" }
+        : !raw.terminated
+        ? { reason: "truncated" as const, message: "truncated final line" }
+        : null;
+      const checked = problem ?? checkLine(raw.bytes);
+      if ("reason" in checked) {
+        throw new ChainFormatError({
+          file: path,
+          line: raw.number,
+          ...checked,
+        });
+      }
+      yield checked.event;
+    }
+  } finally {
+    file.close();
+  }
+}

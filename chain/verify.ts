@@ -1,0 +1,403 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * Streaming verification of chain files and run directories
+ * (docs/chain-format.md §6).
+ *
+ * @module
+ */
+import { basename, join } from "node:path";
+import { readLines } from "./_lines.ts";
+import { canonicalJson, sha256Hex } from "./canonical.ts";
+import {
+  type ChainEvent,
+  type ChainLink,
+  checkShape,
+  MAX_LINE_BYTES,
+} from "./event.ts";
+
+/** Why a chain is not intact. */
+export type VerifyReason =
+  | "empty-file"
+  | "line-too-long"
+  | "truncated"
+  | "crlf"
+  | "bad-utf8"
+  | "bad-json"
+  | "bad-field"
+  | "unknown-version"
+  | "unknown-type"
+  | "bad-hash"
+  | "not-canonical"
+  | "wrong-actor"
+  | "seq-gap"
+  | "seq-repeat"
+  | "broken-link"
+  | "dangling-link";
+
+/** The first thing wrong with a chain. */
+export interface VerifyError {
+  file: string;
+  /** 1-based line number of the first bad line. */
+  line: number;
+  reason: VerifyReason;
+  message: string;
+  expected?: string;
+  actual?: string;
+}
+
+/** What verifying one chain file found. */
+export interface ChainReport {
+  file: string;
+  ok: boolean;
+  /** Intact events read before the first error (all of them when ok). */
+  events: number;
+  actor: string | null;
+  /** Hash of the last intact event. */
+  head: string | null;
+  error: VerifyError | null;
+}
+
+/** What verifying a directory of chains found. */
+export interface DirReport {
+  dir: string;
+  ok: boolean;
+  chains: ChainReport[];
+  /** Cross-chain links checked. */
+  links: number;
+  /** The first error over all chains and links. */
+  error: VerifyError | null;
+}
+
+/** A chain or directory that cannot be read at all (exit 2, not 1). */
+export class ChainReadError extends Error {
+  override name = "ChainReadError";
+}
+
+/** Options for {@linkcode verifyChain}. */
+export interface VerifyChainOptions {
+  /** The actor the chain must belong to (its file name stem in a run dir). */
+  actor?: string;
+  /** Called with every cross-chain link in an intact event, in order. */
+  onLink?: (link: ChainLink, line: number) => void;
+  /** Longest line accepted, in bytes. */
+  maxLineBytes?: number;
+}
+
+async function openForRead(path: string): Promise<Deno.FsFile> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (err) {
+    throw new ChainReadError(`${path}: cannot read: ${describeIoError(err)}`);
+  }
+  const info = await file.stat();
+  if (!info.isFile) {
+    file.close();
+    throw new ChainReadError(`${path}: not a regular file`);
+  }
+  return file;
+}
+
+/** A short, human reason for a file system error. */
+export function describeIoError(err: unknown): string {
+  if (err instanceof Deno.errors.NotFound) return "no such file or directory";
+  if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (err instanceof Deno.errors.NotCapable) {
+    return "not allowed by Deno permissions";
+  }
+  if (err instanceof Deno.errors.IsADirectory) return "is a directory";
+  return err instanceof Error ? err.message : String(err);
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+function short(text: string, max = 120): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** A problem found in one line on its own. */
+export type LineProblem = Omit<VerifyError, "file" | "line">;
+
+/**
+ * Checks one line (its bytes without `\n`) on its own: UTF-8, JSON, the
+ * event's shape, its hash, and that the line is the event's canonical form.
+ * Links to other lines (seq, parent, actor) are the caller's to check.
+ */
+export function checkLine(
+  bytes: Uint8Array,
+): { event: ChainEvent } | LineProblem {
+  if (bytes.length > 0 && bytes[bytes.length - 1] === 13) {
+    return { reason: "crlf", message: "line ends with CR (CRLF line endings)" };
+  }
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    return { reason: "bad-utf8", message: "line is not valid UTF-8" };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    const why = text.length === 0 ? "empty line" : (err as Error).message;
+    return { reason: "bad-json", message: `bad JSON: ${why}` };
+  }
+  const shape = checkShape(value);
+  if (shape) return shape;
+  const event = value as ChainEvent;
+  let line: string;
+  let actual: string;
+  try {
+    line = canonicalJson(event);
+    const { hash: _hash, ...body } = event;
+    actual = sha256Hex(canonicalJson(body));
+  } catch (err) {
+    return {
+      reason: "bad-field",
+      message: `event has no canonical form: ${(err as Error).message}`,
+    };
+  }
+  if (actual !== event.hash) {
+    return {
+      reason: "bad-hash",
+      message: "hash mismatch",
+      expected: actual,
+      actual: event.hash,
+    };
+  }
+  if (line !== text) {
+    return {
+      reason: "not-canonical",
+      message: "line is not the RFC 8785 canonical form of its event",
+      expected: short(line),
+      actual: short(text),
+    };
+  }
+  return { event };
+}
+
+/**
+ * Verifies one chain file in a single streaming pass. Memory stays flat
+ * however long the file is: one line at a time is held.
+ *
+ * @throws {ChainReadError} when the file cannot be opened or read.
+ */
+export async function verifyChain(
+  path: string,
+  options: VerifyChainOptions = {},
+): Promise<ChainReport> {
+  const file = await openForRead(path);
+  const report: ChainReport = {
+    file: path,
+    ok: false,
+    events: 0,
+    actor: options.actor ?? null,
+    head: null,
+    error: null,
+  };
+  const fail = (
+    line: number,
+    reason: VerifyReason,
+    message: string,
+    extra: { expected?: string; actual?: string } = {},
+  ): ChainReport => {
+    report.error = { file: path, line, reason, message, ...extra };
+    return report;
+  };
+  try {
+    let prev: ChainEvent | null = null;
+    for await (
+      const raw of readLines(file, { maxBytes: options.maxLineBytes })
+    ) {
+      const n = raw.number;
+      if (raw.tooLong) {
+        return fail(
+          n,
+          "line-too-long",
+          `line is ${raw.length} bytes, over the limit of ${
+            options.maxLineBytes ?? MAX_LINE_BYTES
+          }`,
+        );
+      }
+      if (!raw.terminated) {
+        return fail(
+          n,
+          "truncated",
+          "truncated final line (no newline at end of file)",
+        );
+      }
+      const checked = checkLine(raw.bytes);
+      if ("reason" in checked) {
+        report.error = { file: path, line: n, ...checked };
+        return report;
+      }
+      const event = checked.event;
+      const wantActor = prev?.actor ?? report.actor;
+      if (wantActor !== null && event.actor !== wantActor) {
+        return fail(n, "wrong-actor", "event belongs to another actor", {
+          expected: wantActor,
+          actual: event.actor,
+        });
+      }
+      const wantSeq = prev === null ? 0 : prev.seq + 1;
+      if (event.seq !== wantSeq) {
+        return fail(
+          n,
+          event.seq < wantSeq ? "seq-repeat" : "seq-gap",
+          event.seq < wantSeq
+            ? `seq ${event.seq} repeats or goes back`
+            : `seq ${event.seq} skips ahead`,
+          { expected: String(wantSeq), actual: String(event.seq) },
+        );
+      }
+      const wantParent = prev?.hash ?? null;
+      if (event.parent !== wantParent) {
+        return fail(
+          n,
+          "broken-link",
+          "parent is not the hash of the previous line",
+          { expected: String(wantParent), actual: String(event.parent) },
+        );
+      }
+      const link = event.data.link as ChainLink | null | undefined;
+      if (link && options.onLink) options.onLink(link, n);
+      prev = event;
+      report.actor = event.actor;
+      report.head = event.hash;
+      report.events++;
+    }
+    if (prev === null) return fail(1, "empty-file", "empty file (no events)");
+    report.ok = true;
+    return report;
+  } catch (err) {
+    if (err instanceof ChainReadError) throw err;
+    throw new ChainReadError(`${path}: cannot read: ${describeIoError(err)}`);
+  } finally {
+    file.close();
+  }
+}
+
+interface PendingLink {
+  file: string;
+  line: number;
+  link: ChainLink;
+}
+
+/**
+ * Verifies every `*.jsonl` chain in a run directory, then the cross-chain
+ * links between them: each link must name an actor with a chain here and an
+ * event in it with that hash. Memory grows with the number of links, not
+ * events.
+ *
+ * @throws {ChainReadError} when the directory cannot be read or holds no
+ * chains.
+ */
+export async function verifyDir(
+  dir: string,
+  options: { maxLineBytes?: number } = {},
+): Promise<DirReport> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.name.endsWith(".jsonl") && !entry.isDirectory) {
+        names.push(entry.name);
+      }
+    }
+  } catch (err) {
+    throw new ChainReadError(`${dir}: cannot read: ${describeIoError(err)}`);
+  }
+  if (names.length === 0) {
+    throw new ChainReadError(`${dir}: no chains (*.jsonl) in directory`);
+  }
+  names.sort();
+  const report: DirReport = {
+    dir,
+    ok: false,
+    chains: [],
+    links: 0,
+    error: null,
+  };
+  const pending = new Map<string, PendingLink[]>();
+  for (const name of names) {
+    const file = join(dir, name);
+    const chain = await verifyChain(file, {
+      actor: basename(name, ".jsonl"),
+      maxLineBytes: options.maxLineBytes,
+      onLink: (link, line) => {
+        const list = pending.get(link.actor) ?? [];
+        list.push({ file, line, link });
+        pending.set(link.actor, list);
+      },
+    });
+    report.chains.push(chain);
+    report.error ??= chain.error;
+  }
+  const dangling: VerifyError[] = [];
+  for (const [actor, links] of pending) {
+    report.links += links.length;
+    const target = report.chains.find((c) =>
+      basename(c.file, ".jsonl") === actor
+    );
+    const found = target
+      ? await hashesIn(target.file, links, target.events)
+      : new Set();
+    for (const { file, line, link } of links) {
+      if (found.has(link.hash)) continue;
+      dangling.push({
+        file,
+        line,
+        reason: "dangling-link",
+        message: target
+          ? `link to ${actor} event ${link.hash} not found in ${target.file}`
+          : `link to actor ${actor}, which has no chain in ${dir}`,
+        expected: `${actor}:${link.hash}`,
+      });
+    }
+  }
+  dangling.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
+  report.error ??= dangling[0] ?? null;
+  report.ok = report.error === null;
+  return report;
+}
+
+/** The wanted hashes among the first `lines` (intact) lines of a chain. */
+async function hashesIn(
+  path: string,
+  wanted: PendingLink[],
+  lines: number,
+): Promise<Set<string>> {
+  const want = new Set(wanted.map((p) => p.link.hash));
+  const found = new Set<string>();
+  const file = await openForRead(path);
+  try {
+    for await (const raw of readLines(file)) {
+      if (raw.number > lines) break;
+      try {
+        const hash = JSON.parse(decoder.decode(raw.bytes)).hash;
+        if (want.has(hash)) found.add(hash);
+      } catch {
+        break;
+      }
+      if (found.size === want.size) break;
+    }
+  } finally {
+    file.close();
+  }
+  return found;
+}
+
+/** Verifies a chain file, or a directory of chains with its cross-links. */
+export async function verifyPath(
+  path: string,
+  options: { maxLineBytes?: number } = {},
+): Promise<ChainReport | DirReport> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (err) {
+    throw new ChainReadError(`${path}: cannot read: ${describeIoError(err)}`);
+  }
+  return info.isDirectory
+    ? await verifyDir(path, options)
+    : await verifyChain(path, options);
+}

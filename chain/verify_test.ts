@@ -1,0 +1,408 @@
+// Copyright the Theater authors. MIT license.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { eventLine, sealEvent } from "./canonical.ts";
+import type { ChainEvent, UnsealedEvent } from "./event.ts";
+import {
+  ChainReadError,
+  verifyChain,
+  verifyDir,
+  verifyPath,
+  type VerifyReason,
+} from "./verify.ts";
+import { ChainWriter } from "./writer.ts";
+
+const encoder = new TextEncoder();
+
+/** Writes a real chain of `n` events for `actor` and returns its lines. */
+async function makeChain(
+  path: string,
+  actor = "counter",
+  n = 5,
+): Promise<ChainEvent[]> {
+  const writer = await ChainWriter.open(path, { actor, fsync: "none" });
+  const events = [
+    await writer.append("actor.start", {
+      component: "ab".repeat(32),
+      manifest: { name: actor },
+      params: { start: 0 },
+      link: null,
+    }, { ts: 1000 }),
+  ];
+  for (let i = 1; i < n; i++) {
+    events.push(
+      await writer.append("message.in", {
+        from: "external",
+        msg: { op: "add", n: i },
+        link: null,
+      }, { ts: 1000 + i }),
+    );
+  }
+  await writer.close();
+  return events;
+}
+
+async function lines(path: string): Promise<string[]> {
+  const text = await Deno.readTextFile(path);
+  return text.slice(0, -1).split("\n");
+}
+
+async function writeLines(path: string, list: string[]): Promise<void> {
+  await Deno.writeTextFile(path, list.map((l) => l + "\n").join(""));
+}
+
+async function expectError(
+  path: string,
+  line: number,
+  reason: VerifyReason,
+): Promise<void> {
+  const report = await verifyChain(path);
+  assert.equal(report.ok, false, "chain should not verify");
+  assert.equal(report.error?.reason, reason, report.error?.message);
+  assert.equal(report.error?.line, line, report.error?.message);
+  assert.equal(report.events, line - 1, "intact events before the bad line");
+}
+
+async function withChain(
+  fn: (path: string, events: ChainEvent[]) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "counter.jsonl");
+    await fn(path, await makeChain(path));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function reseal(event: ChainEvent, change: Partial<UnsealedEvent>): string {
+  const { hash: _hash, ...body } = event;
+  return eventLine(sealEvent({ ...body, ...change }));
+}
+
+Deno.test("an intact chain verifies with its head and count", async () => {
+  await withChain(async (path, events) => {
+    const report = await verifyChain(path);
+    assert.equal(report.ok, true);
+    assert.equal(report.error, null);
+    assert.equal(report.events, 5);
+    assert.equal(report.head, events[4].hash);
+    assert.equal(report.actor, "counter");
+  });
+});
+
+Deno.test("flipping one byte in data is a hash mismatch on that line", async () => {
+  await withChain(async (path, events) => {
+    const bytes = await Deno.readFile(path);
+    const at = new TextDecoder().decode(bytes).indexOf('"n":3');
+    bytes[at + 4] = "7".charCodeAt(0);
+    await Deno.writeFile(path, bytes);
+    await expectError(path, 4, "bad-hash");
+    const report = await verifyChain(path);
+    assert.equal(report.error?.actual, events[3].hash);
+    assert.notEqual(report.error?.expected, events[3].hash);
+  });
+});
+
+Deno.test("flipping one byte in hash is a hash mismatch", async () => {
+  await withChain(async (path, events) => {
+    const l = await lines(path);
+    const h = events[2].hash;
+    const flipped = (h[0] === "0" ? "1" : "0") + h.slice(1);
+    l[2] = l[2].replace(h, flipped);
+    await writeLines(path, l);
+    await expectError(path, 3, "bad-hash");
+  });
+});
+
+Deno.test("a deleted line is a seq gap", async () => {
+  await withChain(async (path) => {
+    const l = await lines(path);
+    l.splice(2, 1);
+    await writeLines(path, l);
+    await expectError(path, 3, "seq-gap");
+  });
+});
+
+Deno.test("swapped lines are a seq gap at the first of them", async () => {
+  await withChain(async (path) => {
+    const l = await lines(path);
+    [l[1], l[2]] = [l[2], l[1]];
+    await writeLines(path, l);
+    await expectError(path, 2, "seq-gap");
+  });
+});
+
+Deno.test("a duplicated line is a seq repeat", async () => {
+  await withChain(async (path) => {
+    const l = await lines(path);
+    l.splice(3, 0, l[2]);
+    await writeLines(path, l);
+    await expectError(path, 4, "seq-repeat");
+  });
+});
+
+Deno.test("a forged line with a correct own hash breaks the next line", async () => {
+  await withChain(async (path, events) => {
+    const l = await lines(path);
+    const forged = reseal(events[2], {
+      seq: 2,
+      parent: events[1].hash,
+      data: { from: "external", msg: "forged", link: null },
+    });
+    l.splice(2, 0, forged);
+    await writeLines(path, l);
+    await expectError(path, 4, "seq-repeat");
+  });
+});
+
+Deno.test("a line with the right seq but another parent is a broken link", async () => {
+  await withChain(async (path, events) => {
+    const l = await lines(path);
+    l[3] = reseal(events[3], { parent: events[1].hash });
+    await writeLines(path, l);
+    await expectError(path, 4, "broken-link");
+  });
+});
+
+Deno.test("a first line with a parent is a broken link", async () => {
+  await withChain(async (path, events) => {
+    const l = await lines(path);
+    l[0] = reseal(events[0], { parent: events[1].hash });
+    await writeLines(path, l);
+    await expectError(path, 1, "broken-link");
+  });
+});
+
+Deno.test("a truncated last line is reported as truncated", async () => {
+  await withChain(async (path) => {
+    const text = await Deno.readTextFile(path);
+    await Deno.writeTextFile(path, text.slice(0, -40));
+    await expectError(path, 5, "truncated");
+  });
+});
+
+Deno.test("a missing final newline is reported as truncated", async () => {
+  await withChain(async (path) => {
+    const text = await Deno.readTextFile(path);
+    await Deno.writeTextFile(path, text.slice(0, -1));
+    await expectError(path, 5, "truncated");
+  });
+});
+
+Deno.test("CRLF line endings are refused on line 1", async () => {
+  await withChain(async (path) => {
+    const text = await Deno.readTextFile(path);
+    await Deno.writeTextFile(path, text.replaceAll("\n", "\r\n"));
+    await expectError(path, 1, "crlf");
+  });
+});
+
+Deno.test("an empty file is not an intact chain", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".jsonl" });
+  try {
+    await expectError(path, 1, "empty-file");
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("an event of another actor is a wrong actor", async () => {
+  await withChain(async (path, events) => {
+    const l = await lines(path);
+    l[2] = reseal(events[2], { actor: "intruder" });
+    await writeLines(path, l);
+    await expectError(path, 3, "wrong-actor");
+  });
+});
+
+Deno.test("a chain named for another actor is a wrong actor on line 1", async () => {
+  await withChain(async (path) => {
+    const report = await verifyChain(path, { actor: "other" });
+    assert.equal(report.error?.reason, "wrong-actor");
+    assert.equal(report.error?.line, 1);
+  });
+});
+
+Deno.test("an unknown format version is refused", async () => {
+  await withChain(async (path, events) => {
+    const l = await lines(path);
+    l[1] = reseal(events[1], { v: 2 as 1 });
+    await writeLines(path, l);
+    await expectError(path, 2, "unknown-version");
+  });
+});
+
+Deno.test("missing, extra and ill-typed fields are refused by name", async () => {
+  const cases: [string, (e: Record<string, unknown>) => void, RegExp][] = [
+    ["missing ts", (e) => delete e.ts, /missing field "ts"/],
+    ["extra member", (e) => e.extra = 1, /unexpected field "extra"/],
+    ["seq as string", (e) => e.seq = "1", /field "seq" must be/],
+    ["bad parent", (e) => e.parent = "XYZ", /field "parent" must be/],
+    ["data not object", (e) => e.data = [], /field "data" must be/],
+    [
+      "data field missing",
+      (e) => e.data = { from: "x", link: null },
+      /missing field "data.msg"/,
+    ],
+    [
+      "data field ill-typed",
+      (e) => e.data = { from: 7, msg: 1, link: null },
+      /field "data.from" must be a string/,
+    ],
+    [
+      "data field extra",
+      (e) => e.data = { from: "x", msg: 1, link: null, more: 1 },
+      /unexpected field "data.more"/,
+    ],
+  ];
+  for (const [name, change, message] of cases) {
+    await withChain(async (path, events) => {
+      const l = await lines(path);
+      const event = JSON.parse(l[1]);
+      change(event);
+      l[1] = JSON.stringify(event);
+      await writeLines(path, l);
+      await expectError(path, 2, "bad-field");
+      const report = await verifyChain(path);
+      assert.match(report.error!.message, message, name);
+      assert.ok(events.length > 0);
+    });
+  }
+});
+
+Deno.test("an unknown event type is refused", async () => {
+  await withChain(async (path, events) => {
+    const l = await lines(path);
+    l[1] = reseal(events[1], { type: "message.sideways" as "message.in" });
+    await writeLines(path, l);
+    await expectError(path, 2, "unknown-type");
+  });
+});
+
+Deno.test("bad JSON, bad UTF-8 and an empty line are refused", async () => {
+  await withChain(async (path) => {
+    const l = await lines(path);
+    l[1] = l[1].slice(0, -1);
+    await writeLines(path, l);
+    await expectError(path, 2, "bad-json");
+  });
+  await withChain(async (path) => {
+    const l = await lines(path);
+    l.splice(1, 0, "");
+    await writeLines(path, l);
+    await expectError(path, 2, "bad-json");
+  });
+  await withChain(async (path) => {
+    const text = await Deno.readTextFile(path);
+    const bytes = encoder.encode(text);
+    bytes[text.indexOf("external")] = 0xff;
+    await Deno.writeFile(path, bytes);
+    await expectError(path, 2, "bad-utf8");
+  });
+});
+
+Deno.test("a line that is not in canonical form is refused", async () => {
+  await withChain(async (path) => {
+    const l = await lines(path);
+    l[2] = JSON.stringify(JSON.parse(l[2]), null, 1).replaceAll("\n", "");
+    await writeLines(path, l);
+    await expectError(path, 3, "not-canonical");
+  });
+});
+
+Deno.test("a line over the size limit is refused without being held", async () => {
+  await withChain(async (path) => {
+    const report = await verifyChain(path, { maxLineBytes: 200 });
+    assert.equal(report.error?.reason, "line-too-long");
+    assert.equal(report.error?.line, 1);
+  });
+});
+
+Deno.test("a missing file or a directory without chains cannot be read", async () => {
+  await assert.rejects(
+    verifyPath("/nonexistent/chain.jsonl"),
+    (e) => e instanceof ChainReadError && /no such file/.test(e.message),
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(
+      verifyPath(dir),
+      (e) => e instanceof ChainReadError && /no chains/.test(e.message),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function linkedDir(dir: string, linkTo: (a: ChainEvent[]) => string) {
+  const a = await makeChain(join(dir, "a.jsonl"), "a", 3);
+  const writer = await ChainWriter.open(join(dir, "b.jsonl"), { actor: "b" });
+  await writer.append("actor.start", {
+    component: "cd".repeat(32),
+    manifest: { name: "b" },
+    params: null,
+    link: { actor: "a", hash: linkTo(a) },
+  });
+  await writer.append("message.in", {
+    from: "a",
+    msg: "hi",
+    link: { actor: "a", hash: a[2].hash },
+  });
+  await writer.close();
+}
+
+Deno.test("a directory verifies every chain and its cross-links", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await linkedDir(dir, (a) => a[1].hash);
+    const report = await verifyDir(dir);
+    assert.equal(report.ok, true, report.error?.message);
+    assert.equal(report.chains.length, 2);
+    assert.equal(report.links, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a dangling cross-link names the linking line", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await linkedDir(dir, () => "ef".repeat(32));
+    const report = await verifyDir(dir);
+    assert.equal(report.ok, false);
+    assert.equal(report.error?.reason, "dangling-link");
+    assert.equal(report.error?.file, join(dir, "b.jsonl"));
+    assert.equal(report.error?.line, 1);
+    assert.ok(report.chains.every((c) => c.ok));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a corrupt chain in a directory is its first error", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await linkedDir(dir, (a) => a[1].hash);
+    const path = join(dir, "a.jsonl");
+    const l = await lines(path);
+    l[1] = l[1].replace('"n":1', '"n":9');
+    await writeLines(path, l);
+    const report = await verifyDir(dir);
+    assert.equal(report.error?.reason, "bad-hash");
+    assert.equal(report.error?.file, path);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a chain whose file name is not its actor fails in a directory", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await makeChain(join(dir, "a.jsonl"), "b", 2);
+    const report = await verifyDir(dir);
+    assert.equal(report.error?.reason, "wrong-actor");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,344 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * The append-only chain writer (docs/chain-format.md §5).
+ *
+ * @module
+ */
+import { eventLine, sealEvent } from "./canonical.ts";
+import {
+  type ChainEvent,
+  checkShape,
+  type EventType,
+  FORMAT_VERSION,
+  isActorId,
+  type Json,
+  MAX_LINE_BYTES,
+} from "./event.ts";
+import { checkLine, describeIoError, verifyChain } from "./verify.ts";
+
+/**
+ * When appended events reach the disk:
+ * - `every-event`: each event is written and fsynced on its own before its
+ *   append resolves.
+ * - `batch`: group commit; events appended while a write+fsync is under way
+ *   go to disk together in the next one, and each append resolves after the
+ *   fsync that covers it.
+ * - `none`: each append resolves once the OS has the bytes; never fsynced.
+ */
+export type FsyncPolicy = "every-event" | "batch" | "none";
+
+/** The fsync policies, for validation of user input. */
+export const FSYNC_POLICIES: readonly FsyncPolicy[] = [
+  "every-event",
+  "batch",
+  "none",
+];
+
+/** Options for {@linkcode ChainWriter.open}. */
+export interface OpenChainOptions {
+  /** The actor whose chain this is; an existing chain must belong to it. */
+  actor: string;
+  /** Default `every-event`. */
+  fsync?: FsyncPolicy;
+  /**
+   * How much of an existing chain to check before appending: `tail` (the
+   * last line, the default) or `full` (the whole file).
+   */
+  check?: "tail" | "full";
+  /** Source of `ts` for events appended without one. */
+  clock?: () => number;
+}
+
+/** A chain that cannot be opened for appending, or a failed write. */
+export class ChainWriteError extends Error {
+  override name = "ChainWriteError";
+}
+
+interface Pending {
+  bytes: Uint8Array;
+  event: ChainEvent;
+  resolve: (event: ChainEvent) => void;
+  reject: (err: unknown) => void;
+}
+
+const encoder = new TextEncoder();
+const TAIL_BLOCK = 64 * 1024;
+
+/**
+ * Appends events to one actor's chain file, opened with `O_APPEND`. Each
+ * event gets its `seq`, `parent` and `hash` at the moment `append` is
+ * called, so the order of calls is the order on disk.
+ */
+export class ChainWriter {
+  readonly path: string;
+  readonly actor: string;
+  readonly fsync: FsyncPolicy;
+  #file: Deno.FsFile;
+  #clock: () => number;
+  #seq: number;
+  #head: string | null;
+  #queue: Pending[] = [];
+  #pumping: Promise<void> | null = null;
+  #failed: Error | null = null;
+  #closed = false;
+
+  private constructor(
+    path: string,
+    file: Deno.FsFile,
+    options: Required<Omit<OpenChainOptions, "check">>,
+    tail: ChainEvent | null,
+  ) {
+    this.path = path;
+    this.actor = options.actor;
+    this.fsync = options.fsync;
+    this.#file = file;
+    this.#clock = options.clock;
+    this.#seq = tail ? tail.seq + 1 : 0;
+    this.#head = tail?.hash ?? null;
+  }
+
+  /**
+   * Opens (creating if needed) the chain at `path` for appending. Refuses a
+   * symlink, a chain of another actor, and a chain whose last line is torn
+   * or invalid, saying why.
+   *
+   * @throws {ChainWriteError}
+   */
+  static async open(
+    path: string,
+    options: OpenChainOptions,
+  ): Promise<ChainWriter> {
+    if (!isActorId(options.actor)) {
+      throw new ChainWriteError(
+        `invalid actor id ${JSON.stringify(options.actor)}`,
+      );
+    }
+    const fsync = options.fsync ?? "every-event";
+    if (!FSYNC_POLICIES.includes(fsync)) {
+      throw new ChainWriteError(`unknown fsync policy ${fsync}`);
+    }
+    try {
+      const info = await Deno.lstat(path);
+      if (info.isSymlink) {
+        throw new ChainWriteError(`${path}: refusing to append to a symlink`);
+      }
+      if (!info.isFile) {
+        throw new ChainWriteError(`${path}: not a regular file`);
+      }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw wrap(path, err);
+    }
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { append: true, create: true, read: true });
+    } catch (err) {
+      throw wrap(path, err);
+    }
+    try {
+      const tail = options.check === "full"
+        ? await fullTail(path, options.actor)
+        : await readTail(path, file, options.actor);
+      return new ChainWriter(path, file, {
+        actor: options.actor,
+        fsync,
+        clock: options.clock ?? Date.now,
+      }, tail);
+    } catch (err) {
+      file.close();
+      throw err;
+    }
+  }
+
+  /** The `seq` the next event will get. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /** The hash of the last appended event, or null for an empty chain. */
+  get head(): string | null {
+    return this.#head;
+  }
+
+  /**
+   * Appends one event. Its place in the chain is fixed now; the promise
+   * resolves with the sealed event once it is durable per the fsync policy.
+   *
+   * @throws {TypeError} synchronously when the data does not fit the type.
+   */
+  append(
+    type: EventType,
+    data: { [key: string]: Json },
+    options: { ts?: number } = {},
+  ): Promise<ChainEvent> {
+    if (this.#closed) {
+      return Promise.reject(new ChainWriteError(`${this.path}: closed`));
+    }
+    if (this.#failed) return Promise.reject(this.#failed);
+    const event = sealEvent({
+      v: FORMAT_VERSION,
+      seq: this.#seq,
+      actor: this.actor,
+      parent: this.#head,
+      ts: options.ts ?? this.#clock(),
+      type,
+      data,
+    });
+    const problem = checkShape(event);
+    if (problem) throw new TypeError(`cannot append: ${problem.message}`);
+    const bytes = encoder.encode(eventLine(event) + "\n");
+    if (bytes.length - 1 > MAX_LINE_BYTES) {
+      throw new TypeError(
+        `cannot append: event is ${
+          bytes.length - 1
+        } bytes, over the limit of ${MAX_LINE_BYTES}`,
+      );
+    }
+    this.#seq++;
+    this.#head = event.hash;
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ bytes, event, resolve, reject });
+      this.#pumping ??= this.#pump();
+    });
+  }
+
+  /** Resolves when everything appended so far is durable. */
+  async flush(): Promise<void> {
+    while (this.#pumping) await this.#pumping;
+    if (this.#failed) throw this.#failed;
+  }
+
+  /** Flushes, then closes the file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.flush();
+    } finally {
+      this.#closed = true;
+      this.#file.close();
+    }
+  }
+
+  async #pump(): Promise<void> {
+    while (true) {
+      if (this.#queue.length === 0) {
+        // Cleared in the same turn as the check, so an append made after
+        // this point always starts a new pump.
+        this.#pumping = null;
+        return;
+      }
+      const group = this.fsync === "every-event"
+        ? this.#queue.splice(0, 1)
+        : this.#queue.splice(0);
+      try {
+        await writeAll(this.#file, concat(group.map((p) => p.bytes)));
+        if (this.fsync !== "none") await this.#file.syncData();
+      } catch (err) {
+        this.#failed = wrap(this.path, err);
+        for (const p of [...group, ...this.#queue.splice(0)]) {
+          p.reject(this.#failed);
+        }
+        this.#pumping = null;
+        return;
+      }
+      for (const p of group) p.resolve(p.event);
+    }
+  }
+}
+
+function wrap(path: string, err: unknown): ChainWriteError {
+  if (err instanceof ChainWriteError) return err;
+  return new ChainWriteError(`${path}: ${describeIoError(err)}`);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.length) at += await file.write(bytes.subarray(at));
+}
+
+async function fullTail(
+  path: string,
+  actor: string,
+): Promise<ChainEvent | null> {
+  const info = await Deno.stat(path);
+  if (info.size === 0) return null;
+  const report = await verifyChain(path, { actor });
+  if (report.error) {
+    const e = report.error;
+    throw new ChainWriteError(
+      `${path}:${e.line}: refusing to append: ${e.message}`,
+    );
+  }
+  return await readTail(path, await Deno.open(path), actor, true);
+}
+
+/**
+ * Reads and checks the last line of a chain: it must end in `\n`, be a
+ * valid event of this actor with a correct hash.
+ */
+async function readTail(
+  path: string,
+  file: Deno.FsFile,
+  actor: string,
+  closeAfter = false,
+): Promise<ChainEvent | null> {
+  try {
+    const size = (await file.stat()).size;
+    if (size === 0) return null;
+    const last = new Uint8Array(1);
+    await file.seek(size - 1, Deno.SeekMode.Start);
+    await file.read(last);
+    if (last[0] !== 10) {
+      throw new ChainWriteError(
+        `${path}: refusing to append: torn tail (the last line has no newline; was a write interrupted?)`,
+      );
+    }
+    // Walk back block by block to the newline before the last line.
+    let start = size - 1;
+    const blocks: Uint8Array[] = [];
+    while (start > 0) {
+      const from = Math.max(0, start - TAIL_BLOCK);
+      const block = new Uint8Array(start - from);
+      await file.seek(from, Deno.SeekMode.Start);
+      let got = 0;
+      while (got < block.length) {
+        const n = await file.read(block.subarray(got));
+        if (n === null) break;
+        got += n;
+      }
+      const nl = block.lastIndexOf(10);
+      blocks.unshift(nl === -1 ? block : block.subarray(nl + 1));
+      if (nl !== -1) break;
+      start = from;
+      if (size - start > MAX_LINE_BYTES + 1) {
+        throw new ChainWriteError(
+          `${path}: refusing to append: last line is over ${MAX_LINE_BYTES} bytes`,
+        );
+      }
+    }
+    const checked = checkLine(concat(blocks));
+    if ("reason" in checked) {
+      throw new ChainWriteError(
+        `${path}: refusing to append: last line is invalid: ${checked.message}`,
+      );
+    }
+    if (checked.event.actor !== actor) {
+      throw new ChainWriteError(
+        `${path}: refusing to append: chain belongs to actor ${checked.event.actor}, not ${actor}`,
+      );
+    }
+    return checked.event;
+  } finally {
+    if (closeAfter) file.close();
+  }
+}

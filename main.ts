@@ -1,0 +1,80 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * The `theater` command line.
+ *
+ * @module
+ */
+import {
+  ChainFormatError,
+  ChainReadError,
+  ChainWriteError,
+} from "./chain/mod.ts";
+import { type Command, err, out, UsageError } from "./cli/_common.ts";
+import { eventsCommand } from "./cli/events.ts";
+import { verifyCommand } from "./cli/verify.ts";
+
+/** The version printed by `theater --version`. */
+export const VERSION = "0.1.0";
+
+const COMMANDS: Command[] = [verifyCommand, eventsCommand];
+
+function help(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `theater ${VERSION}: run WebAssembly actors with a verifiable record
+
+Usage: theater <command> [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")}
+
+Run 'theater <command> --help' for a command's options.`;
+}
+
+/**
+ * Runs the CLI on `args` and returns the exit status. Errors a user can
+ * cause are printed as one line; none end in a stack trace.
+ */
+export async function main(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (
+    name === undefined || name === "--help" || name === "-h" || name === "help"
+  ) {
+    const topic = COMMANDS.find((c) => c.name === rest[0]);
+    out(topic ? topic.help : help());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version" || name === "-V") {
+    out(`theater ${VERSION}`);
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    err(`theater: unknown command '${name}'\n\n${help()}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(
+        `theater ${name}: ${e.message}\nRun 'theater ${name} --help' for usage.`,
+      );
+      return 2;
+    }
+    if (e instanceof ChainFormatError) {
+      err(e.message);
+      return 1;
+    }
+    if (e instanceof ChainReadError || e instanceof ChainWriteError) {
+      err(`theater ${name}: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof Deno.errors.BrokenPipe) return 0;
+    err(`theater ${name}: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
