@@ -350,7 +350,6 @@ export async function verifyDir(
         message: target
           ? `link to ${actor} event ${link.hash} not found in ${target.file}`
           : `link to actor ${actor}, which has no chain in ${dir}`,
-        expected: `${actor}:${link.hash}`,
       });
     }
   }

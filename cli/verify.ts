@@ -24,8 +24,8 @@ Exit status:
   2  cannot read the input, or bad usage`;
 
 function describe(e: VerifyError): string {
-  const extra = e.expected !== undefined || e.actual !== undefined
-    ? ` (expected ${e.expected ?? "?"}, got ${e.actual ?? "?"})`
+  const extra = e.expected !== undefined && e.actual !== undefined
+    ? ` (expected ${e.expected}, got ${e.actual})`
     : "";
   return `${e.file}:${e.line}: ${e.message}${extra}`;
 }

@@ -1,0 +1,59 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * Helpers for end-to-end tests that drive the `theater` CLI as a user would.
+ *
+ * @module
+ */
+
+/** What a CLI run printed and how it exited. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/**
+ * Runs `theater <args>` in a fresh Deno process with the given permission
+ * flags (default: read anywhere, write anywhere).
+ */
+export async function runCli(
+  args: string[],
+  options: { flags?: string[]; stdin?: string; cwd?: string } = {},
+): Promise<CliResult> {
+  const flags = options.flags ?? ["--allow-read", "--allow-write"];
+  const command = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...flags, MAIN, ...args],
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    cwd: options.cwd,
+    env: { NO_COLOR: "1" },
+  });
+  const child = command.spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  return {
+    code,
+    stdout: decoder.decode(stdout),
+    stderr: decoder.decode(stderr),
+  };
+}
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards. */
+export async function withTempDir(
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "theater_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
