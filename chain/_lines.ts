@@ -30,13 +30,14 @@ function join(parts: Uint8Array[], length: number): Uint8Array {
 }
 
 /**
- * Splits a file into lines on `\n`, holding at most one line (up to
- * `maxBytes`) in memory, so any file streams in constant memory.
+ * Splits a file into lines on `\n`, holding at most one chunk and one line
+ * (up to `maxBytes`) in memory, so any file streams in constant memory.
+ * Lines come in batches, one per chunk read, to keep per-line overhead low.
  */
 export async function* readLines(
   file: Deno.FsFile,
   options: { maxBytes?: number } = {},
-): AsyncGenerator<RawLine> {
+): AsyncGenerator<RawLine[]> {
   const maxBytes = options.maxBytes ?? MAX_LINE_BYTES;
   let parts: Uint8Array[] = [];
   let length = 0;
@@ -58,6 +59,7 @@ export async function* readLines(
     const chunk = new Uint8Array(CHUNK);
     const n = await file.read(chunk);
     if (n === null) break;
+    const batch: RawLine[] = [];
     let start = 0;
     while (start < n) {
       const nl = chunk.indexOf(10, start);
@@ -67,9 +69,10 @@ export async function* readLines(
       if (length <= maxBytes) parts.push(piece);
       else parts = [];
       if (end === n) break;
-      yield take(true);
+      batch.push(take(true));
       start = end + 1;
     }
+    if (batch.length > 0) yield batch;
   }
-  if (length > 0) yield take(false);
+  if (length > 0) yield [take(false)];
 }

@@ -40,21 +40,23 @@ export async function* readEvents(path: string): AsyncGenerator<ChainEvent> {
     throw new ChainReadError(`${path}: cannot read: ${describeIoError(err)}`);
   }
   try {
-    for await (const raw of readLines(file)) {
-      const problem = raw.tooLong
-        ? { reason: "line-too-long" as const, message: "line too long" }
-        : !raw.terminated
-        ? { reason: "truncated" as const, message: "truncated final line" }
-        : null;
-      const checked = problem ?? checkLine(raw.bytes);
-      if ("reason" in checked) {
-        throw new ChainFormatError({
-          file: path,
-          line: raw.number,
-          ...checked,
-        });
+    for await (const batch of readLines(file)) {
+      for (const raw of batch) {
+        const problem = raw.tooLong
+          ? { reason: "line-too-long" as const, message: "line too long" }
+          : !raw.terminated
+          ? { reason: "truncated" as const, message: "truncated final line" }
+          : null;
+        const checked = problem ?? checkLine(raw.bytes);
+        if ("reason" in checked) {
+          throw new ChainFormatError({
+            file: path,
+            line: raw.number,
+            ...checked,
+          });
+        }
+        yield checked.event;
       }
-      yield checked.event;
     }
   } finally {
     file.close();

@@ -148,9 +148,17 @@ export function checkLine(
   let line: string;
   let actual: string;
   try {
-    line = canonicalJson(event);
     const { hash: _hash, ...body } = event;
-    actual = sha256Hex(canonicalJson(body));
+    const hashed = canonicalJson(body);
+    actual = sha256Hex(hashed);
+    // The full event's canonical form is the hashed bytes with `hash`
+    // inserted before `parent`, the member after it in sort order. Only
+    // fixed-form members (parent, seq, ts, a known type, v) follow, so the
+    // last `,"parent":` is the top-level one.
+    const at = hashed.lastIndexOf(',"parent":') + 1;
+    line = `${hashed.slice(0, at)}"hash":${JSON.stringify(event.hash)},${
+      hashed.slice(at)
+    }`;
   } catch (err) {
     return {
       reason: "bad-field",
@@ -207,64 +215,66 @@ export async function verifyChain(
   try {
     let prev: ChainEvent | null = null;
     for await (
-      const raw of readLines(file, { maxBytes: options.maxLineBytes })
+      const batch of readLines(file, { maxBytes: options.maxLineBytes })
     ) {
-      const n = raw.number;
-      if (raw.tooLong) {
-        return fail(
-          n,
-          "line-too-long",
-          `line is ${raw.length} bytes, over the limit of ${
-            options.maxLineBytes ?? MAX_LINE_BYTES
-          }`,
-        );
+      for (const raw of batch) {
+        const n = raw.number;
+        if (raw.tooLong) {
+          return fail(
+            n,
+            "line-too-long",
+            `line is ${raw.length} bytes, over the limit of ${
+              options.maxLineBytes ?? MAX_LINE_BYTES
+            }`,
+          );
+        }
+        if (!raw.terminated) {
+          return fail(
+            n,
+            "truncated",
+            "truncated final line (no newline at end of file)",
+          );
+        }
+        const checked = checkLine(raw.bytes);
+        if ("reason" in checked) {
+          report.error = { file: path, line: n, ...checked };
+          return report;
+        }
+        const event = checked.event;
+        const wantActor = prev?.actor ?? report.actor;
+        if (wantActor !== null && event.actor !== wantActor) {
+          return fail(n, "wrong-actor", "event belongs to another actor", {
+            expected: wantActor,
+            actual: event.actor,
+          });
+        }
+        const wantSeq = prev === null ? 0 : prev.seq + 1;
+        if (event.seq !== wantSeq) {
+          return fail(
+            n,
+            event.seq < wantSeq ? "seq-repeat" : "seq-gap",
+            event.seq < wantSeq
+              ? `seq ${event.seq} repeats or goes back`
+              : `seq ${event.seq} skips ahead`,
+            { expected: String(wantSeq), actual: String(event.seq) },
+          );
+        }
+        const wantParent = prev?.hash ?? null;
+        if (event.parent !== wantParent) {
+          return fail(
+            n,
+            "broken-link",
+            "parent is not the hash of the previous line",
+            { expected: String(wantParent), actual: String(event.parent) },
+          );
+        }
+        const link = event.data.link as ChainLink | null | undefined;
+        if (link && options.onLink) options.onLink(link, n);
+        prev = event;
+        report.actor = event.actor;
+        report.head = event.hash;
+        report.events++;
       }
-      if (!raw.terminated) {
-        return fail(
-          n,
-          "truncated",
-          "truncated final line (no newline at end of file)",
-        );
-      }
-      const checked = checkLine(raw.bytes);
-      if ("reason" in checked) {
-        report.error = { file: path, line: n, ...checked };
-        return report;
-      }
-      const event = checked.event;
-      const wantActor = prev?.actor ?? report.actor;
-      if (wantActor !== null && event.actor !== wantActor) {
-        return fail(n, "wrong-actor", "event belongs to another actor", {
-          expected: wantActor,
-          actual: event.actor,
-        });
-      }
-      const wantSeq = prev === null ? 0 : prev.seq + 1;
-      if (event.seq !== wantSeq) {
-        return fail(
-          n,
-          event.seq < wantSeq ? "seq-repeat" : "seq-gap",
-          event.seq < wantSeq
-            ? `seq ${event.seq} repeats or goes back`
-            : `seq ${event.seq} skips ahead`,
-          { expected: String(wantSeq), actual: String(event.seq) },
-        );
-      }
-      const wantParent = prev?.hash ?? null;
-      if (event.parent !== wantParent) {
-        return fail(
-          n,
-          "broken-link",
-          "parent is not the hash of the previous line",
-          { expected: String(wantParent), actual: String(event.parent) },
-        );
-      }
-      const link = event.data.link as ChainLink | null | undefined;
-      if (link && options.onLink) options.onLink(link, n);
-      prev = event;
-      report.actor = event.actor;
-      report.head = event.hash;
-      report.events++;
     }
     if (prev === null) return fail(1, "empty-file", "empty file (no events)");
     report.ok = true;
@@ -369,15 +379,13 @@ async function hashesIn(
   const found = new Set<string>();
   const file = await openForRead(path);
   try {
-    for await (const raw of readLines(file)) {
-      if (raw.number > lines) break;
-      try {
+    scan: for await (const batch of readLines(file)) {
+      for (const raw of batch) {
+        if (raw.number > lines) break scan;
         const hash = JSON.parse(decoder.decode(raw.bytes)).hash;
         if (want.has(hash)) found.add(hash);
-      } catch {
-        break;
+        if (found.size === want.size) break scan;
       }
-      if (found.size === want.size) break;
     }
   } finally {
     file.close();
