@@ -1,0 +1,189 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * Actor manifests (docs/manifest.md): parsed, validated against a schema,
+ * and resolved against the manifest's own directory.
+ *
+ * @module
+ */
+import { dirname, isAbsolute, relative, resolve } from "node:path";
+import { z } from "zod";
+import { describeIoError, FSYNC_POLICIES, type Json } from "../chain/mod.ts";
+
+const ACTOR_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+const json: z.ZodType<Json> = z.lazy(() =>
+  z.union([
+    z.null(),
+    z.boolean(),
+    z.number(),
+    z.string(),
+    z.array(json),
+    z.record(z.string(), json),
+  ])
+);
+
+const relativePath = z.string().min(1, "must not be empty");
+
+const manifestSchema = z.strictObject({
+  name: z.string().regex(
+    ACTOR_NAME,
+    "must be 1-64 letters, digits, '_' or '-', starting with a letter or digit",
+  ),
+  component: relativePath,
+  params: json.optional(),
+  chain: z.strictObject({
+    dir: relativePath.optional(),
+    fsync: z.enum(FSYNC_POLICIES as [string, ...string[]]).optional(),
+  }).optional(),
+  limits: z.strictObject({
+    handle_timeout_ms: z.number().int().positive().optional(),
+    memory_mb: z.number().int().positive().max(4096).optional(),
+  }).optional(),
+  supervision: z.strictObject({
+    strategy: z.enum(["one-for-one", "one-for-all", "rest-for-one"])
+      .optional(),
+    restart: z.enum(["permanent", "transient", "temporary"]).optional(),
+    max_restarts: z.number().int().nonnegative().optional(),
+    period_ms: z.number().int().positive().optional(),
+  }).optional(),
+  children: z.array(z.strictObject({
+    manifest: relativePath,
+    params: json.optional(),
+  })).optional(),
+});
+
+/** A manifest as written in `manifest.json`. */
+export type Manifest = z.infer<typeof manifestSchema>;
+
+/** A validated manifest with defaults filled in and paths resolved. */
+export interface ResolvedManifest {
+  /** Absolute path of the manifest file. */
+  path: string;
+  /** The manifest as written (recorded in `actor.start`). */
+  manifest: Manifest;
+  name: string;
+  /** Absolute path of the component. */
+  component: string;
+  params: Json;
+  chainDir: string;
+  fsync: "every-event" | "batch" | "none";
+  limits: { handleTimeoutMs: number; memoryMb: number };
+  supervision: {
+    strategy: "one-for-one" | "one-for-all" | "rest-for-one";
+    restart: "permanent" | "transient" | "temporary";
+    maxRestarts: number;
+    periodMs: number;
+  };
+  /** Absolute paths of the child manifests, with their params. */
+  children: { manifest: string; params?: Json }[];
+}
+
+/** A manifest that cannot be read or is not valid; names file and field. */
+export class ManifestError extends Error {
+  override name = "ManifestError";
+}
+
+/** Default limits and supervision, as documented in docs/manifest.md. */
+export const DEFAULTS = {
+  handleTimeoutMs: 1000,
+  memoryMb: 64,
+  fsync: "every-event",
+  strategy: "one-for-one",
+  restart: "permanent",
+  maxRestarts: 3,
+  periodMs: 5000,
+} as const;
+
+function formatPath(path: PropertyKey[]): string {
+  return path.map((p, i) =>
+    typeof p === "number" ? `[${p}]` : `${i === 0 ? "" : "."}${String(p)}`
+  ).join("");
+}
+
+/** Resolves `path` against `dir`, refusing one that leaves it. */
+function inside(dir: string, path: string, file: string, field: string) {
+  const full = resolve(dir, path);
+  const rel = relative(dir, full);
+  if (isAbsolute(path) || rel.startsWith("..") || isAbsolute(rel)) {
+    throw new ManifestError(
+      `${file}: field "${field}": ${
+        JSON.stringify(path)
+      } points outside the manifest's directory`,
+    );
+  }
+  return full;
+}
+
+/**
+ * Validates a parsed manifest. Every problem is reported, one per line, as
+ * `<file>: field "<path>": <what was expected>`.
+ *
+ * @throws {ManifestError}
+ */
+export function validateManifest(
+  value: unknown,
+  options: { path: string },
+): ResolvedManifest {
+  const file = resolve(options.path);
+  const parsed = manifestSchema.safeParse(value);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const where = issue.code === "unrecognized_keys"
+        ? formatPath([...issue.path, issue.keys[0]])
+        : formatPath(issue.path);
+      const what = issue.code === "unrecognized_keys"
+        ? "unknown field"
+        : issue.message;
+      return `${file}: ${where ? `field "${where}"` : "manifest"}: ${what}`;
+    });
+    throw new ManifestError(lines.join("\n"));
+  }
+  const m = parsed.data;
+  const dir = dirname(file);
+  return {
+    path: file,
+    manifest: m,
+    name: m.name,
+    component: inside(dir, m.component, file, "component"),
+    params: m.params ?? null,
+    chainDir: resolve(dir, m.chain?.dir ?? "chains"),
+    fsync: (m.chain?.fsync ?? DEFAULTS.fsync) as ResolvedManifest["fsync"],
+    limits: {
+      handleTimeoutMs: m.limits?.handle_timeout_ms ?? DEFAULTS.handleTimeoutMs,
+      memoryMb: m.limits?.memory_mb ?? DEFAULTS.memoryMb,
+    },
+    supervision: {
+      strategy: m.supervision?.strategy ?? DEFAULTS.strategy,
+      restart: m.supervision?.restart ?? DEFAULTS.restart,
+      maxRestarts: m.supervision?.max_restarts ?? DEFAULTS.maxRestarts,
+      periodMs: m.supervision?.period_ms ?? DEFAULTS.periodMs,
+    },
+    children: (m.children ?? []).map((c, i) => ({
+      manifest: inside(dir, c.manifest, file, `children[${i}].manifest`),
+      params: c.params,
+    })),
+  };
+}
+
+/**
+ * Reads, parses and validates a manifest file.
+ *
+ * @throws {ManifestError}
+ */
+export async function loadManifest(path: string): Promise<ResolvedManifest> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    throw new ManifestError(`${path}: cannot read: ${describeIoError(err)}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ManifestError(
+      `${path}: not valid JSON: ${(err as Error).message}`,
+    );
+  }
+  return validateManifest(value, { path });
+}
