@@ -12,6 +12,9 @@ import { ChainWriter, type FsyncPolicy, verifyChain } from "../chain/mod.ts";
 
 const EVENTS = 20_000;
 const dir = await Deno.makeTempDir({ prefix: "theater_bench_" });
+globalThis.addEventListener("unload", () => {
+  Deno.removeSync(dir, { recursive: true });
+});
 const path = join(dir, "bench.jsonl");
 {
   const writer = await ChainWriter.open(path, {
