@@ -21,12 +21,12 @@ export type Json =
   | { [key: string]: Json };
 
 /** A pointer from one chain to an event in another actor's chain. */
-export interface ChainLink {
+export type ChainLink = {
   /** The other actor's id. */
   actor: string;
   /** The `hash` of the event in that actor's chain. */
   hash: string;
-}
+};
 
 /** One line of a chain file. */
 export interface ChainEvent {

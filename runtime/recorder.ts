@@ -1,0 +1,269 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * The recording actor loop: it calls into a guest through an
+ * {@linkcode Executor}, writes everything the guest saw and did to the
+ * actor's chain, and only then lets the effects out (replies, logs,
+ * outgoing messages). See docs/chain-format.md §5 for the event order.
+ *
+ * @module
+ */
+import type { ChainEvent, ChainLink, ChainWriter, Json } from "../chain/mod.ts";
+
+/** One host function call made by the guest, with what it got back. */
+export interface HostCallRecord {
+  interface: string;
+  function: string;
+  args: Json[];
+  result: Json;
+}
+
+/** The guest exports the loop calls. */
+export type GuestFunction = "init" | "handle" | "on-child-event";
+
+/** What one call into the guest did. */
+export type GuestOutcome =
+  & {
+    /** Host calls in the order the guest made them. */
+    calls: HostCallRecord[];
+  }
+  & (
+    /** `value` is the export's `ok` payload: a state, or [state, reply]. */
+    | { status: "ok"; value: string | [string, string | null] }
+    /** The export returned `err`. */
+    | { status: "err"; error: string }
+    /** The guest trapped, ran over its time or memory, or its host died. */
+    | { status: "trap"; error: string }
+  );
+
+/** Runs one guest call somewhere (in a worker, in process, in replay). */
+export interface Executor {
+  call(
+    actor: string,
+    call: { fn: GuestFunction; args: string[] },
+  ): Promise<GuestOutcome>;
+}
+
+/** An outgoing message the guest sent, as recorded. */
+export interface Outgoing {
+  to: string;
+  msg: Json;
+  /** Link to the `message.out` event in the sender's chain. */
+  link: ChainLink;
+}
+
+/** What delivering one message led to, once it is on disk. */
+export interface Delivery {
+  ok: boolean;
+  /** The reply (null when the handler gave none) or the error text. */
+  reply: Json;
+  error?: string;
+  /** The recorded `handle.ok` / `handle.error` event. */
+  event: ChainEvent;
+  logs: string[];
+  outgoing: Outgoing[];
+}
+
+const RUNTIME = "theater:actor/runtime";
+const MESSAGE = "theater:actor/message";
+
+function parseJson(text: string, what: string): Json {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new SyntaxError(
+      `${what} is not valid JSON: ${JSON.stringify(text.slice(0, 80))}`,
+    );
+  }
+}
+
+/**
+ * One actor's recorded life: start, init, then messages one at a time. The
+ * state lives here, outside the guest, so a guest that dies loses nothing
+ * that was committed.
+ */
+export class ActorRecorder {
+  readonly id: string;
+  readonly writer: ChainWriter;
+  readonly executor: Executor;
+  #state: Json = null;
+  #stateText = "null";
+  #busy: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    id: string,
+    options: { writer: ChainWriter; executor: Executor },
+  ) {
+    this.id = id;
+    this.writer = options.writer;
+    this.executor = options.executor;
+  }
+
+  /** The last committed state. */
+  get state(): Json {
+    return this.#state;
+  }
+
+  /**
+   * Records `actor.start`, then calls `init(params)` and records its outcome.
+   * Resolves with the init outcome once it is durable.
+   */
+  start(
+    start: {
+      component: string;
+      manifest: { [key: string]: Json };
+      params: Json;
+      link: ChainLink | null;
+    },
+  ): Promise<Delivery> {
+    return this.#serial(async () => {
+      this.writer.append("actor.start", {
+        component: start.component,
+        manifest: start.manifest,
+        params: start.params,
+        link: start.link,
+      });
+      return await this.#run("init", [JSON.stringify(start.params)]);
+    });
+  }
+
+  /** Records an incoming message, runs the handler, records the outcome. */
+  deliver(
+    msg: Json,
+    options: { from: string; link?: ChainLink | null },
+  ): Promise<Delivery> {
+    return this.#serial(async () => {
+      this.writer.append("message.in", {
+        from: options.from,
+        msg,
+        link: options.link ?? null,
+      });
+      return await this.#run("handle", [this.#stateText, JSON.stringify(msg)]);
+    });
+  }
+
+  /** Records a lifecycle event about a child, and tells the guest if asked. */
+  childEvent(
+    event: { child: string; event: string; reason: string | null },
+    options: { notify: boolean },
+  ): Promise<Delivery | null> {
+    return this.#serial(async () => {
+      const recorded = this.writer.append("child.event", { ...event });
+      if (!options.notify) {
+        await recorded;
+        await this.writer.flush();
+        return null;
+      }
+      return await this.#run("on-child-event", [
+        this.#stateText,
+        JSON.stringify(event),
+      ]);
+    });
+  }
+
+  /** Records `actor.stop` and waits for everything to be durable. */
+  stop(reason: string): Promise<void> {
+    return this.#serial(async () => {
+      await this.writer.append("actor.stop", { reason });
+      await this.writer.flush();
+    });
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#busy.then(fn, fn);
+    this.#busy = next.catch(() => {});
+    return next;
+  }
+
+  async #run(fn: GuestFunction, args: string[]): Promise<Delivery> {
+    const outcome = await this.executor.call(this.id, { fn, args });
+    const logs: string[] = [];
+    const sends: { to: string; msg: Json }[] = [];
+    for (const call of outcome.calls) {
+      this.writer.append("host.call", {
+        interface: call.interface,
+        function: call.function,
+        args: call.args,
+        result: call.result,
+      });
+      if (call.interface === RUNTIME && call.function === "log") {
+        logs.push(String(call.args[0]));
+      }
+      if (
+        call.interface === MESSAGE && call.function === "send" &&
+        isOk(call.result)
+      ) {
+        // The host answered ok only for a message that parses.
+        sends.push({
+          to: String(call.args[0]),
+          msg: JSON.parse(String(call.args[1])),
+        });
+      }
+    }
+    let failure: string | null = null;
+    let state: Json = this.#state;
+    let stateText = this.#stateText;
+    let reply: Json = null;
+    if (outcome.status === "ok") {
+      try {
+        const [s, r] = typeof outcome.value === "string"
+          ? [outcome.value, null]
+          : outcome.value;
+        state = parseJson(s, "new state");
+        stateText = s;
+        if (r !== null && r !== undefined) reply = parseJson(r, "reply");
+      } catch (err) {
+        failure = (err as Error).message;
+      }
+    } else {
+      failure = outcome.status === "trap"
+        ? `trap: ${outcome.error}`
+        : outcome.error;
+    }
+    if (failure !== null) {
+      // A failed call changes nothing: its state is dropped, and so are the
+      // messages it queued. What it saw is on record all the same.
+      const phase = fn;
+      const event = await this.writer.append("handle.error", {
+        phase,
+        error: failure,
+      });
+      await this.writer.flush();
+      return {
+        ok: false,
+        reply: null,
+        error: failure,
+        event,
+        logs,
+        outgoing: [],
+      };
+    }
+    const done = this.writer.append(
+      fn === "init" ? "actor.init" : "handle.ok",
+      fn === "init" ? { state } : { state, reply },
+    );
+    const out = sends.map((s) =>
+      this.writer.append("message.out", { to: s.to, msg: s.msg })
+    );
+    const event = await done;
+    const sent = await Promise.all(out);
+    await this.writer.flush();
+    this.#state = state;
+    this.#stateText = stateText;
+    return {
+      ok: true,
+      reply,
+      event,
+      logs,
+      outgoing: sent.map((e, i) => ({
+        to: sends[i].to,
+        msg: sends[i].msg,
+        link: { actor: this.id, hash: e.hash },
+      })),
+    };
+  }
+}
+
+function isOk(result: Json): boolean {
+  return typeof result === "object" && result !== null &&
+    !Array.isArray(result) && "ok" in result;
+}

@@ -1,0 +1,139 @@
+// Copyright the Theater authors. MIT license.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ChainWriter, readEvents, verifyChain } from "../chain/mod.ts";
+import { ActorRecorder, type Executor, type GuestOutcome } from "./recorder.ts";
+
+/** A guest written in TypeScript, driven the way a component would be. */
+function fakeExecutor(
+  handle: (state: string, msg: string) => GuestOutcome,
+): Executor {
+  return {
+    call(_actor, { fn, args }) {
+      if (fn === "init") {
+        return Promise.resolve({ calls: [], status: "ok", value: args[0] });
+      }
+      return Promise.resolve(handle(args[0], args[1]));
+    },
+  };
+}
+
+async function withRecorder(
+  executor: Executor,
+  fn: (r: ActorRecorder, path: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "a.jsonl");
+    const writer = await ChainWriter.open(path, { actor: "a", fsync: "none" });
+    const recorder = new ActorRecorder("a", { writer, executor });
+    await recorder.start({
+      component: "00".repeat(32),
+      manifest: { name: "a" },
+      params: { count: 0 },
+      link: null,
+    });
+    await fn(recorder, path);
+    await recorder.stop("test over");
+    await writer.close();
+    const report = await verifyChain(path);
+    assert.equal(report.ok, true, report.error?.message);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function types(path: string): Promise<string[]> {
+  const out = [];
+  for await (const e of readEvents(path)) out.push(e.type);
+  return out;
+}
+
+const counter = fakeExecutor((state, msg) => {
+  const s = JSON.parse(state);
+  if (msg === '"boom"') return { calls: [], status: "trap", error: "boom" };
+  if (msg === '"err"') return { calls: [], status: "err", error: "no" };
+  if (msg === '"junk"') {
+    return { calls: [], status: "ok", value: ["{not json", null] };
+  }
+  const next = JSON.stringify({ count: s.count + 1 });
+  return {
+    calls: [
+      {
+        interface: "theater:actor/runtime",
+        function: "log",
+        args: [`count ${s.count + 1}`],
+        result: null,
+      },
+      {
+        interface: "theater:actor/message",
+        function: "send",
+        args: ["b", next],
+        result: { ok: null },
+      },
+    ],
+    status: "ok",
+    value: [next, next],
+  };
+});
+
+Deno.test("a handled message is recorded in order, effects after", async () => {
+  await withRecorder(counter, async (r, path) => {
+    const d = await r.deliver("inc", { from: "external" });
+    assert.equal(d.ok, true);
+    assert.deepEqual(d.reply, { count: 1 });
+    assert.deepEqual(d.logs, ["count 1"]);
+    assert.equal(d.outgoing.length, 1);
+    assert.deepEqual(d.outgoing[0].msg, { count: 1 });
+    assert.equal(d.outgoing[0].link.actor, "a");
+    const events = [];
+    for await (const e of readEvents(path)) events.push(e);
+    assert.deepEqual(events.map((e) => e.type), [
+      "actor.start",
+      "actor.init",
+      "message.in",
+      "host.call",
+      "host.call",
+      "handle.ok",
+      "message.out",
+    ]);
+    assert.equal(events[6].hash, d.outgoing[0].link.hash);
+  });
+});
+
+Deno.test("trap, err and non-JSON state are handle.error and keep the state", async () => {
+  await withRecorder(counter, async (r, path) => {
+    await r.deliver("inc", { from: "external" });
+    for (
+      const [msg, error] of [
+        ["boom", /^trap: boom$/],
+        ["err", /^no$/],
+        ["junk", /new state is not valid JSON/],
+      ] as const
+    ) {
+      const d = await r.deliver(msg, { from: "external" });
+      assert.equal(d.ok, false);
+      assert.match(d.error!, error);
+      assert.deepEqual(d.outgoing, []);
+      assert.deepEqual(r.state, { count: 1 });
+    }
+    const after = await r.deliver("inc", { from: "external" });
+    assert.deepEqual(after.reply, { count: 2 });
+    const t = await types(path);
+    assert.equal(t.filter((x) => x === "handle.error").length, 3);
+  });
+});
+
+Deno.test("concurrent deliveries are handled one at a time", async () => {
+  await withRecorder(counter, async (r) => {
+    const all = await Promise.all(
+      [1, 2, 3, 4, 5].map(() => r.deliver("inc", { from: "external" })),
+    );
+    assert.deepEqual(
+      all.map((d) => d.reply),
+      [1, 2, 3, 4, 5].map((n) => ({
+        count: n,
+      })),
+    );
+  });
+});
