@@ -33,6 +33,8 @@ export type GuestOutcome =
     | { status: "err"; error: string }
     /** The guest trapped, ran over its time or memory, or its host died. */
     | { status: "trap"; error: string }
+    /** In replay: the guest made a host call the record does not have. */
+    | { status: "diverged"; error: string }
   );
 
 /** Runs one guest call somewhere (in a worker, in process, in replay). */
@@ -215,9 +217,9 @@ export class ActorRecorder {
         failure = (err as Error).message;
       }
     } else {
-      failure = outcome.status === "trap"
-        ? `trap: ${outcome.error}`
-        : outcome.error;
+      failure = outcome.status === "err"
+        ? outcome.error
+        : `${outcome.status}: ${outcome.error}`;
     }
     if (failure !== null) {
       // A failed call changes nothing: its state is dropped, and so are the

@@ -1,0 +1,92 @@
+// Copyright the Theater authors. MIT license.
+// Entry of the actor workers. They run with no Deno permissions: everything
+// they need (bindings source, compiled modules) arrives by message.
+import { type CallContext, GuestActor, loadBindings } from "./_guest.ts";
+import type { GuestFunction } from "./recorder.ts";
+
+/** Messages the host sends to a worker. */
+export type ToWorker =
+  | {
+    type: "component";
+    key: string;
+    bindings: string;
+    modules: Record<string, WebAssembly.Module>;
+  }
+  | {
+    type: "call";
+    id: number;
+    actor: string;
+    key: string;
+    fn: GuestFunction;
+    args: string[];
+    context: CallContext;
+  }
+  | { type: "drop"; actor: string };
+
+// The worker global, typed without pulling the worker lib into the project.
+const scope = self as unknown as {
+  postMessage(message: unknown): void;
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
+};
+
+const components = new Map<
+  string,
+  Promise<{
+    instantiate: Awaited<ReturnType<typeof loadBindings>>;
+    modules: Record<string, WebAssembly.Module>;
+    bindings: string;
+  }>
+>();
+const actors = new Map<string, GuestActor>();
+
+async function handle(msg: ToWorker): Promise<void> {
+  switch (msg.type) {
+    case "component":
+      components.set(
+        msg.key,
+        loadBindings(msg.bindings).then((instantiate) => ({
+          instantiate,
+          modules: msg.modules,
+          bindings: msg.bindings,
+        })),
+      );
+      return;
+    case "drop":
+      actors.delete(msg.actor);
+      return;
+    case "call": {
+      let actor = actors.get(msg.actor);
+      try {
+        if (!actor) {
+          const c = await components.get(msg.key);
+          if (!c) throw new Error(`component ${msg.key} was not sent`);
+          actor = new GuestActor(msg.actor, c.instantiate, c);
+          actors.set(msg.actor, actor);
+        }
+      } catch (err) {
+        scope.postMessage({
+          type: "result",
+          id: msg.id,
+          outcome: {
+            calls: [],
+            status: "trap",
+            error: `instantiation failed: ${(err as Error).message}`,
+          },
+        });
+        return;
+      }
+      const outcome = actor.call(msg.fn, msg.args, msg.context);
+      if (outcome.status === "trap") {
+        // After a trap an instance's memory may be anything: start afresh.
+        actors.delete(msg.actor);
+      }
+      scope.postMessage({ type: "result", id: msg.id, outcome });
+    }
+  }
+}
+
+// Messages are handled strictly one after another, in order.
+let queue = Promise.resolve();
+scope.onmessage = (event) => {
+  queue = queue.then(() => handle(event.data));
+};
