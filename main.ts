@@ -11,12 +11,15 @@ import {
 } from "./chain/mod.ts";
 import { type Command, err, out, UsageError } from "./cli/_common.ts";
 import { eventsCommand } from "./cli/events.ts";
+import { runCommand } from "./cli/run.ts";
 import { verifyCommand } from "./cli/verify.ts";
+import { ComponentError } from "./runtime/mod.ts";
+import { ManifestError } from "./supervisor/mod.ts";
 
 /** The version printed by `theater --version`. */
 export const VERSION = "0.1.0";
 
-const COMMANDS: Command[] = [verifyCommand, eventsCommand];
+const COMMANDS: Command[] = [runCommand, verifyCommand, eventsCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -65,7 +68,10 @@ export async function main(args: string[]): Promise<number> {
       err(e.message);
       return 1;
     }
-    if (e instanceof ChainReadError || e instanceof ChainWriteError) {
+    if (
+      e instanceof ChainReadError || e instanceof ChainWriteError ||
+      e instanceof ManifestError || e instanceof ComponentError
+    ) {
       err(`theater ${name}: ${e.message}`);
       return 2;
     }

@@ -59,7 +59,9 @@ export const verifyCommand: Command = {
       for (const c of report.chains) if (c.ok) out(summary(c));
       if (report.ok) {
         out(
-          `${report.dir}: ok, ${report.chains.length} chains, ${report.links} cross-chain links`,
+          `${report.dir}: ok, ${report.chains.length} chain${
+            report.chains.length === 1 ? "" : "s"
+          }, ${report.links} cross-chain links`,
         );
       }
     } else if (report.ok) {

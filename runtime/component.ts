@@ -161,15 +161,18 @@ export async function loadComponent(
   const sha256 = sha256Hex(bytes);
   let t = memoryCache.get(sha256) ?? null;
   let cached = t !== null;
-  const dir = options.cacheDir ? join(options.cacheDir, sha256) : null;
-  if (!t && dir) {
-    t = await readCache(dir);
-    cached = t !== null;
+  if (options.cacheDir) {
+    const dir = join(options.cacheDir, sha256);
+    const disk = await readCache(dir);
+    if (disk) {
+      t ??= disk;
+      cached = true;
+    } else {
+      t ??= await transpile(path, bytes);
+      await writeCache(dir, t);
+    }
   }
-  if (!t) {
-    t = await transpile(path, bytes);
-    if (dir) await writeCache(dir, t);
-  }
+  t ??= await transpile(path, bytes);
   memoryCache.set(sha256, t);
   for (const name of t.imports) {
     if (!ALLOWED_IMPORTS.includes(unversioned(name))) {

@@ -1,0 +1,170 @@
+// Copyright the Theater authors. MIT license.
+import type { FsyncPolicy, Json } from "../chain/mod.ts";
+import { FSYNC_POLICIES } from "../chain/mod.ts";
+import { ActorSystem, DeliveryError, loadManifest } from "../supervisor/mod.ts";
+import { type Command, err, out, parse, UsageError } from "./_common.ts";
+
+const HELP = `Usage: theater run [options] <manifest.json>
+
+Starts the actor a manifest describes (and its children), then delivers JSON
+messages to it, one per line, from --send and from stdin. Each reply is
+printed on stdout as a JSON line once the events that led to it are on disk.
+On end of input or Ctrl-C every actor is stopped cleanly and its chain
+closed, so \`theater verify <chain dir>\` passes afterwards.
+
+A message line is any JSON value, sent to the root actor, or
+{"to": "<actor>", "msg": <JSON>} to address another actor.
+Replies: {"actor": "<id>", "reply": <JSON>} or {"actor": "<id>", "error": "..."}.
+
+Options:
+  --send JSON        deliver this message first (repeatable); with --send,
+                     stdin is read only when it is not a terminal
+  --chain-dir DIR    the run directory (default: the manifest's chain.dir)
+  --fsync POLICY     every-event | batch | none (default: the manifest's)
+  --cache-dir DIR    keep transpiled components here, by SHA-256
+  --quiet            do not show actor logs and status on stderr
+  -h, --help         show this help
+
+Exit status: 0 when every message was delivered, 1 when a message line was
+not JSON, named no running actor, or the root actor failed to start, 2 when
+the manifest or component cannot be used.`;
+
+interface Addressed {
+  to: string | null;
+  msg: Json;
+}
+
+function address(value: Json): Addressed {
+  if (
+    value !== null && typeof value === "object" && !Array.isArray(value) &&
+    Object.keys(value).length === 2 && typeof value.to === "string" &&
+    "msg" in value
+  ) {
+    return { to: value.to, msg: value.msg };
+  }
+  return { to: null, msg: value };
+}
+
+async function* stdinLines(): AsyncGenerator<string> {
+  let buffer = "";
+  for await (
+    const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())
+  ) {
+    buffer += chunk;
+    let nl;
+    while ((nl = buffer.indexOf("\n")) !== -1) {
+      yield buffer.slice(0, nl).replace(/\r$/, "");
+      buffer = buffer.slice(nl + 1);
+    }
+  }
+  if (buffer.length > 0) yield buffer;
+}
+
+/** `theater run`. */
+export const runCommand: Command = {
+  name: "run",
+  summary: "start an actor from a manifest and talk to it with JSON messages",
+  help: HELP,
+  async run(args) {
+    const { values, positionals } = parse(args, {
+      send: { type: "string", multiple: true },
+      "chain-dir": { type: "string" },
+      fsync: { type: "string" },
+      "cache-dir": { type: "string" },
+      quiet: { type: "boolean" },
+    });
+    if (values.help) {
+      out(HELP);
+      return 0;
+    }
+    if (positionals.length !== 1) {
+      throw new UsageError("run takes exactly one manifest");
+    }
+    const fsync = values.fsync as string | undefined;
+    if (fsync !== undefined && !FSYNC_POLICIES.includes(fsync as FsyncPolicy)) {
+      throw new UsageError(
+        `--fsync must be one of ${FSYNC_POLICIES.join(", ")}, got ${fsync}`,
+      );
+    }
+    const quiet = values.quiet === true;
+    const sends = (values.send ?? []) as string[];
+    const manifest = await loadManifest(positionals[0]);
+    const system = new ActorSystem({
+      chainDir: values["chain-dir"] as string | undefined,
+      fsync: fsync as FsyncPolicy | undefined,
+      cacheDir: values["cache-dir"] as string | undefined,
+      onLog: quiet ? undefined : (actor, line) => err(`[${actor}] ${line}`),
+      onWarning: (message) => err(`theater run: ${message}`),
+    });
+    let failed = false;
+    let interrupted = false;
+    let wake = () => {};
+    const interrupt = new Promise<null>((resolve) =>
+      wake = () => resolve(null)
+    );
+    const onInterrupt = () => {
+      interrupted = true;
+      wake();
+    };
+    Deno.addSignalListener("SIGINT", onInterrupt);
+    try {
+      const init = await system.start(manifest);
+      if (!init.ok) {
+        err(`theater run: ${manifest.name} failed to start: ${init.error}`);
+        await system.shutdown("init failed");
+        return 1;
+      }
+      if (!quiet) {
+        err(
+          `theater run: ${manifest.name} started; chains in ${system.chainDir}`,
+        );
+      }
+      const deliver = async (line: string, where: string) => {
+        if (line.trim() === "") return;
+        let value: Json;
+        try {
+          value = JSON.parse(line);
+        } catch (e) {
+          err(`theater run: ${where}: not valid JSON: ${(e as Error).message}`);
+          failed = true;
+          return;
+        }
+        const { to, msg } = address(value);
+        const target = to ?? manifest.name;
+        try {
+          const d = await system.send(target, msg);
+          out(JSON.stringify(
+            d.ok
+              ? { actor: target, reply: d.reply }
+              : { actor: target, error: d.error },
+          ));
+        } catch (e) {
+          if (!(e instanceof DeliveryError)) throw e;
+          err(`theater run: ${where}: ${e.message}`);
+          failed = true;
+        }
+      };
+      for (const [i, line] of sends.entries()) {
+        if (interrupted) break;
+        await deliver(line, `--send #${i + 1}`);
+      }
+      if (!interrupted && (sends.length === 0 || !Deno.stdin.isTerminal())) {
+        const lines = stdinLines();
+        let n = 0;
+        while (!interrupted) {
+          const next = await Promise.race([lines.next(), interrupt]);
+          if (next === null || next.done) break;
+          await deliver(next.value, `stdin:${++n}`);
+        }
+      }
+      await system.shutdown(interrupted ? "interrupted" : "end of input");
+      if (!quiet) err(`theater run: stopped; chains in ${system.chainDir}`);
+      return failed ? 1 : 0;
+    } catch (e) {
+      await system.shutdown("error").catch(() => {});
+      throw e;
+    } finally {
+      Deno.removeSignalListener("SIGINT", onInterrupt);
+    }
+  },
+};

@@ -1,0 +1,150 @@
+// Copyright the Theater authors. MIT license.
+import assert from "node:assert/strict";
+import { compileCores, loadComponent } from "./component.ts";
+import {
+  type ActorExecutor,
+  InProcessExecutor,
+  WorkerPool,
+} from "./executor.ts";
+import {
+  buildTestComponent,
+  type TestComponent,
+} from "./testdata/components.ts";
+
+const COUNTER = new URL("../examples/counter/counter.wasm", import.meta.url)
+  .pathname;
+
+async function register(
+  executor: ActorExecutor,
+  actor: string,
+  path: string,
+  options: { timeoutMs?: number; memoryMb?: number } = {},
+): Promise<void> {
+  const c = await loadComponent(path);
+  const memoryMb = options.memoryMb ?? 16;
+  const component = {
+    key: `${c.sha256}:${memoryMb}`,
+    bindings: c.bindings,
+    modules: compileCores(c, { memoryMb }),
+  };
+  if (executor instanceof InProcessExecutor) await executor.prepare(component);
+  executor.register(actor, {
+    component,
+    timeoutMs: options.timeoutMs ?? 2000,
+    context: () => ({ peers: [], children: [] }),
+  });
+}
+
+async function withTests(
+  fn: (
+    dir: string,
+    build: (k: TestComponent) => Promise<string>,
+  ) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir, (k) => buildTestComponent(k, dir));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+for (
+  const make of [
+    () => new InProcessExecutor(),
+    () => new WorkerPool({ size: 2 }),
+  ]
+) {
+  const name = make().constructor.name;
+  Deno.test(`${name}: the counter runs init and handle with host calls`, async () => {
+    const executor = make();
+    try {
+      await register(executor, "c", COUNTER);
+      const init = await executor.call("c", {
+        fn: "init",
+        args: ['{"start":2}'],
+      });
+      assert.equal(init.status, "ok");
+      assert.equal(init.status === "ok" && init.value, '{"count":2,"at":0}');
+      const inc = await executor.call("c", {
+        fn: "handle",
+        args: ['{"count":2,"at":0}', '"inc"'],
+      });
+      assert.equal(inc.status, "ok");
+      assert.deepEqual(inc.calls.map((c) => c.function), ["log", "now"]);
+      assert.deepEqual(inc.calls[0].args, ["count is now 3"]);
+      const value = inc.status === "ok" ? inc.value : null;
+      assert.ok(Array.isArray(value));
+      assert.equal(value[1], '{"count":3}');
+      const bad = await executor.call("c", {
+        fn: "handle",
+        args: ['{"count":2}', '"bogus"'],
+      });
+      assert.deepEqual([bad.status, bad.status === "err" && bad.error], [
+        "err",
+        "unknown message",
+      ]);
+    } finally {
+      executor.close();
+    }
+  });
+}
+
+Deno.test("WorkerPool: trap, err and bad JSON come back as outcomes", async () => {
+  await withTests(async (_dir, build) => {
+    const pool = new WorkerPool({ size: 1 });
+    try {
+      for (const kind of ["trap", "err", "junk"] as const) {
+        await register(pool, kind, await build(kind));
+        const o = await pool.call(kind, { fn: "handle", args: ["{}", "1"] });
+        const expected = { trap: "trap", err: "err", junk: "ok" }[kind];
+        assert.equal(o.status, expected, kind);
+      }
+    } finally {
+      pool.close();
+    }
+  });
+});
+
+Deno.test("WorkerPool: a looping handler is cut off and its worker-mates go on", async () => {
+  await withTests(async (_dir, build) => {
+    const pool = new WorkerPool({ size: 1 });
+    try {
+      await register(pool, "spin", await build("loop"), { timeoutMs: 300 });
+      await register(pool, "echo", await build("echo"));
+      const started = performance.now();
+      const [spin, echo] = await Promise.all([
+        pool.call("spin", { fn: "handle", args: ["{}", "1"] }),
+        pool.call("echo", { fn: "handle", args: ['{"n":1}', "2"] }),
+      ]);
+      assert.deepEqual(spin, {
+        calls: [],
+        status: "trap",
+        error: "timed out after 300 ms",
+      });
+      assert.equal(echo.status, "ok");
+      assert.ok(performance.now() - started < 5000);
+      const again = await pool.call("echo", {
+        fn: "handle",
+        args: ["{}", "3"],
+      });
+      assert.equal(again.status, "ok");
+    } finally {
+      pool.close();
+    }
+  });
+});
+
+Deno.test("WorkerPool: a memory bomb fails at its limit", async () => {
+  await withTests(async (_dir, build) => {
+    const pool = new WorkerPool({ size: 1 });
+    try {
+      await register(pool, "bomb", await build("membomb"), { memoryMb: 8 });
+      const o = await pool.call("bomb", { fn: "handle", args: ["{}", "1"] });
+      assert.equal(o.status, "trap");
+      assert.match(o.status === "trap" ? o.error : "", /unreachable/);
+    } finally {
+      pool.close();
+    }
+  });
+});
