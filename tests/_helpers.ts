@@ -16,14 +16,21 @@ export interface CliResult {
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /**
+ * The permissions `theater` runs with. Env access is needed only because
+ * jco's bundled WASI shim reads the whole environment when it is first
+ * loaded (on a transpile cache miss); actor workers never get it.
+ */
+export const THEATER_FLAGS = ["--allow-read", "--allow-write", "--allow-env"];
+
+/**
  * Runs `theater <args>` in a fresh Deno process with the given permission
- * flags (default: read anywhere, write anywhere).
+ * flags (default: {@linkcode THEATER_FLAGS}).
  */
 export async function runCli(
   args: string[],
   options: { flags?: string[]; stdin?: string; cwd?: string } = {},
 ): Promise<CliResult> {
-  const flags = options.flags ?? ["--allow-read", "--allow-write"];
+  const flags = options.flags ?? THEATER_FLAGS;
   const command = new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", ...flags, MAIN, ...args],
     stdin: options.stdin === undefined ? "null" : "piped",

@@ -1,0 +1,192 @@
+// Copyright the Theater authors. MIT license.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { readEvents, verifyPath } from "../chain/mod.ts";
+import {
+  buildTestComponent,
+  type TestComponent,
+} from "../runtime/testdata/components.ts";
+import { runCli, withTempDir } from "./_helpers.ts";
+
+const COUNTER = new URL("../examples/counter/", import.meta.url).pathname;
+
+async function types(path: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of readEvents(path)) out.push(e.type);
+  return out;
+}
+
+function replies(stdout: string): unknown[] {
+  return stdout.trim().split("\n").filter((l) => l).map((l) => JSON.parse(l));
+}
+
+/** Writes a manifest for a test component into `dir`. */
+async function testActor(
+  dir: string,
+  kind: TestComponent,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
+  await buildTestComponent(kind, dir);
+  const path = join(dir, `${kind}.json`);
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({
+      name: kind,
+      component: `./${kind}.wasm`,
+      chain: { dir: "chains" },
+      ...extra,
+    }),
+  );
+  return path;
+}
+
+Deno.test("run: the counter replies, records everything, and verifies", async () => {
+  await withTempDir(async (dir) => {
+    const chains = join(dir, "chains");
+    const r = await runCli([
+      "run",
+      join(COUNTER, "manifest.json"),
+      "--chain-dir",
+      chains,
+      "--send",
+      '"inc"',
+      "--send",
+      '{"op":"add","n":41}',
+    ], { stdin: '"get"\n{"to":"counter","msg":"inc"}\n' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(replies(r.stdout), [
+      { actor: "counter", reply: { count: 1 } },
+      { actor: "counter", reply: { count: 42 } },
+      { actor: "counter", reply: { count: 42 } },
+      { actor: "counter", reply: { count: 43 } },
+    ]);
+    assert.match(r.stderr, /\[counter\] count is now 42/);
+    const chain = join(chains, "counter.jsonl");
+    assert.deepEqual(await types(chain), [
+      "actor.start",
+      "actor.init",
+      ...["message.in", "host.call", "host.call", "handle.ok"],
+      ...["message.in", "host.call", "host.call", "handle.ok"],
+      ...["message.in", "handle.ok"],
+      ...["message.in", "host.call", "host.call", "handle.ok"],
+      "actor.stop",
+    ]);
+    const v = await runCli(["verify", chains]);
+    assert.equal(v.code, 0, v.stderr);
+  });
+});
+
+Deno.test("run: a second run appends to the same chain", async () => {
+  await withTempDir(async (dir) => {
+    const chains = join(dir, "chains");
+    const args = ["run", join(COUNTER, "manifest.json"), "--chain-dir", chains];
+    await runCli([...args, "--send", '"inc"', "--quiet"]);
+    const second = await runCli([...args, "--send", '"inc"', "--quiet"]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(second.stderr, "");
+    const t = await types(join(chains, "counter.jsonl"));
+    assert.equal(t.filter((x) => x === "actor.start").length, 2);
+    assert.equal((await verifyPath(chains)).ok, true);
+  });
+});
+
+Deno.test("run: trap, Err and non-JSON state are errors; the actor goes on", async () => {
+  await withTempDir(async (dir) => {
+    for (const kind of ["trap", "err", "junk"] as const) {
+      const manifest = await testActor(dir, kind);
+      const r = await runCli(["run", manifest, "--send", "1", "--send", "2"]);
+      assert.equal(r.code, 0, r.stderr);
+      const out = replies(r.stdout) as { error: string }[];
+      assert.equal(out.length, 2, kind);
+      const expected = {
+        trap: /^trap: .*unreachable/,
+        err: /^handler refused$/,
+        junk: /^new state is not valid JSON/,
+      }[kind];
+      for (const line of out) assert.match(line.error, expected, kind);
+      const chain = join(dir, "chains", `${kind}.jsonl`);
+      assert.deepEqual(await types(chain), [
+        "actor.start",
+        "actor.init",
+        "message.in",
+        "handle.error",
+        "message.in",
+        "handle.error",
+        "actor.stop",
+      ]);
+    }
+    assert.equal((await verifyPath(join(dir, "chains"))).ok, true);
+  });
+});
+
+Deno.test("run: a looping handler is cut off at its time limit", async () => {
+  await withTempDir(async (dir) => {
+    const manifest = await testActor(dir, "loop", {
+      limits: { handle_timeout_ms: 200 },
+    });
+    const r = await runCli(["run", manifest, "--send", "1", "--send", "2"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(replies(r.stdout), [
+      { actor: "loop", error: "trap: timed out after 200 ms" },
+      { actor: "loop", error: "trap: timed out after 200 ms" },
+    ]);
+    assert.equal((await verifyPath(join(dir, "chains"))).ok, true);
+  });
+});
+
+Deno.test("run: components that may not run are refused with exit 2", async () => {
+  await withTempDir(async (dir) => {
+    const cases: [TestComponent, RegExp][] = [
+      [
+        "wasi",
+        /wasi\.wasm: imports wasi:cli\/environment, which actors may not use/,
+      ],
+      ["core", /core\.wasm: is a core WebAssembly module, not a component/],
+      ["garbage", /garbage\.wasm: is not a WebAssembly component/],
+      ["noexport", /does not export theater:actor\/actor/],
+    ];
+    for (const [kind, message] of cases) {
+      const r = await runCli(["run", await testActor(dir, kind)]);
+      assert.equal(r.code, 2, kind);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    }
+  });
+});
+
+Deno.test("run: a bad manifest names the field; exit 2", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "m.json");
+    await Deno.writeTextFile(
+      path,
+      JSON.stringify({ name: "x", limits: { memory_mb: "lots" } }),
+    );
+    const r = await runCli(["run", path]);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /m\.json: field "component": Invalid input: expected string/,
+    );
+    assert.match(
+      r.stderr,
+      /m\.json: field "limits\.memory_mb": Invalid input: expected number, received string/,
+    );
+  });
+});
+
+Deno.test("run: a message that is not JSON is an error; earlier events stay", async () => {
+  await withTempDir(async (dir) => {
+    const chains = join(dir, "chains");
+    const r = await runCli(
+      ["run", join(COUNTER, "manifest.json"), "--chain-dir", chains],
+      { stdin: '"inc"\n{oops\n"inc"\n' },
+    );
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /stdin:2: not valid JSON/);
+    assert.deepEqual(replies(r.stdout), [
+      { actor: "counter", reply: { count: 1 } },
+      { actor: "counter", reply: { count: 2 } },
+    ]);
+    assert.equal((await verifyPath(chains)).ok, true);
+  });
+});
