@@ -20,9 +20,15 @@ export function canonicalJson(value: unknown): string {
   return text;
 }
 
+const encoder = new TextEncoder();
+
 /** Lowercase hex SHA-256 of a string's UTF-8 bytes, or of raw bytes. */
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
+  // Strings are encoded here rather than passed to update(): Deno 2.9.6
+  // aborts the process ("Lazy deopt after a fast API call") when a GC hits
+  // inside update(string) under memory pressure; update(bytes) does not.
+  const bytes = typeof data === "string" ? encoder.encode(data) : data;
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 /**

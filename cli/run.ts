@@ -95,14 +95,20 @@ export const runCommand: Command = {
       cacheDir: values["cache-dir"] as string | undefined,
       onLog: quiet ? undefined : (actor, line) => err(`[${actor}] ${line}`),
       onWarning: (message) => err(`theater run: ${message}`),
+      onFatal: (message) => {
+        err(`theater run: ${message}; stopping the run`);
+        onInterrupt();
+      },
     });
     let failed = false;
     let interrupted = false;
     let wake = () => {};
+    // deno-lint-ignore prefer-const
+    let onInterrupt: () => void;
     const interrupt = new Promise<null>((resolve) =>
       wake = () => resolve(null)
     );
-    const onInterrupt = () => {
+    onInterrupt = () => {
       interrupted = true;
       wake();
     };
@@ -157,9 +163,15 @@ export const runCommand: Command = {
           await deliver(next.value, `stdin:${++n}`);
         }
       }
-      await system.shutdown(interrupted ? "interrupted" : "end of input");
+      await system.shutdown(
+        system.failure
+          ? `supervisor gave up`
+          : interrupted
+          ? "interrupted"
+          : "end of input",
+      );
       if (!quiet) err(`theater run: stopped; chains in ${system.chainDir}`);
-      return failed ? 1 : 0;
+      return failed || system.failure ? 1 : 0;
     } catch (e) {
       await system.shutdown("error").catch(() => {});
       throw e;

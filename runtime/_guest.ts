@@ -21,6 +21,8 @@ export interface CallContext {
   peers: string[];
   /** Children of this actor. */
   children: string[];
+  /** How many children this actor has spawned before (names the next). */
+  spawned?: number;
   /**
    * In replay, the host calls the record says the guest made, in order:
    * their results are returned instead of live ones, and each call's
@@ -71,6 +73,7 @@ export class GuestActor {
   #calls: HostCallRecord[] = [];
   #context: CallContext = { peers: [], children: [] };
   #replayAt = 0;
+  #spawned = 0;
 
   constructor(id: string, instantiate: Instantiate, component: GuestComponent) {
     this.id = id;
@@ -103,21 +106,48 @@ export class GuestActor {
       },
       [SUPERVISOR]: {
         spawn: (manifest: string, params?: string) =>
-          unwrap(host(SUPERVISOR, "spawn", [manifest, params ?? null], () => ({
-            err: "spawn is not available to this actor",
-          }))),
+          unwrap(
+            host(
+              SUPERVISOR,
+              "spawn",
+              [manifest, params ?? null],
+              () => this.#spawn(manifest, params),
+            ),
+          ),
         stop: (child: string) =>
-          unwrap(host(SUPERVISOR, "stop", [child], () => ({
-            err: `no child ${JSON.stringify(child)}`,
-          }))),
+          unwrap(host(SUPERVISOR, "stop", [child], () => this.#child(child))),
         restart: (child: string) =>
-          unwrap(host(SUPERVISOR, "restart", [child], () => ({
-            err: `no child ${JSON.stringify(child)}`,
-          }))),
+          unwrap(
+            host(SUPERVISOR, "restart", [child], () => this.#child(child)),
+          ),
         children: () =>
           host(SUPERVISOR, "children", [], () => [...this.#context.children]),
       },
     });
+  }
+
+  /**
+   * Names the child a spawn will start: `<self>.<manifest stem>-<n>`. The
+   * child itself starts after the handler commits; a child that then fails
+   * to start is reported as a `failed` child event.
+   */
+  #spawn(manifest: string, params: string | undefined): Json {
+    if (params !== undefined && !isJson(params)) {
+      return { err: "params are not valid JSON" };
+    }
+    const stem = (manifest.split("/").pop() ?? "")
+      .replace(/\.json$/, "").replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 32) ||
+      "child";
+    this.#spawned++;
+    const id = `${this.id}.${stem}-${this.#spawned}`;
+    if (id.length > 128) return { err: "actor tree too deep: id too long" };
+    return { ok: id };
+  }
+
+  #child(child: string): Json {
+    return this.#context.children.includes(child)
+      ? { ok: null }
+      : { err: `no child ${JSON.stringify(child)}` };
   }
 
   #host(iface: string, fn: string, args: Json[], live: () => unknown): Json {
@@ -150,6 +180,7 @@ export class GuestActor {
     this.#calls = [];
     this.#context = context;
     this.#replayAt = 0;
+    this.#spawned = context.spawned ?? 0;
     const target = fn === "on-child-event"
       ? this.#exports.supervised?.onChildEvent
       : this.#exports.actor?.[fn];

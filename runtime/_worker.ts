@@ -64,6 +64,7 @@ async function handle(msg: ToWorker): Promise<void> {
           actors.set(msg.actor, actor);
         }
       } catch (err) {
+        scope.postMessage({ type: "started", id: msg.id });
         scope.postMessage({
           type: "result",
           id: msg.id,
@@ -75,6 +76,8 @@ async function handle(msg: ToWorker): Promise<void> {
         });
         return;
       }
+      // The host's time limit starts now, not when the call was queued.
+      scope.postMessage({ type: "started", id: msg.id });
       const outcome = actor.call(msg.fn, msg.args, msg.context);
       if (outcome.status === "trap") {
         // After a trap an instance's memory may be anything: start afresh.

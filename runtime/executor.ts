@@ -39,6 +39,8 @@ export interface ActorExecutor extends Executor {
   close(): void;
 }
 
+const BOOT_LIMIT_MS = 30_000;
+
 interface Pending {
   id: number;
   actor: string;
@@ -68,7 +70,10 @@ class WorkerSlot {
       deno: { permissions: "none" },
     } as WorkerOptions);
     this.#sent.clear();
-    this.#worker.onmessage = (e) => this.#done(e.data.id, e.data.outcome);
+    this.#worker.onmessage = (e) => {
+      if (e.data.type === "started") this.#started(e.data.id);
+      else this.#done(e.data.id, e.data.outcome);
+    };
     this.#worker.onerror = (e) => {
       e.preventDefault();
       this.#kill(`worker crashed: ${e.message}`);
@@ -96,6 +101,18 @@ class WorkerSlot {
   drop(actor: string): void {
     this.actors.delete(actor);
     this.#worker.postMessage({ type: "drop", actor } satisfies ToWorker);
+  }
+
+  /** The guest code of the call in flight has begun: start its clock. */
+  #started(id: number): void {
+    const p = this.#inFlight;
+    if (p?.id !== id) return;
+    clearTimeout(this.#timer);
+    const limit = this.#pool.slot(p.actor)?.timeoutMs ?? 0;
+    this.#timer = setTimeout(
+      () => this.#kill(`timed out after ${limit} ms`),
+      limit,
+    );
   }
 
   #done(id: number, outcome: GuestOutcome): void {
@@ -140,9 +157,11 @@ class WorkerSlot {
         context: slot.context(),
       } satisfies ToWorker,
     );
+    // Until the worker says the guest started, only a worker that never
+    // answers (it died, or cannot load the bindings) is cut off.
     this.#timer = setTimeout(
-      () => this.#kill(`timed out after ${slot.timeoutMs} ms`),
-      slot.timeoutMs,
+      () => this.#kill(`worker did not start the call in ${BOOT_LIMIT_MS} ms`),
+      BOOT_LIMIT_MS,
     );
   }
 

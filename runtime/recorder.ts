@@ -53,20 +53,39 @@ export interface Outgoing {
   link: ChainLink;
 }
 
+/** A supervisor call the guest made, to carry out after it commits. */
+export interface Effect {
+  op: "spawn" | "stop" | "restart";
+  /** The child's id (for spawn: the id the guest was given). */
+  child: string;
+  /** For spawn: the manifest path and params the guest passed. */
+  manifest?: string;
+  params?: string | null;
+  /** Link to the `host.call` event of the call. */
+  link: ChainLink;
+}
+
 /** What delivering one message led to, once it is on disk. */
 export interface Delivery {
   ok: boolean;
   /** The reply (null when the handler gave none) or the error text. */
   reply: Json;
   error?: string;
-  /** The recorded `handle.ok` / `handle.error` event. */
+  /**
+   * True when the call failed by crashing (a trap, time or memory limit,
+   * output that is not JSON) rather than by returning `err`.
+   */
+  crashed: boolean;
+  /** The recorded `actor.init` / `handle.ok` / `handle.error` event. */
   event: ChainEvent;
   logs: string[];
   outgoing: Outgoing[];
+  effects: Effect[];
 }
 
 const RUNTIME = "theater:actor/runtime";
 const MESSAGE = "theater:actor/message";
+const SUPERVISOR = "theater:actor/supervisor";
 
 function parseJson(text: string, what: string): Json {
   try {
@@ -143,22 +162,58 @@ export class ActorRecorder {
     });
   }
 
-  /** Records a lifecycle event about a child, and tells the guest if asked. */
+  /**
+   * Records a lifecycle event about a child and, with `notify`, passes it
+   * to the guest's `on-child-event`. Resolves with the recorded event and
+   * what the guest did with it.
+   */
   childEvent(
     event: { child: string; event: string; reason: string | null },
     options: { notify: boolean },
-  ): Promise<Delivery | null> {
+  ): Promise<{ event: ChainEvent; delivery: Delivery | null }> {
     return this.#serial(async () => {
-      const recorded = this.writer.append("child.event", { ...event });
+      const recorded = await this.writer.append("child.event", { ...event });
       if (!options.notify) {
-        await recorded;
         await this.writer.flush();
-        return null;
+        return { event: recorded, delivery: null };
       }
-      return await this.#run("on-child-event", [
+      const delivery = await this.#run("on-child-event", [
         this.#stateText,
         JSON.stringify(event),
       ]);
+      return { event: recorded, delivery };
+    });
+  }
+
+  /**
+   * Records a restart: `actor.stop`, then `actor.start`; with `fresh`, runs
+   * `init` again, otherwise the actor resumes from its last committed state.
+   * Resolves with the init outcome, or null when resuming.
+   */
+  restart(
+    reason: string,
+    start: {
+      component: string;
+      manifest: { [key: string]: Json };
+      params: Json;
+      link: ChainLink | null;
+      fresh: boolean;
+    },
+  ): Promise<Delivery | null> {
+    return this.#serial(async () => {
+      this.writer.append("actor.stop", { reason });
+      const started = this.writer.append("actor.start", {
+        component: start.component,
+        manifest: start.manifest,
+        params: start.params,
+        link: start.link,
+      });
+      if (start.fresh) {
+        return await this.#run("init", [JSON.stringify(start.params)]);
+      }
+      await started;
+      await this.writer.flush();
+      return null;
     });
   }
 
@@ -180,8 +235,9 @@ export class ActorRecorder {
     const outcome = await this.executor.call(this.id, { fn, args });
     const logs: string[] = [];
     const sends: { to: string; msg: Json }[] = [];
+    const effects: Promise<Effect>[] = [];
     for (const call of outcome.calls) {
-      this.writer.append("host.call", {
+      const recorded = this.writer.append("host.call", {
         interface: call.interface,
         function: call.function,
         args: call.args,
@@ -190,18 +246,32 @@ export class ActorRecorder {
       if (call.interface === RUNTIME && call.function === "log") {
         logs.push(String(call.args[0]));
       }
-      if (
-        call.interface === MESSAGE && call.function === "send" &&
-        isOk(call.result)
-      ) {
+      if (!isOk(call.result)) continue;
+      if (call.interface === MESSAGE && call.function === "send") {
         // The host answered ok only for a message that parses.
         sends.push({
           to: String(call.args[0]),
           msg: JSON.parse(String(call.args[1])),
         });
       }
+      if (call.interface === SUPERVISOR && call.function !== "children") {
+        const ok = (call.result as { ok: Json }).ok;
+        const op = call.function as Effect["op"];
+        effects.push(recorded.then((e) => ({
+          op,
+          child: op === "spawn" ? String(ok) : String(call.args[0]),
+          ...(op === "spawn"
+            ? {
+              manifest: String(call.args[0]),
+              params: call.args[1] as string | null,
+            }
+            : {}),
+          link: { actor: this.id, hash: e.hash },
+        })));
+      }
     }
     let failure: string | null = null;
+    let crashed = false;
     let state: Json = this.#state;
     let stateText = this.#stateText;
     let reply: Json = null;
@@ -215,18 +285,19 @@ export class ActorRecorder {
         if (r !== null && r !== undefined) reply = parseJson(r, "reply");
       } catch (err) {
         failure = (err as Error).message;
+        crashed = true;
       }
     } else {
+      crashed = outcome.status !== "err";
       failure = outcome.status === "err"
         ? outcome.error
         : `${outcome.status}: ${outcome.error}`;
     }
     if (failure !== null) {
       // A failed call changes nothing: its state is dropped, and so are the
-      // messages it queued. What it saw is on record all the same.
-      const phase = fn;
+      // messages and supervisor calls it made. What it saw is on record.
       const event = await this.writer.append("handle.error", {
-        phase,
+        phase: fn,
         error: failure,
       });
       await this.writer.flush();
@@ -234,9 +305,11 @@ export class ActorRecorder {
         ok: false,
         reply: null,
         error: failure,
+        crashed,
         event,
         logs,
         outgoing: [],
+        effects: [],
       };
     }
     const done = this.writer.append(
@@ -248,12 +321,14 @@ export class ActorRecorder {
     );
     const event = await done;
     const sent = await Promise.all(out);
+    const effectList = await Promise.all(effects);
     await this.writer.flush();
     this.#state = state;
     this.#stateText = stateText;
     return {
       ok: true,
       reply,
+      crashed: false,
       event,
       logs,
       outgoing: sent.map((e, i) => ({
@@ -261,6 +336,7 @@ export class ActorRecorder {
         msg: sends[i].msg,
         link: { actor: this.id, hash: e.hash },
       })),
+      effects: effectList,
     };
   }
 }

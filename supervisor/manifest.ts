@@ -100,18 +100,27 @@ function formatPath(path: PropertyKey[]): string {
   ).join("");
 }
 
-/** Resolves `path` against `dir`, refusing one that leaves it. */
-function inside(dir: string, path: string, file: string, field: string) {
+/**
+ * Resolves a relative `path` against `dir`, refusing an absolute path or
+ * one that leaves `dir`; `what` names the field in the error.
+ *
+ * @throws {ManifestError}
+ */
+export function resolveInside(dir: string, path: string, what: string): string {
   const full = resolve(dir, path);
   const rel = relative(dir, full);
   if (isAbsolute(path) || rel.startsWith("..") || isAbsolute(rel)) {
     throw new ManifestError(
-      `${file}: field "${field}": ${
+      `${what}: ${
         JSON.stringify(path)
       } points outside the manifest's directory`,
     );
   }
   return full;
+}
+
+function inside(dir: string, path: string, file: string, field: string) {
+  return resolveInside(dir, path, `${file}: field "${field}"`);
 }
 
 /**

@@ -1,12 +1,12 @@
 // Copyright the Theater authors. MIT license.
 /**
  * The actor system of one run: it starts actors from manifests, each with
- * its own chain in the run directory, routes messages between them, and
- * stops them cleanly.
+ * its own chain in the run directory, routes messages between them,
+ * supervises children with OTP semantics, and stops everything cleanly.
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   type ChainLink,
   ChainWriter,
@@ -16,13 +16,18 @@ import {
 import {
   type ActorExecutor,
   ActorRecorder,
+  type ActorSlot,
   compileCores,
   type Delivery,
+  type Effect,
   loadComponent,
   WorkerPool,
 } from "../runtime/mod.ts";
-
-import type { ResolvedManifest } from "./manifest.ts";
+import {
+  loadManifest,
+  type ResolvedManifest,
+  resolveInside,
+} from "./manifest.ts";
 
 /** Where a run's output goes. */
 export interface SystemEvents {
@@ -30,6 +35,8 @@ export interface SystemEvents {
   onLog?: (actor: string, line: string) => void;
   /** Something went wrong that is not a reply to anyone. */
   onWarning?: (message: string) => void;
+  /** The root supervisor gave up: the run cannot go on. */
+  onFatal?: (message: string) => void;
 }
 
 /** Options for {@linkcode ActorSystem}. */
@@ -49,12 +56,30 @@ export class DeliveryError extends Error {
   override name = "DeliveryError";
 }
 
+/** Lifecycle events a parent hears about its children. */
+export type ChildEvent =
+  | "started"
+  | "stopped"
+  | "failed"
+  | "restarted"
+  | "given-up";
+
 interface Running {
   id: string;
   manifest: ResolvedManifest;
+  sha256: string;
+  supervised: boolean;
+  params: Json;
+  slot: ActorSlot;
   recorder: ActorRecorder;
   writer: ChainWriter;
+  parent: string | null;
+  /** Children in start order. */
   children: string[];
+  /** Children spawned so far (names the next one). */
+  spawned: number;
+  /** When this actor, as a supervisor, restarted a child, within period. */
+  restarts: number[];
 }
 
 /**
@@ -69,6 +94,7 @@ export class ActorSystem {
   #order: string[] = [];
   #inFlight = new Set<Promise<unknown>>();
   #chainDir: string | null;
+  #failure: string | null = null;
 
   constructor(options: SystemOptions = {}) {
     this.options = options;
@@ -87,16 +113,33 @@ export class ActorSystem {
     return this.#chainDir;
   }
 
+  /** Why the run cannot go on (the root gave up), or null. */
+  get failure(): string | null {
+    return this.#failure;
+  }
+
+  /** The children of a running actor, in start order. */
+  children(id: string): string[] {
+    return [...(this.#actors.get(id)?.children ?? [])];
+  }
+
   /**
    * Starts an actor: loads its component, opens its chain, records
-   * `actor.start`, runs `init`. Resolves with the init outcome; an actor
-   * whose init failed is stopped again.
+   * `actor.start`, runs `init`, then starts the children its manifest
+   * lists. Resolves with the init outcome; an actor whose init failed is
+   * stopped again (and, as a child, reported `failed` to its parent).
    *
-   * @throws {ComponentError | ChainWriteError} when it cannot start at all.
+   * @throws {ComponentError | ChainWriteError | DeliveryError} when it
+   * cannot start at all.
    */
   async start(
     manifest: ResolvedManifest,
-    options: { id?: string; params?: Json; link?: ChainLink | null } = {},
+    options: {
+      id?: string;
+      params?: Json;
+      link?: ChainLink | null;
+      parent?: string;
+    } = {},
   ): Promise<Delivery> {
     const id = options.id ?? manifest.name;
     if (this.#actors.has(id)) {
@@ -114,38 +157,69 @@ export class ActorSystem {
       actor: id,
       fsync: this.options.fsync ?? manifest.fsync,
     });
-    const children: string[] = [];
-    this.#executor.register(id, {
+    const slot: ActorSlot = {
       component: {
         key: `${component.sha256}:${manifest.limits.memoryMb}`,
         bindings: component.bindings,
         modules,
       },
       timeoutMs: manifest.limits.handleTimeoutMs,
-      context: () => ({ peers: this.actors, children: [...children] }),
-    });
-    const recorder = new ActorRecorder(id, {
+      context: () => ({
+        peers: this.actors,
+        children: [...running.children],
+        spawned: running.spawned,
+      }),
+    };
+    const running: Running = {
+      id,
+      manifest,
+      sha256: component.sha256,
+      supervised: component.supervised,
+      params: options.params ?? manifest.params,
+      slot,
+      recorder: new ActorRecorder(id, { writer, executor: this.#executor }),
       writer,
-      executor: this.#executor,
-    });
-    const running = { id, manifest, recorder, writer, children };
+      parent: options.parent ?? null,
+      children: [],
+      spawned: 0,
+      restarts: [],
+    };
+    this.#executor.register(id, slot);
     this.#actors.set(id, running);
     this.#order.push(id);
-    const params = options.params ?? manifest.params;
-    const init = await recorder.start({
+    if (running.parent) this.#actors.get(running.parent)?.children.push(id);
+    const init = await running.recorder.start({
       component: component.sha256,
       manifest: manifest.manifest as { [key: string]: Json },
-      params,
+      params: running.params,
       link: options.link ?? null,
     });
     this.#release(id, init);
-    if (!init.ok) await this.stop(id, `init failed: ${init.error}`);
+    if (!init.ok) {
+      if (running.parent) {
+        await this.#childFailed(id, `init failed: ${init.error}`);
+      } else {
+        await this.#stopTree(id, `init failed: ${init.error}`);
+      }
+      return init;
+    }
+    if (running.parent) {
+      await this.#tell(running.parent, id, "started", null);
+    }
+    const link = { actor: id, hash: init.event.hash };
+    for (const child of manifest.children) {
+      await this.#startChild(id, child.manifest, {
+        params: child.params,
+        link,
+      });
+    }
     return init;
   }
 
   /**
    * Delivers a message and resolves with what the handler did, once it is
-   * recorded. Messages the handler sent are delivered after that.
+   * recorded. Messages the handler sent are delivered after that. A child
+   * whose handler crashed is reported to its parent, which may restart it.
    *
    * @throws {DeliveryError} when no such actor is running.
    */
@@ -163,17 +237,24 @@ export class ActorSystem {
     const delivery = actor.recorder.deliver(msg, {
       from: options.from ?? "external",
       link: options.link ?? null,
-    }).then((d) => {
+    }).then(async (d) => {
       this.#release(to, d);
+      if (d.crashed && actor.parent && this.#actors.get(to) === actor) {
+        await this.#childFailed(to, d.error ?? "crashed");
+      }
       return d;
     });
     this.#track(delivery);
     return delivery;
   }
 
-  /** Lets a recorded outcome's effects out: logs, then outgoing messages. */
+  /** Lets a recorded outcome's effects out: logs, messages, supervision. */
   #release(from: string, d: Delivery): void {
     for (const line of d.logs) this.options.onLog?.(from, line);
+    const actor = this.#actors.get(from);
+    if (actor) {
+      actor.spawned += d.effects.filter((e) => e.op === "spawn").length;
+    }
     for (const out of d.outgoing) {
       this.send(out.to, out.msg, { from, link: out.link }).catch((err) =>
         this.options.onWarning?.(
@@ -181,38 +262,228 @@ export class ActorSystem {
         )
       );
     }
+    if (d.effects.length > 0) {
+      this.#track(this.#apply(from, d.effects));
+    }
+  }
+
+  async #apply(from: string, effects: Effect[]): Promise<void> {
+    for (const effect of effects) {
+      const parent = this.#actors.get(from);
+      if (!parent) return;
+      if (effect.op === "spawn") {
+        let path: string;
+        let params: Json | undefined;
+        try {
+          path = resolveInside(
+            dirname(parent.manifest.path),
+            effect.manifest ?? "",
+            "spawn manifest",
+          );
+          params = effect.params == null
+            ? undefined
+            : JSON.parse(effect.params);
+        } catch (err) {
+          await this.#tell(
+            from,
+            effect.child,
+            "failed",
+            (err as Error).message,
+          );
+          continue;
+        }
+        await this.#startChild(from, path, {
+          id: effect.child,
+          params,
+          link: effect.link,
+        });
+      } else if (effect.op === "stop") {
+        if (!this.#actors.has(effect.child)) continue;
+        await this.#stopTree(effect.child, `stopped by ${from}`);
+        await this.#tell(from, effect.child, "stopped", `stopped by ${from}`);
+      } else {
+        if (!this.#actors.has(effect.child)) continue;
+        await this.#restart(effect.child, `restarted by ${from}`, effect.link);
+      }
+    }
+  }
+
+  /** Starts a child from a manifest path; a start failure is `failed`. */
+  async #startChild(
+    parent: string,
+    path: string,
+    options: { id?: string; params?: Json; link: ChainLink },
+  ): Promise<void> {
+    let manifest: ResolvedManifest;
+    try {
+      manifest = await loadManifest(path);
+    } catch (err) {
+      await this.#tell(
+        parent,
+        options.id ?? path,
+        "failed",
+        (err as Error).message,
+      );
+      return;
+    }
+    const id = options.id ?? `${parent}.${manifest.name}`;
+    try {
+      await this.start(manifest, {
+        id,
+        params: options.params,
+        link: options.link,
+        parent,
+      });
+    } catch (err) {
+      await this.#tell(parent, id, "failed", (err as Error).message);
+    }
+  }
+
+  /**
+   * Records a lifecycle event in the parent's chain and hands it to the
+   * parent's `on-child-event` when it exports one.
+   */
+  async #tell(
+    parentId: string,
+    child: string,
+    event: ChildEvent,
+    reason: string | null,
+  ): Promise<ChainLink | null> {
+    const parent = this.#actors.get(parentId);
+    if (!parent) return null;
+    const { event: recorded, delivery } = await parent.recorder.childEvent(
+      { child, event, reason },
+      { notify: parent.supervised },
+    );
+    if (delivery) {
+      this.#release(parentId, delivery);
+      if (delivery.crashed && parent.parent) {
+        this.#track(
+          this.#childFailed(parentId, delivery.error ?? "crashed"),
+        );
+      }
+    }
+    return { actor: parentId, hash: recorded.hash };
+  }
+
+  /**
+   * A child crashed: tell its parent, then restart it per the child's
+   * restart type and the parent's strategy, unless the parent is over its
+   * restart intensity, in which case the parent gives up and fails in turn.
+   */
+  async #childFailed(id: string, reason: string): Promise<void> {
+    const child = this.#actors.get(id);
+    const parent = child?.parent ? this.#actors.get(child.parent) : undefined;
+    if (!child || !parent) return;
+    const link = await this.#tell(parent.id, id, "failed", reason);
+    if (child.manifest.supervision.restart === "temporary") {
+      await this.#stopTree(id, `failed: ${reason}`);
+      await this.#tell(parent.id, id, "stopped", "temporary: not restarted");
+      return;
+    }
+    const { maxRestarts, periodMs, strategy } = parent.manifest.supervision;
+    const now = Date.now();
+    parent.restarts = parent.restarts.filter((t) => now - t < periodMs);
+    if (parent.restarts.length >= maxRestarts) {
+      await this.#giveUp(
+        parent,
+        id,
+        `more than ${maxRestarts} restarts in ${periodMs} ms; last: ${reason}`,
+      );
+      return;
+    }
+    parent.restarts.push(now);
+    const siblings = parent.children;
+    const targets = strategy === "one-for-one"
+      ? [id]
+      : strategy === "one-for-all"
+      ? [...siblings]
+      : siblings.slice(siblings.indexOf(id));
+    for (const target of targets) {
+      await this.#restart(
+        target,
+        target === id ? `failed: ${reason}` : `${strategy}: ${id} failed`,
+        link,
+      );
+    }
+  }
+
+  async #giveUp(parent: Running, child: string, reason: string) {
+    await this.#tell(parent.id, child, "given-up", reason);
+    for (const c of [...parent.children].reverse()) {
+      await this.#stopTree(c, `given up by ${parent.id}`);
+    }
+    if (parent.parent) {
+      await this.#childFailed(parent.id, `gave up on ${child}: ${reason}`);
+    } else {
+      this.#failure = `${parent.id} gave up on ${child}: ${reason}`;
+      this.options.onFatal?.(this.#failure);
+    }
+  }
+
+  /** Restarts an actor in place, resuming from its last committed state. */
+  async #restart(id: string, reason: string, link: ChainLink | null) {
+    const actor = this.#actors.get(id);
+    if (!actor) return;
+    // A fresh instance: drop the old one wherever it lives.
+    this.#executor.unregister(id);
+    this.#executor.register(id, actor.slot);
+    const init = await actor.recorder.restart(reason, {
+      component: actor.sha256,
+      manifest: actor.manifest.manifest as { [key: string]: Json },
+      params: actor.params,
+      link,
+      fresh: false,
+    });
+    if (init) this.#release(id, init);
+    if (actor.parent) await this.#tell(actor.parent, id, "restarted", reason);
   }
 
   #track(p: Promise<unknown>): void {
     this.#inFlight.add(p);
-    p.finally(() => this.#inFlight.delete(p)).catch(() => {});
+    p.catch((err) => this.options.onWarning?.(String(err?.message ?? err)))
+      .finally(() => this.#inFlight.delete(p));
   }
 
-  /** Resolves once no delivery is under way (messages can chain). */
+  /** Resolves once no delivery or supervision work is under way. */
   async idle(): Promise<void> {
     while (this.#inFlight.size > 0) {
       await Promise.allSettled([...this.#inFlight]);
     }
   }
 
-  /** Stops one actor: records `actor.stop` and closes its chain. */
-  async stop(id: string, reason: string): Promise<void> {
+  /** Stops an actor and, first, its children: records `actor.stop` each. */
+  async #stopTree(id: string, reason: string): Promise<void> {
     const actor = this.#actors.get(id);
     if (!actor) return;
+    for (const child of [...actor.children].reverse()) {
+      await this.#stopTree(child, reason);
+      await this.#tell(id, child, "stopped", reason);
+    }
     this.#actors.delete(id);
     this.#order = this.#order.filter((a) => a !== id);
+    const parent = actor.parent ? this.#actors.get(actor.parent) : undefined;
+    if (parent) parent.children = parent.children.filter((c) => c !== id);
     this.#executor.unregister(id);
     await actor.recorder.stop(reason);
     await actor.writer.close();
   }
 
+  /** Stops one actor (and its children) and tells its parent. */
+  async stop(id: string, reason: string): Promise<void> {
+    const parent = this.#actors.get(id)?.parent;
+    await this.#stopTree(id, reason);
+    if (parent) await this.#tell(parent, id, "stopped", reason);
+  }
+
   /**
-   * Waits for deliveries under way, then stops every actor, children
-   * before parents, and releases the workers.
+   * Waits for work under way, then stops every actor, children before
+   * parents, and releases the workers.
    */
   async shutdown(reason: string): Promise<void> {
     await this.idle();
-    for (const id of [...this.#order].reverse()) await this.stop(id, reason);
+    const roots = this.#order.filter((id) => !this.#actors.get(id)?.parent);
+    for (const id of roots.reverse()) await this.#stopTree(id, reason);
     if (this.#ownsExecutor) this.#executor.close();
   }
 }
