@@ -11,6 +11,8 @@ import { buildWatComponent } from "../build_wat.ts";
 /** The kinds of test component {@linkcode buildTestComponent} makes. */
 export type TestComponent =
   | "echo"
+  | "supervisor"
+  | "relay"
   | "trap"
   | "err"
   | "junk"
@@ -35,7 +37,44 @@ const BODIES: Record<string, string> = {
     unreachable`,
 };
 
-function actorWat(body: string, extraImport = ""): string {
+const SPAWN_IMPORT =
+  `(import "theater:actor/supervisor@0.1.0" "spawn" (func $spawn (param i32 i32 i32 i32 i32 i32)))`;
+const SEND_IMPORT =
+  `(import "theater:actor/message@0.1.0" "send" (func $send (param i32 i32 i32 i32 i32)))`;
+
+// "spawn..." spawns ./echo.json and replies with the child's id as a JSON
+// string; "trap..." traps; any other message is echoed. on-child-event keeps the event as
+// the new state, so tests can see it arrived.
+const SUPERVISOR_BODY =
+  `(if (i32.eq (i32.load8_u (i32.add (local.get 2) (i32.const 1))) (i32.const 116))
+      (then unreachable))
+    (if (i32.eq (i32.load8_u (i32.add (local.get 2) (i32.const 1))) (i32.const 115))
+      (then
+        (call $spawn (i32.const 80) (i32.const 11) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 512))
+        (i32.store8 (i32.const 600) (i32.const 34))
+        (memory.copy (i32.const 601) (i32.load (i32.const 516)) (i32.load (i32.const 520)))
+        (i32.store8 (i32.add (i32.const 601) (i32.load (i32.const 520))) (i32.const 34))
+        (i32.store8 (i32.const 256) (i32.const 0))
+        (i32.store (i32.const 260) (local.get 0))
+        (i32.store (i32.const 264) (local.get 1))
+        (i32.store8 (i32.const 268) (i32.const 1))
+        (i32.store (i32.const 272) (i32.const 600))
+        (i32.store (i32.const 276) (i32.add (i32.load (i32.const 520)) (i32.const 2)))
+        (return (i32.const 256))))
+    (call $ok (local.get 0) (local.get 1))`;
+
+const SUPERVISED_EXPORT =
+  `(func (export "theater:actor/supervised@0.1.0#on-child-event")
+    (param i32 i32 i32 i32) (result i32)
+    (call $ok (local.get 2) (local.get 3)))`;
+
+// The message is a JSON string naming an actor: send it "ping".
+const RELAY_BODY =
+  `(call $send (i32.add (local.get 2) (i32.const 1)) (i32.sub (local.get 3) (i32.const 2))
+      (i32.const 96) (i32.const 6) (i32.const 512))
+    (call $ok (local.get 0) (local.get 1))`;
+
+function actorWat(body: string, extraImport = "", extraFuncs = ""): string {
   return `(module
   ${extraImport}
   (memory (export "memory") 1)
@@ -43,6 +82,8 @@ function actorWat(body: string, extraImport = ""): string {
   (data (i32.const 16) "{}")
   (data (i32.const 32) "not json")
   (data (i32.const 48) "handler refused")
+  (data (i32.const 80) "./echo.json")
+  (data (i32.const 96) "\\22ping\\22")
   (func $realloc (export "cabi_realloc")
     (param i32 i32 i32 i32) (result i32)
     (local $p i32)
@@ -64,6 +105,7 @@ function actorWat(body: string, extraImport = ""): string {
     (call $ok (i32.const 16) (i32.const 2)))
   (func (export "${ACTOR}#handle") (param i32 i32 i32 i32) (result i32)
     ${body})
+  ${extraFuncs}
 )`;
 }
 
@@ -128,6 +170,15 @@ export async function buildTestComponent(
     (param i32 i32 i32 i32) (result i32) unreachable))`,
       wit: WASI_WIT,
       world: "no-actor",
+    });
+  } else if (kind === "supervisor") {
+    bytes = await buildWatComponent(path, {
+      source: actorWat(SUPERVISOR_BODY, SPAWN_IMPORT, SUPERVISED_EXPORT),
+      world: "supervisor-world",
+    });
+  } else if (kind === "relay") {
+    bytes = await buildWatComponent(path, {
+      source: actorWat(RELAY_BODY, SEND_IMPORT),
     });
   } else {
     bytes = await buildWatComponent(path, { source: actorWat(BODIES[kind]) });
