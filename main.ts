@@ -11,15 +11,23 @@ import {
 } from "./chain/mod.ts";
 import { type Command, err, out, UsageError } from "./cli/_common.ts";
 import { eventsCommand } from "./cli/events.ts";
+import { replayCommand } from "./cli/replay.ts";
 import { runCommand } from "./cli/run.ts";
+import { stateCommand } from "./cli/state.ts";
 import { verifyCommand } from "./cli/verify.ts";
-import { ComponentError } from "./runtime/mod.ts";
+import { ComponentError, ReplayError } from "./runtime/mod.ts";
 import { ManifestError } from "./supervisor/mod.ts";
 
 /** The version printed by `theater --version`. */
 export const VERSION = "0.1.0";
 
-const COMMANDS: Command[] = [runCommand, verifyCommand, eventsCommand];
+const COMMANDS: Command[] = [
+  runCommand,
+  verifyCommand,
+  replayCommand,
+  eventsCommand,
+  stateCommand,
+];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -67,6 +75,10 @@ export async function main(args: string[]): Promise<number> {
     if (e instanceof ChainFormatError) {
       err(e.message);
       return 1;
+    }
+    if (e instanceof ReplayError) {
+      err(`theater ${name}: ${e.message}`);
+      return e.reason === "not-intact" ? 1 : 2;
     }
     if (
       e instanceof ChainReadError || e instanceof ChainWriteError ||

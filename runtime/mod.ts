@@ -9,3 +9,4 @@ export * from "./component.ts";
 export * from "./executor.ts";
 export * from "./recorder.ts";
 export { buildWatComponent } from "./build_wat.ts";
+export * from "./replay.ts";

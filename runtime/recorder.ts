@@ -53,6 +53,17 @@ export interface Outgoing {
   link: ChainLink;
 }
 
+/** What `actor.start` records. */
+export interface StartData {
+  /** SHA-256 of the component. */
+  component: string;
+  /** The manifest as written. */
+  manifest: { [key: string]: Json };
+  params: Json;
+  /** The spawning parent's event, or null for a root actor. */
+  link: ChainLink | null;
+}
+
 /** A supervisor call the guest made, to carry out after it commits. */
 export interface Effect {
   op: "spawn" | "stop" | "restart";
@@ -125,26 +136,34 @@ export class ActorRecorder {
   }
 
   /**
-   * Records `actor.start`, then calls `init(params)` and records its outcome.
-   * Resolves with the init outcome once it is durable.
+   * Records `actor.start`, then calls `init(params)` and records its
+   * outcome. Resolves with the init outcome once it is durable.
    */
-  start(
-    start: {
-      component: string;
-      manifest: { [key: string]: Json };
-      params: Json;
-      link: ChainLink | null;
-    },
-  ): Promise<Delivery> {
+  start(start: StartData): Promise<Delivery> {
+    return this.#serial(async () => (await this.#start(start, true))!);
+  }
+
+  /**
+   * Records `actor.start` for an actor that resumes its last committed
+   * state (no `init`), as a restart does; replay uses it too.
+   */
+  resume(start: StartData): Promise<void> {
     return this.#serial(async () => {
-      this.writer.append("actor.start", {
-        component: start.component,
-        manifest: start.manifest,
-        params: start.params,
-        link: start.link,
-      });
-      return await this.#run("init", [JSON.stringify(start.params)]);
+      await this.#start(start, false);
     });
+  }
+
+  async #start(start: StartData, init: boolean): Promise<Delivery | null> {
+    const started = this.writer.append("actor.start", {
+      component: start.component,
+      manifest: start.manifest,
+      params: start.params,
+      link: start.link,
+    });
+    if (init) return await this.#run("init", [JSON.stringify(start.params)]);
+    await started;
+    await this.writer.flush();
+    return null;
   }
 
   /** Records an incoming message, runs the handler, records the outcome. */
@@ -192,28 +211,11 @@ export class ActorRecorder {
    */
   restart(
     reason: string,
-    start: {
-      component: string;
-      manifest: { [key: string]: Json };
-      params: Json;
-      link: ChainLink | null;
-      fresh: boolean;
-    },
+    start: StartData & { fresh: boolean },
   ): Promise<Delivery | null> {
-    return this.#serial(async () => {
+    return this.#serial(() => {
       this.writer.append("actor.stop", { reason });
-      const started = this.writer.append("actor.start", {
-        component: start.component,
-        manifest: start.manifest,
-        params: start.params,
-        link: start.link,
-      });
-      if (start.fresh) {
-        return await this.#run("init", [JSON.stringify(start.params)]);
-      }
-      await started;
-      await this.writer.flush();
-      return null;
+      return this.#start(start, start.fresh);
     });
   }
 

@@ -4,11 +4,14 @@
 ;; init(params)       params {"start": N}  -> state {"count":N,"at":0}
 ;; handle(state, msg) "inc" | "get" | {"op":"add","n":N}
 ;;                    -> state {"count":N,"at":<now()>}, reply {"count":N}
+;;                    "roll" -> a die roll from runtime.random: reply {"count":N,"roll":R}
 ;;                    anything else -> err "unknown message"
-;; It calls runtime.log on every change and runtime.now to stamp the state.
+;; It calls runtime.log on every change, runtime.now to stamp the state and
+;; runtime.random to roll, so a chain of it exercises every recorded import.
 (module
   (import "theater:actor/runtime@0.1.0" "log" (func $log (param i32 i32)))
   (import "theater:actor/runtime@0.1.0" "now" (func $now (result i64)))
+  (import "theater:actor/runtime@0.1.0" "random" (func $random (param i32 i32)))
 
   (memory (export "memory") 1)
   ;; Bump allocator; reset after every export call by its post-return.
@@ -25,6 +28,8 @@
   (data (i32.const 100) "get")
   (data (i32.const 104) "add")
   (data (i32.const 112) "count is now ")      ;; 13 bytes
+  (data (i32.const 128) "roll")
+  (data (i32.const 136) ",\22roll\22:")       ;; 8 bytes
   ;; 256..280: the return area of init and handle
 
   (func $realloc (export "cabi_realloc")
@@ -157,6 +162,7 @@
   (func (export "theater:actor/actor@0.1.0#handle")
     (param $sp i32) (param $sl i32) (param $mp i32) (param $ml i32) (result i32)
     (local $count i64) (local $changed i32) (local $s i32) (local $r i32)
+    (local $roll i64)
     (local.set $count
       (call $number_after (local.get $sp) (local.get $sl) (i32.const 16) (i32.const 8)))
     (block $known
@@ -174,6 +180,14 @@
           (br $known)))
       (br_if $known
         (i32.ge_s (call $find (local.get $mp) (local.get $ml) (i32.const 100) (i32.const 3)) (i32.const 0)))
+      (if (i32.ge_s (call $find (local.get $mp) (local.get $ml) (i32.const 128) (i32.const 4)) (i32.const 0))
+        (then
+          ;; random(1) writes (ptr, len) of the bytes at 288.
+          (call $random (i32.const 1) (i32.const 288))
+          (local.set $roll
+            (i64.add (i64.const 1)
+              (i64.rem_u (i64.load8_u (i32.load (i32.const 288))) (i64.const 6))))
+          (br $known)))
       ;; err("unknown message")
       (i32.store8 (i32.const 256) (i32.const 1))
       (i32.store (i32.const 260) (i32.const 48))
@@ -191,6 +205,14 @@
     (i32.store8 (i32.const 256) (i32.const 0))
     (i32.store (i32.const 260) (local.get $s))
     (local.set $r (call $json (local.get $count) (i64.const 0) (i32.const 0)))
+    (if (i64.ne (local.get $roll) (i64.const 0))
+      (then
+        ;; Replace the closing brace with ,"roll":R}
+        (global.set $out (i32.sub (global.get $out) (i32.const 1)))
+        (call $emit (i32.const 136) (i32.const 8))
+        (call $emit_u64 (local.get $roll))
+        (i32.store8 (global.get $out) (i32.const 125))
+        (global.set $out (i32.add (global.get $out) (i32.const 1)))))
     (i32.store8 (i32.const 268) (i32.const 1))
     (i32.store (i32.const 272) (local.get $r))
     (i32.store (i32.const 276) (i32.sub (global.get $out) (local.get $r)))

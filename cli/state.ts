@@ -1,0 +1,98 @@
+// Copyright the Theater authors. MIT license.
+import { type Json, readEvents } from "../chain/mod.ts";
+import { type Command, intFlag, out, parse, UsageError } from "./_common.ts";
+
+const HELP = `Usage: theater state <chain.jsonl> --at N
+       theater state <chain.jsonl> --diff A B
+
+Shows the actor's state right after event N, as recorded (the last
+actor.init or handle.ok at or before N; null before the first). With --diff,
+lists what changed between the states after events A and B:
+  ~ path: old -> new    + path: value    - path: value
+
+Options:
+  --at N       the event (seq) to show the state after
+  --diff A B   compare the states after events A and B
+  -h, --help   show this help`;
+
+/** The recorded state after each of the given seqs. */
+export async function statesAt(
+  path: string,
+  seqs: number[],
+): Promise<Map<number, Json>> {
+  const wanted = [...new Set(seqs)].sort((a, b) => a - b);
+  const found = new Map<number, Json>();
+  let state: Json = null;
+  let i = 0;
+  for await (const event of readEvents(path)) {
+    while (i < wanted.length && event.seq > wanted[i]) {
+      found.set(wanted[i++], state);
+    }
+    if (i === wanted.length) break;
+    if (event.type === "actor.init" || event.type === "handle.ok") {
+      state = event.data.state;
+    }
+  }
+  while (i < wanted.length) found.set(wanted[i++], state);
+  return found;
+}
+
+/** Lines saying how `b` differs from `a`, path by path. */
+export function diffJson(a: Json, b: Json, path = "$"): string[] {
+  const isObj = (v: Json): v is { [k: string]: Json } =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    const lines: string[] = [];
+    for (
+      const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()
+    ) {
+      const p = `${path}.${key}`;
+      if (!(key in b)) lines.push(`- ${p}: ${JSON.stringify(a[key])}`);
+      else if (!(key in a)) lines.push(`+ ${p}: ${JSON.stringify(b[key])}`);
+      else lines.push(...diffJson(a[key], b[key], p));
+    }
+    return lines;
+  }
+  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) {
+    return a.flatMap((v, i) => diffJson(v, b[i], `${path}[${i}]`));
+  }
+  return JSON.stringify(a) === JSON.stringify(b)
+    ? []
+    : [`~ ${path}: ${JSON.stringify(a)} -> ${JSON.stringify(b)}`];
+}
+
+/** `theater state`. */
+export const stateCommand: Command = {
+  name: "state",
+  summary: "show an actor's recorded state at any event, or diff two points",
+  help: HELP,
+  async run(args) {
+    const { values, positionals } = parse(args, {
+      at: { type: "string" },
+      diff: { type: "boolean" },
+    });
+    if (values.help) {
+      out(HELP);
+      return 0;
+    }
+    if (values.diff) {
+      if (positionals.length !== 3) {
+        throw new UsageError("--diff takes a chain and two event numbers");
+      }
+      const [path, a, b] = positionals;
+      const from = intFlag("diff", a)!;
+      const to = intFlag("diff", b)!;
+      const states = await statesAt(path, [from, to]);
+      const lines = diffJson(states.get(from)!, states.get(to)!);
+      out(lines.length ? lines.join("\n") : "no change");
+      return 0;
+    }
+    if (positionals.length !== 1 || values.at === undefined) {
+      throw new UsageError("state takes a chain and --at N (or --diff A B)");
+    }
+    const at = intFlag("at", values.at)!;
+    const states = await statesAt(positionals[0], [at]);
+    out(JSON.stringify(states.get(at), null, 2));
+    return 0;
+  },
+};

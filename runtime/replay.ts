@@ -1,0 +1,403 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * Deterministic replay: re-run a recorded chain against a component, feed
+ * it the recorded inputs and host call results, and check that it computes
+ * the same events, byte for byte (docs/replay.md).
+ *
+ * @module
+ */
+import { basename, dirname, join } from "node:path";
+import {
+  type ChainEvent,
+  ChainWriter,
+  checkLine,
+  type Json,
+  readEvents,
+  sha256Hex,
+  verifyChain,
+} from "../chain/mod.ts";
+import { compileCores, loadComponent } from "./component.ts";
+import type { CallContext } from "./_guest.ts";
+import { type ActorExecutor, WorkerPool } from "./executor.ts";
+import {
+  ActorRecorder,
+  type HostCallRecord,
+  type StartData,
+} from "./recorder.ts";
+
+/** A chain that cannot be replayed at all (not intact, no component). */
+export class ReplayError extends Error {
+  override name = "ReplayError";
+  /** Why: the chain does not verify, or its component cannot be used. */
+  readonly reason: "not-intact" | "component";
+  constructor(message: string, reason: "not-intact" | "component") {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/** The first event where the replay computed something else. */
+export interface ReplayDivergence {
+  seq: number;
+  /** The recorded event, or null when the replay wrote more events. */
+  expected: ChainEvent | null;
+  /** The replayed event, or null when the replay wrote fewer events. */
+  actual: ChainEvent | null;
+  /** A readable account of what differs. */
+  detail: string;
+}
+
+/** What replaying one chain found. */
+export interface ReplayReport {
+  file: string;
+  actor: string;
+  /** Events replayed and matched. */
+  events: number;
+  /** The head hash of the recorded chain. */
+  head: string | null;
+  ok: boolean;
+  divergence: ReplayDivergence | null;
+}
+
+/** Options for {@linkcode replayChain}. */
+export interface ReplayOptions {
+  /**
+   * The component to run instead of the recorded one (its SHA-256 need not
+   * match): how a new build is tested against an old record.
+   */
+  component?: string;
+  /**
+   * Where to look for the recorded components by SHA-256, three levels
+   * deep (default: the chain's directory, its parent, and the working
+   * directory).
+   */
+  search?: string[];
+  /** Called after each step with events done and the total. */
+  onProgress?: (done: number, total: number) => void;
+  /** Where guests run; default: one no-permission worker. */
+  executor?: ActorExecutor;
+  /** Directory for transpiled components. */
+  cacheDir?: string;
+}
+
+const INPUTS = new Set([
+  "actor.start",
+  "message.in",
+  "child.event",
+  "actor.stop",
+]);
+const SKIP_DIRS = new Set(["node_modules", ".git", "chains"]);
+
+/** Finds a `.wasm` file with the given SHA-256 below the search roots. */
+async function findComponent(
+  sha256: string,
+  roots: string[],
+  seen: Map<string, string>,
+): Promise<string | null> {
+  for (const [path, hash] of seen) if (hash === sha256) return path;
+  const walk = async (dir: string, depth: number): Promise<string | null> => {
+    let entries: Deno.DirEntry[] = [];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(dir));
+    } catch {
+      return null;
+    }
+    for (const e of entries) {
+      const path = join(dir, e.name);
+      if (e.isFile && e.name.endsWith(".wasm") && !seen.has(path)) {
+        const hash = sha256Hex(await Deno.readFile(path));
+        seen.set(path, hash);
+        if (hash === sha256) return path;
+      }
+    }
+    if (depth === 0) return null;
+    for (const e of entries) {
+      if (e.isDirectory && !SKIP_DIRS.has(e.name) && !e.name.startsWith(".")) {
+        const found = await walk(join(dir, e.name), depth - 1);
+        if (found) return found;
+      }
+    }
+    return null;
+  };
+  for (const root of roots) {
+    const found = await walk(root, 3);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** Groups a chain into steps: an input event and the events it caused. */
+async function* steps(path: string): AsyncGenerator<ChainEvent[]> {
+  let step: ChainEvent[] = [];
+  for await (const event of readEvents(path)) {
+    if (INPUTS.has(event.type) && step.length > 0) {
+      yield step;
+      step = [];
+    }
+    step.push(event);
+  }
+  if (step.length > 0) yield step;
+}
+
+/** Reads the lines appended to a file since the last call. */
+class Tail {
+  #path: string;
+  #offset = 0;
+  #rest = new Uint8Array(0);
+  constructor(path: string) {
+    this.#path = path;
+  }
+  async next(): Promise<ChainEvent[]> {
+    const file = await Deno.open(this.#path);
+    try {
+      await file.seek(this.#offset, Deno.SeekMode.Start);
+      const chunks = [this.#rest];
+      const buf = new Uint8Array(64 * 1024);
+      let n: number | null;
+      while ((n = await file.read(buf)) !== null) {
+        chunks.push(buf.slice(0, n));
+        this.#offset += n;
+      }
+      const all = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+      let at = 0;
+      for (const c of chunks) {
+        all.set(c, at);
+        at += c.length;
+      }
+      const out: ChainEvent[] = [];
+      let start = 0;
+      for (let nl = all.indexOf(10); nl !== -1; nl = all.indexOf(10, start)) {
+        const checked = checkLine(all.subarray(start, nl));
+        if ("event" in checked) out.push(checked.event);
+        start = nl + 1;
+      }
+      this.#rest = all.slice(start);
+      return out;
+    } finally {
+      file.close();
+    }
+  }
+}
+
+function brief(value: Json, max = 200): string {
+  const text = JSON.stringify(value);
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** Says readably how two events differ. */
+export function describeDivergence(
+  expected: ChainEvent | null,
+  actual: ChainEvent | null,
+): string {
+  if (!actual) {
+    return `the replay wrote nothing where the record has ${expected?.type} ${
+      brief(expected?.data ?? null)
+    }`;
+  }
+  if (!expected) {
+    return `the replay wrote ${actual.type} ${
+      brief(actual.data)
+    } where the record ends`;
+  }
+  if (expected.type !== actual.type) {
+    return `expected ${expected.type} ${
+      brief(expected.data)
+    }, got ${actual.type} ${brief(actual.data)}`;
+  }
+  const lines = [];
+  const names = new Set([
+    ...Object.keys(expected.data),
+    ...Object.keys(actual.data),
+  ]);
+  for (const name of names) {
+    const e = expected.data[name] ?? null;
+    const a = actual.data[name] ?? null;
+    if (JSON.stringify(e) !== JSON.stringify(a)) {
+      lines.push(`data.${name}: expected ${brief(e)}, got ${brief(a)}`);
+    }
+  }
+  for (const name of ["ts", "parent"] as const) {
+    if (expected[name] !== actual[name]) {
+      lines.push(`${name}: expected ${expected[name]}, got ${actual[name]}`);
+    }
+  }
+  return `${expected.type}: ${lines.join("; ") || "same data, other hash"}`;
+}
+
+/** Manifest limits as recorded, with the defaults of docs/manifest.md. */
+function limitsOf(manifest: Json): { timeoutMs: number; memoryMb: number } {
+  const limits = (manifest as { limits?: Record<string, number> })?.limits;
+  return {
+    timeoutMs: limits?.handle_timeout_ms ?? 1000,
+    memoryMb: limits?.memory_mb ?? 64,
+  };
+}
+
+/**
+ * Replays one chain. The chain must verify first. Every guest call gets the
+ * recorded host call results and every event the recorded `ts`; the replay
+ * is written to a scratch chain and compared event by event.
+ *
+ * @throws {ReplayError} when the chain is not intact or a component cannot
+ * be found or loaded.
+ */
+export async function replayChain(
+  path: string,
+  options: ReplayOptions = {},
+): Promise<ReplayReport> {
+  const verified = await verifyChain(path);
+  if (!verified.ok) {
+    const e = verified.error!;
+    throw new ReplayError(
+      `${e.file}:${e.line}: refusing to replay a chain that does not verify: ${e.message}`,
+      "not-intact",
+    );
+  }
+  const actor = verified.actor!;
+  const total = verified.events;
+  const roots = options.search ??
+    [...new Set([dirname(path), dirname(dirname(path)), Deno.cwd()])]
+      .filter((dir) => dir !== "/");
+  const seen = new Map<string, string>();
+  const executor = options.executor ?? new WorkerPool({ size: 1 });
+  const scratch = await Deno.makeTempDir({ prefix: "theater_replay_" });
+  const out = join(scratch, basename(path));
+  const tsQueue: number[] = [];
+  let lastTs = 0;
+  const writer = await ChainWriter.open(out, {
+    actor,
+    fsync: "none",
+    clock: () => tsQueue.shift() ?? lastTs,
+  });
+  const tail = new Tail(out);
+  let replay: HostCallRecord[] = [];
+  const context = (): CallContext => ({ peers: [], children: [], replay });
+  const recorder = new ActorRecorder(actor, { writer, executor });
+  let supervised = false;
+  let done = 0;
+  const report: ReplayReport = {
+    file: path,
+    actor,
+    events: 0,
+    head: verified.head,
+    ok: false,
+    divergence: null,
+  };
+  try {
+    for await (const step of steps(path)) {
+      const [input, ...outputs] = step;
+      tsQueue.push(...step.map((e) => e.ts));
+      lastTs = step.at(-1)!.ts;
+      replay = outputs.filter((e) => e.type === "host.call").map((e) =>
+        e.data as unknown as HostCallRecord
+      );
+      const d = input.data;
+      switch (input.type) {
+        case "actor.start": {
+          const file = options.component ??
+            await findComponent(String(d.component), roots, seen);
+          if (!file) {
+            throw new ReplayError(
+              `${path}:${
+                input.seq + 1
+              }: component ${d.component} not found under ${
+                roots.join(", ")
+              } (pass --component or --search)`,
+              "component",
+            );
+          }
+          const loaded = await loadComponent(file, {
+            cacheDir: options.cacheDir,
+          });
+          if (!options.component && loaded.sha256 !== d.component) {
+            throw new ReplayError(
+              `${file}: SHA-256 does not match the record`,
+              "component",
+            );
+          }
+          supervised = loaded.supervised;
+          const limits = limitsOf(d.manifest);
+          executor.unregister(actor);
+          executor.register(actor, {
+            component: {
+              key: `${loaded.sha256}:${limits.memoryMb}`,
+              bindings: loaded.bindings,
+              modules: compileCores(loaded, { memoryMb: limits.memoryMb }),
+            },
+            timeoutMs: limits.timeoutMs,
+            context,
+          });
+          const start = d as unknown as StartData;
+          if (outputs.length > 0) await recorder.start(start);
+          else await recorder.resume(start);
+          break;
+        }
+        case "message.in":
+          await recorder.deliver(d.msg, {
+            from: String(d.from),
+            link: d.link as StartData["link"],
+          });
+          break;
+        case "child.event":
+          await recorder.childEvent(
+            d as { child: string; event: string; reason: string | null },
+            { notify: supervised && outputs.length > 0 },
+          );
+          break;
+        case "actor.stop":
+          await recorder.stop(String(d.reason));
+          break;
+        default:
+          throw new ReplayError(
+            `${path}:${
+              input.seq + 1
+            }: ${input.type} without the input before it`,
+            "not-intact",
+          );
+      }
+      const produced = await tail.next();
+      for (let i = 0; i < Math.max(step.length, produced.length); i++) {
+        const expected = step[i] ?? null;
+        const actual = produced[i] ?? null;
+        if (expected?.hash !== actual?.hash) {
+          report.divergence = {
+            seq: (expected ?? actual)!.seq,
+            expected,
+            actual,
+            detail: describeDivergence(expected, actual),
+          };
+          return report;
+        }
+        report.events++;
+      }
+      done += step.length;
+      options.onProgress?.(done, total);
+    }
+    report.ok = true;
+    return report;
+  } finally {
+    await writer.close().catch(() => {});
+    if (!options.executor) executor.close();
+    await Deno.remove(scratch, { recursive: true });
+  }
+}
+
+/**
+ * Replays a chain and throws if the component no longer reproduces it:
+ * for a user's own `deno test`, to turn a recorded run into a regression
+ * test (docs/replay.md).
+ *
+ * @throws {Error} naming the first divergent event.
+ */
+export async function assertReplays(
+  path: string,
+  options: ReplayOptions = {},
+): Promise<void> {
+  const report = await replayChain(path, options);
+  if (!report.ok) {
+    const d = report.divergence!;
+    throw new Error(
+      `${path}: replay diverges at seq ${d.seq}: ${d.detail}`,
+    );
+  }
+}
