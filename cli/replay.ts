@@ -89,7 +89,7 @@ export const replayCommand: Command = {
       }
     }
     if (values.json) {
-      out(JSON.stringify(files.length === 1 ? reports[0] : reports, null, 2));
+      out(JSON.stringify(info.isDirectory ? reports : reports[0], null, 2));
     }
     return reports.every((r) => r.ok) ? 0 : 1;
   },

@@ -199,6 +199,12 @@ export function describeDivergence(
       brief(actual.data)
     } where the record ends`;
   }
+  const error = actual.type === "handle.error" ? String(actual.data.error) : "";
+  if (error.startsWith("diverged: ")) {
+    return `the guest ${error} (the record has ${expected.type} ${
+      brief(expected.data)
+    })`;
+  }
   if (expected.type !== actual.type) {
     return `expected ${expected.type} ${
       brief(expected.data)

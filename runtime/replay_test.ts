@@ -1,0 +1,106 @@
+// Copyright the Theater authors. MIT license.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { readEvents, verifyChain } from "../chain/mod.ts";
+import { loadManifest } from "../supervisor/manifest.ts";
+import { ActorSystem } from "../supervisor/system.ts";
+import { buildWatComponent } from "./build_wat.ts";
+import { assertReplays, replayChain, ReplayError } from "./replay.ts";
+
+const COUNTER = new URL("../examples/counter/", import.meta.url).pathname;
+
+/** Records a counter run that uses log, now and random into `dir`. */
+async function recordCounter(dir: string): Promise<string> {
+  const system = new ActorSystem({ chainDir: dir, fsync: "none" });
+  await system.start(await loadManifest(join(COUNTER, "manifest.json")));
+  for (
+    const msg of ["inc", { op: "add", n: 4 }, "roll", "get", "bogus", "roll"]
+  ) {
+    await system.send("counter", msg);
+  }
+  await system.shutdown("test over");
+  return join(dir, "counter.jsonl");
+}
+
+async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "theater_replay_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("replay reproduces a recorded run byte for byte", async () => {
+  await inTemp(async (dir) => {
+    const chain = await recordCounter(dir);
+    const types = new Set<string>();
+    for await (const e of readEvents(chain)) {
+      if (e.type === "host.call") types.add(String(e.data.function));
+    }
+    assert.deepEqual([...types].sort(), ["log", "now", "random"]);
+    const report = await replayChain(chain, { search: [COUNTER] });
+    assert.equal(report.ok, true, report.divergence?.detail);
+    const verified = await verifyChain(chain);
+    assert.equal(report.head, verified.head);
+    assert.equal(report.events, verified.events);
+    await assertReplays(chain, { search: [COUNTER] });
+  });
+});
+
+Deno.test("replay with a changed constant names the first divergent event", async () => {
+  await inTemp(async (dir) => {
+    const chain = await recordCounter(dir);
+    const wat = await Deno.readTextFile(join(COUNTER, "counter.wat"));
+    const changed = wat.replace('"count is now "', '"count is at: "');
+    assert.notEqual(changed, wat);
+    const path = join(dir, "changed.wasm");
+    await Deno.writeFile(
+      path,
+      await buildWatComponent(path, { source: changed }),
+    );
+    const report = await replayChain(chain, { component: path });
+    assert.equal(report.ok, false);
+    const d = report.divergence!;
+    // actor.start, actor.init, message.in match; the first log differs.
+    assert.equal(d.seq, 3);
+    assert.equal(d.expected?.type, "host.call");
+    assert.equal(d.actual?.type, "handle.error");
+    assert.match(
+      d.detail,
+      /host call 1: expected log\("count is now 1"\), got log\("count is at: 1"\)/,
+    );
+    await assert.rejects(
+      assertReplays(chain, { component: path }),
+      /replay diverges at seq 3/,
+    );
+  });
+});
+
+Deno.test("replay refuses a tampered chain with the verify error", async () => {
+  await inTemp(async (dir) => {
+    const chain = await recordCounter(dir);
+    const text = await Deno.readTextFile(chain);
+    await Deno.writeTextFile(chain, text.replace('"op":"add"', '"op":"sub"'));
+    await assert.rejects(
+      replayChain(chain, { search: [COUNTER] }),
+      (e) =>
+        e instanceof ReplayError && e.reason === "not-intact" &&
+        /counter\.jsonl:\d+: refusing to replay .*hash mismatch/.test(
+          e.message,
+        ),
+    );
+  });
+});
+
+Deno.test("replay without the component says where it looked", async () => {
+  await inTemp(async (dir) => {
+    const chain = await recordCounter(dir);
+    await assert.rejects(
+      replayChain(chain, { search: [dir] }),
+      (e) =>
+        e instanceof ReplayError && e.reason === "component" &&
+        /component [0-9a-f]{64} not found/.test(e.message),
+    );
+  });
+});

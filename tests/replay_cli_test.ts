@@ -1,0 +1,91 @@
+// Copyright the Theater authors. MIT license.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { readEvents } from "../chain/mod.ts";
+import { buildWatComponent } from "../runtime/mod.ts";
+import { runCli, withTempDir } from "./_helpers.ts";
+
+const COUNTER = new URL("../examples/counter/", import.meta.url).pathname;
+
+async function record(dir: string): Promise<string> {
+  const r = await runCli([
+    "run",
+    join(COUNTER, "manifest.json"),
+    "--chain-dir",
+    dir,
+    "--quiet",
+  ], { stdin: '"inc"\n"roll"\n{"op":"add","n":3}\n"get"\n"inc"\n' });
+  assert.equal(r.code, 0, r.stderr);
+  return join(dir, "counter.jsonl");
+}
+
+Deno.test("replay: a recorded run replays to the same head (exit 0)", async () => {
+  await withTempDir(async (dir) => {
+    const chain = await record(dir);
+    const v = await runCli(["verify", chain]);
+    const head = v.stdout.match(/head ([0-9a-f]{64})/)![1];
+    const r = await runCli(["replay", chain, "--search", COUNTER]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`same head ${head}`));
+    const dirRun = await runCli(["replay", dir, "--search", COUNTER, "--json"]);
+    assert.equal(dirRun.code, 0, dirRun.stderr);
+    assert.equal(JSON.parse(dirRun.stdout)[0].ok, true);
+  });
+});
+
+Deno.test("replay: a changed component diverges (exit 1), tampering is refused", async () => {
+  await withTempDir(async (dir) => {
+    const chain = await record(dir);
+    const wat = await Deno.readTextFile(join(COUNTER, "counter.wat"));
+    const path = join(dir, "changed.wasm");
+    await Deno.writeFile(
+      path,
+      await buildWatComponent(path, {
+        source: wat.replace("(i64.const 6)", "(i64.const 7)"),
+      }),
+    );
+    const r = await runCli(["replay", chain, "--component", path]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /counter\.jsonl:\d+: replay diverges at seq \d+: handle\.ok: data\.reply: expected \{"count":1,"roll":\d\}, got/,
+    );
+    const text = await Deno.readTextFile(chain);
+    await Deno.writeTextFile(chain, text.replace('"n":3', '"n":4'));
+    const t = await runCli(["replay", chain, "--search", COUNTER]);
+    assert.equal(t.code, 1);
+    assert.match(
+      t.stderr,
+      /refusing to replay a chain that does not verify: hash mismatch/,
+    );
+    const none = await runCli(["replay", join(dir, "nope.jsonl")]);
+    assert.equal(none.code, 2);
+  });
+});
+
+Deno.test("state --at matches the counter's history at every event", async () => {
+  await withTempDir(async (dir) => {
+    const chain = await record(dir);
+    let count: number | null = null;
+    let n = 0;
+    const expectations: [number, number | null][] = [];
+    for await (const e of readEvents(chain)) {
+      if (e.type === "message.in") {
+        const msg = e.data.msg;
+        if (msg === "inc") n += 1;
+        if (typeof msg === "object" && msg && "n" in msg) n += Number(msg.n);
+      }
+      if (e.type === "actor.init") count = 0;
+      if (e.type === "handle.ok") count = n;
+      expectations.push([e.seq, count]);
+    }
+    for (const [seq, expected] of expectations) {
+      const r = await runCli(["state", chain, "--at", String(seq)]);
+      assert.equal(r.code, 0, r.stderr);
+      const state = JSON.parse(r.stdout);
+      assert.equal(state === null ? null : state.count, expected, `seq ${seq}`);
+    }
+    const diff = await runCli(["state", chain, "--diff", "1", "12"]);
+    assert.match(diff.stdout, /~ \$\.count: 0 -> 4/);
+  });
+});
