@@ -89,3 +89,26 @@ Deno.test("state --at matches the counter's history at every event", async () =>
     assert.match(diff.stdout, /~ \$\.count: 0 -> 4/);
   });
 });
+
+Deno.test("replay: the TypeScript kv example replays to the same head", async () => {
+  await withTempDir(async (dir) => {
+    const kv = new URL("../examples/kv/", import.meta.url).pathname;
+    const r = await runCli([
+      "run",
+      join(kv, "manifest.json"),
+      "--chain-dir",
+      dir,
+      "--quiet",
+      "--send",
+      '{"op":"put","key":"a","value":[1,2]}',
+      "--send",
+      '{"op":"get","key":"a"}',
+      "--send",
+      '{"op":"keys"}',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const replay = await runCli(["replay", dir, "--search", kv]);
+    assert.equal(replay.code, 0, replay.stderr);
+    assert.match(replay.stdout, /kv\.jsonl: replayed \d+ events, same head/);
+  });
+});
