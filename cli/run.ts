@@ -1,6 +1,7 @@
 // Copyright the Theater authors. MIT license.
 import type { FsyncPolicy, Json } from "../chain/mod.ts";
 import { FSYNC_POLICIES } from "../chain/mod.ts";
+import { MAX_DOCUMENT_BYTES, parseDocument } from "../runtime/mod.ts";
 import { ActorSystem, DeliveryError, loadManifest } from "../supervisor/mod.ts";
 import { type Command, err, out, parse, UsageError } from "./_common.ts";
 
@@ -45,19 +46,36 @@ function address(value: Json): Addressed {
   return { to: null, msg: value };
 }
 
-async function* stdinLines(): AsyncGenerator<string> {
+/** A line too long to hold: only its length is kept. */
+interface Overlong {
+  overlong: number;
+}
+
+/**
+ * Lines of stdin. A line longer than a message may be is not held in
+ * memory: it is skipped up to its newline and reported by its length.
+ */
+async function* stdinLines(): AsyncGenerator<string | Overlong> {
   let buffer = "";
+  let skipping = 0;
   for await (
     const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())
   ) {
     buffer += chunk;
     let nl;
     while ((nl = buffer.indexOf("\n")) !== -1) {
-      yield buffer.slice(0, nl).replace(/\r$/, "");
+      if (skipping > 0) yield { overlong: skipping + nl };
+      else yield buffer.slice(0, nl).replace(/\r$/, "");
+      skipping = 0;
       buffer = buffer.slice(nl + 1);
     }
+    if (buffer.length > MAX_DOCUMENT_BYTES) {
+      skipping += buffer.length;
+      buffer = "";
+    }
   }
-  if (buffer.length > 0) yield buffer;
+  if (skipping > 0) yield { overlong: skipping + buffer.length };
+  else if (buffer.length > 0) yield buffer;
 }
 
 /** `theater run`. */
@@ -125,13 +143,18 @@ export const runCommand: Command = {
           `theater run: ${manifest.name} started; chains in ${system.chainDir}`,
         );
       }
-      const deliver = async (line: string, where: string) => {
-        if (line.trim() === "") return;
+      const deliver = async (line: string | Overlong, where: string) => {
+        if (typeof line === "string" && line.trim() === "") return;
         let value: Json;
         try {
-          value = JSON.parse(line);
+          if (typeof line !== "string") {
+            throw new SyntaxError(
+              `message is at least ${line.overlong} characters, over the limit of ${MAX_DOCUMENT_BYTES} bytes`,
+            );
+          }
+          value = parseDocument(line, "message");
         } catch (e) {
-          err(`theater run: ${where}: not valid JSON: ${(e as Error).message}`);
+          err(`theater run: ${where}: ${(e as Error).message}`);
           failed = true;
           return;
         }

@@ -2,6 +2,7 @@
 // Runs guest calls against jco bindings and records every host call. Used
 // inside the no-permission workers and in process; it touches no Deno API.
 import type { Json } from "../chain/event.ts";
+import { documentProblem, MAX_DOCUMENT_BYTES } from "./json_limits.ts";
 import type {
   GuestFunction,
   GuestOutcome,
@@ -53,15 +54,6 @@ export async function loadBindings(source: string): Promise<Instantiate> {
   return mod.instantiate as Instantiate;
 }
 
-function isJson(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function sameJson(a: Json, b: Json): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -100,7 +92,8 @@ export class GuestActor {
             if (!this.#context.peers.includes(to)) {
               return { err: `no actor ${JSON.stringify(to)} is running` };
             }
-            if (!isJson(msg)) return { err: "message is not valid JSON" };
+            const problem = documentProblem(msg);
+            if (problem) return { err: `message ${problem}` };
             return { ok: null };
           })),
       },
@@ -132,9 +125,8 @@ export class GuestActor {
    * to start is reported as a `failed` child event.
    */
   #spawn(manifest: string, params: string | undefined): Json {
-    if (params !== undefined && !isJson(params)) {
-      return { err: "params are not valid JSON" };
-    }
+    const problem = params === undefined ? null : documentProblem(params);
+    if (problem) return { err: `params ${problem}` };
     const stem = (manifest.split("/").pop() ?? "")
       .replace(/\.json$/, "").replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 32) ||
       "child";
@@ -151,6 +143,17 @@ export class GuestActor {
   }
 
   #host(iface: string, fn: string, args: Json[], live: () => unknown): Json {
+    // Every argument ends up in the chain: a guest that passes more than a
+    // document's worth traps instead of growing the record without bound.
+    const size = args.reduce<number>(
+      (n, a) => n + (typeof a === "string" ? a.length : 16),
+      0,
+    );
+    if (size > MAX_DOCUMENT_BYTES) {
+      throw new RangeError(
+        `${fn}: arguments of ${size} characters, over the limit of ${MAX_DOCUMENT_BYTES}`,
+      );
+    }
     let result: Json;
     const replay = this.#context.replay;
     if (replay) {

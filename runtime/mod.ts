@@ -10,3 +10,4 @@ export * from "./executor.ts";
 export * from "./recorder.ts";
 export { buildWatComponent } from "./build_wat.ts";
 export * from "./replay.ts";
+export * from "./json_limits.ts";

@@ -8,6 +8,7 @@
  * @module
  */
 import type { ChainEvent, ChainLink, ChainWriter, Json } from "../chain/mod.ts";
+import { parseDocument } from "./json_limits.ts";
 
 /** One host function call made by the guest, with what it got back. */
 export interface HostCallRecord {
@@ -97,16 +98,6 @@ export interface Delivery {
 const RUNTIME = "theater:actor/runtime";
 const MESSAGE = "theater:actor/message";
 const SUPERVISOR = "theater:actor/supervisor";
-
-function parseJson(text: string, what: string): Json {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new SyntaxError(
-      `${what} is not valid JSON: ${JSON.stringify(text.slice(0, 80))}`,
-    );
-  }
-}
 
 /**
  * One actor's recorded life: start, init, then messages one at a time. The
@@ -282,9 +273,9 @@ export class ActorRecorder {
         const [s, r] = typeof outcome.value === "string"
           ? [outcome.value, null]
           : outcome.value;
-        state = parseJson(s, "new state");
+        state = parseDocument(s, "new state");
         stateText = s;
-        if (r !== null && r !== undefined) reply = parseJson(r, "reply");
+        if (r !== null && r !== undefined) reply = parseDocument(r, "reply");
       } catch (err) {
         failure = (err as Error).message;
         crashed = true;

@@ -9,7 +9,9 @@
 import { dirname, join } from "node:path";
 import {
   type ChainLink,
+  ChainWriteError,
   ChainWriter,
+  describeIoError,
   type FsyncPolicy,
   type Json,
 } from "../chain/mod.ts";
@@ -49,6 +51,23 @@ export interface SystemOptions extends SystemEvents {
   executor?: ActorExecutor;
   /** Directory for transpiled components, by SHA-256. */
   cacheDir?: string;
+}
+
+/** Creates the run directory, refusing a path that is not a directory. */
+async function ensureDir(dir: string): Promise<void> {
+  const info = await Deno.stat(dir).catch(() => null);
+  if (info && !info.isDirectory) {
+    throw new ChainWriteError(`${dir}: the chain directory is not a directory`);
+  }
+  if (!info) {
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw new ChainWriteError(
+        `${dir}: cannot create the chain directory: ${describeIoError(err)}`,
+      );
+    }
+  }
 }
 
 /** A message the system could not deliver. */
@@ -152,7 +171,7 @@ export class ActorSystem {
       memoryMb: manifest.limits.memoryMb,
     });
     this.#chainDir ??= manifest.chainDir;
-    await Deno.mkdir(this.#chainDir, { recursive: true });
+    await ensureDir(this.#chainDir);
     const writer = await ChainWriter.open(join(this.#chainDir, `${id}.jsonl`), {
       actor: id,
       fsync: this.options.fsync ?? manifest.fsync,

@@ -182,7 +182,7 @@ Deno.test("run: a message that is not JSON is an error; earlier events stay", as
       { stdin: '"inc"\n{oops\n"inc"\n' },
     );
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /stdin:2: not valid JSON/);
+    assert.match(r.stderr, /stdin:2: message is not valid JSON/);
     assert.deepEqual(replies(r.stdout), [
       { actor: "counter", reply: { count: 1 } },
       { actor: "counter", reply: { count: 2 } },
