@@ -41,6 +41,17 @@ export interface ActorExecutor extends Executor {
 
 const BOOT_LIMIT_MS = 30_000;
 
+/**
+ * Starts a worker the way actor workers are started: a module worker with
+ * no Deno permissions at all (no read, write, net, env, run, ffi, sys).
+ */
+export function actorWorker(url: URL): Worker {
+  return new Worker(url, {
+    type: "module",
+    deno: { permissions: "none" },
+  } as WorkerOptions);
+}
+
 interface Pending {
   id: number;
   actor: string;
@@ -65,10 +76,7 @@ class WorkerSlot {
   }
 
   #spawn(): void {
-    this.#worker = new Worker(new URL("./_worker.ts", import.meta.url), {
-      type: "module",
-      deno: { permissions: "none" },
-    } as WorkerOptions);
+    this.#worker = actorWorker(new URL("./_worker.ts", import.meta.url));
     this.#sent.clear();
     this.#worker.onmessage = (e) => {
       if (e.data.type === "started") this.#started(e.data.id);

@@ -1,0 +1,82 @@
+// Copyright the Theater authors. MIT license.
+// `deno compile` needs a runtime download this build machine cannot reach,
+// so the binary is not built here. What can be tested is the program the
+// binary runs: main.ts under exactly the permission flags the compile task
+// bakes in.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runCli, withTempDir } from "./_helpers.ts";
+
+const config = JSON.parse(
+  await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+);
+const COMPILE_FLAGS: string[] = (config.tasks.compile as string).split(/\s+/)
+  .filter((word) => /^--(allow|deny|unstable)-/.test(word));
+const COUNTER = new URL("../examples/counter/", import.meta.url).pathname;
+
+Deno.test("the compile task grants only read, write, env", () => {
+  assert.deepEqual(
+    COMPILE_FLAGS.filter((f) => f.startsWith("--allow")).sort(),
+    [
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+    ],
+  );
+  assert.ok(COMPILE_FLAGS.includes("--unstable-worker-options"));
+  assert.match(config.tasks.compile, /--include runtime\/_worker\.ts/);
+});
+
+Deno.test("run, verify and replay work under exactly the compile flags", async () => {
+  await withTempDir(async (dir) => {
+    const chains = join(dir, "chains");
+    const run = await runCli([
+      "run",
+      join(COUNTER, "manifest.json"),
+      "--chain-dir",
+      chains,
+      "--send",
+      '"inc"',
+      "--send",
+      '"roll"',
+    ], { flags: COMPILE_FLAGS });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /"count":1,"roll":\d/);
+    const verify = await runCli(["verify", chains], { flags: COMPILE_FLAGS });
+    assert.equal(verify.code, 0, verify.stderr);
+    const replay = await runCli(["replay", chains, "--search", COUNTER], {
+      flags: COMPILE_FLAGS,
+    });
+    assert.equal(replay.code, 0, replay.stderr);
+  });
+});
+
+Deno.test("without write permission, run fails clearly and writes nothing", async () => {
+  await withTempDir(async (dir) => {
+    const chains = join(dir, "chains");
+    const flags = COMPILE_FLAGS.filter((f) => f !== "--allow-write");
+    const r = await runCli([
+      "run",
+      join(COUNTER, "manifest.json"),
+      "--chain-dir",
+      chains,
+      "--send",
+      '"inc"',
+    ], { flags });
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /chains: cannot create the chain directory: not allowed by Deno permissions/,
+    );
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    await assert.rejects(Deno.stat(chains));
+  });
+});
+
+Deno.test("without read permission, verify says so (exit 2)", async () => {
+  const r = await runCli(["verify", join(COUNTER, "recorded")], {
+    flags: COMPILE_FLAGS.filter((f) => f !== "--allow-read"),
+  });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /cannot read: not allowed by Deno permissions/);
+});
