@@ -1,0 +1,79 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * Supervision benchmarks, in one run: spawn rate and memory per idle actor
+ * for 1,000 actors (printed when the file loads), then a cross-actor
+ * message (relay -> echo, both recorded) against a bare Worker postMessage
+ * round trip.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { actorWorker, WorkerPool } from "../runtime/mod.ts";
+import { buildTestComponent } from "../runtime/testdata/components.ts";
+import { ActorSystem, validateManifest } from "../supervisor/mod.ts";
+
+const dir = await Deno.makeTempDir({ prefix: "theater_bench_" });
+globalThis.addEventListener("unload", () => {
+  Deno.removeSync(dir, { recursive: true });
+});
+await buildTestComponent("echo", dir);
+await buildTestComponent("relay", dir);
+const manifest = (name: string, component: string) =>
+  validateManifest({ name, component, chain: { fsync: "none" } }, {
+    path: join(dir, `${name}.json`),
+  });
+
+// 1,000 actors in one system: spawn rate and memory per idle actor.
+{
+  const pool = new WorkerPool({ size: 2 });
+  const system = new ActorSystem({
+    executor: pool,
+    chainDir: join(dir, "many"),
+  });
+  const echo = manifest("echo", "./echo.wasm");
+  await system.start(echo, { id: "warm" });
+  const before = Deno.memoryUsage().rss;
+  const started = performance.now();
+  for (let i = 0; i < 1000; i++) await system.start(echo, { id: `e${i}` });
+  const seconds = (performance.now() - started) / 1000;
+  const after = Deno.memoryUsage().rss;
+  console.log(
+    `spawn: 1,000 actors in ${seconds.toFixed(2)} s = ${
+      (1000 / seconds).toFixed(0)
+    } actors/s; idle memory ${
+      ((after - before) / 1000 / 1024).toFixed(1)
+    } KiB RSS per actor (host and 2 workers)`,
+  );
+  await system.shutdown("bench");
+  pool.close();
+}
+
+const pool = new WorkerPool({ size: 2 });
+const system = new ActorSystem({ executor: pool, chainDir: join(dir, "rt") });
+await system.start(manifest("echo", "./echo.wasm"));
+await system.start(manifest("relay", "./relay.wasm"));
+globalThis.addEventListener("unload", () => pool.close());
+
+Deno.bench("cross-actor message: relay -> echo, recorded", {
+  group: "round trip",
+}, async () => {
+  await system.send("relay", "echo");
+  await system.idle();
+});
+
+const raw = new Worker(
+  `data:text/javascript,${
+    encodeURIComponent("onmessage = (e) => postMessage(e.data);")
+  }`,
+  { type: "module" },
+);
+globalThis.addEventListener("unload", () => raw.terminate());
+Deno.bench("bare Worker postMessage round trip", {
+  group: "round trip",
+  baseline: true,
+}, async () => {
+  await new Promise((resolve) => {
+    raw.onmessage = resolve;
+    raw.postMessage("ping");
+  });
+});
