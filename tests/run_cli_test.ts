@@ -190,3 +190,39 @@ Deno.test("run: a message that is not JSON is an error; earlier events stay", as
     assert.equal((await verifyPath(chains)).ok, true);
   });
 });
+
+Deno.test("run: the TypeScript kv example answers and records its calls", async () => {
+  await withTempDir(async (dir) => {
+    const kv = new URL("../examples/kv/", import.meta.url).pathname;
+    const r = await runCli([
+      "run",
+      join(kv, "manifest.json"),
+      "--chain-dir",
+      dir,
+      "--quiet",
+      "--send",
+      '{"op":"put","key":"b","value":2}',
+      "--send",
+      '{"op":"keys"}',
+      "--send",
+      '{"op":"get","key":"greeting"}',
+      "--send",
+      '{"op":"frobnicate"}',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = replies(r.stdout) as Record<string, unknown>[];
+    assert.deepEqual(out.slice(0, 3), [
+      { actor: "kv", reply: { ok: true } },
+      { actor: "kv", reply: { keys: ["b", "greeting"] } },
+      { actor: "kv", reply: { value: "hello" } },
+    ]);
+    assert.match(String(out[3].error), /unknown op/);
+    const events = [];
+    for await (const e of readEvents(join(dir, "kv.jsonl"))) events.push(e);
+    const calls = events.filter((e) => e.type === "host.call")
+      .map((e) => e.data.function);
+    assert.ok(calls.includes("log") && calls.includes("now"), String(calls));
+    assert.equal(events.at(-1)?.type, "actor.stop");
+    assert.equal((await verifyPath(dir)).ok, true);
+  });
+});
