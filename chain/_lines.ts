@@ -18,9 +18,10 @@ export interface RawLine {
 const CHUNK = 256 * 1024;
 const EMPTY = new Uint8Array(0);
 
-function join(parts: Uint8Array[], length: number): Uint8Array {
+/** The bytes of `parts` one after another (no copy for a single part). */
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(length);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const part of parts) {
     out.set(part, at);
@@ -46,7 +47,7 @@ export async function* readLines(
     const tooLong = length > maxBytes;
     const line = {
       number: number++,
-      bytes: tooLong ? EMPTY : join(parts, length),
+      bytes: tooLong ? EMPTY : concatBytes(parts),
       length,
       terminated,
       tooLong,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { concatBytes } from "./_lines.ts";
 import { eventLine, sealEvent } from "./canonical.ts";
 import {
   type ChainEvent,
@@ -230,7 +231,7 @@ export class ChainWriter {
         ? this.#queue.splice(0, 1)
         : this.#queue.splice(0);
       try {
-        await writeAll(this.#file, concat(group.map((p) => p.bytes)));
+        await writeAll(this.#file, concatBytes(group.map((p) => p.bytes)));
         if (this.fsync !== "none") await this.#file.syncData();
       } catch (err) {
         this.#failed = wrap(this.path, err);
@@ -248,17 +249,6 @@ export class ChainWriter {
 function wrap(path: string, err: unknown): ChainWriteError {
   if (err instanceof ChainWriteError) return err;
   return new ChainWriteError(`${path}: ${describeIoError(err)}`);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
@@ -326,7 +316,7 @@ async function readTail(
         );
       }
     }
-    const checked = checkLine(concat(blocks));
+    const checked = checkLine(concatBytes(blocks));
     if ("reason" in checked) {
       throw new ChainWriteError(
         `${path}: refusing to append: last line is invalid: ${checked.message}`,

@@ -3,21 +3,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { verifyChain } from "./verify.ts";
 import { ChainWriteError, ChainWriter, type FsyncPolicy } from "./writer.ts";
-
-async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { withTempDir } from "../tests/_helpers.ts";
 
 const stop = { reason: "test" };
 
 for (const fsync of ["every-event", "batch", "none"] as FsyncPolicy[]) {
   Deno.test(`fsync ${fsync}: concurrent appends land in call order`, async () => {
-    await inTemp(async (dir) => {
+    await withTempDir(async (dir) => {
       const path = join(dir, "a.jsonl");
       const writer = await ChainWriter.open(path, { actor: "a", fsync });
       const appends = [];
@@ -41,7 +33,7 @@ for (const fsync of ["every-event", "batch", "none"] as FsyncPolicy[]) {
 }
 
 Deno.test("a reopened chain continues its seq and parent", async () => {
-  await inTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = join(dir, "a.jsonl");
     const first = await ChainWriter.open(path, { actor: "a" });
     const e0 = await first.append("actor.stop", stop);
@@ -57,7 +49,7 @@ Deno.test("a reopened chain continues its seq and parent", async () => {
 });
 
 Deno.test("append refuses data that does not fit its type, and moves on", async () => {
-  await inTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = join(dir, "a.jsonl");
     const writer = await ChainWriter.open(path, { actor: "a" });
     assert.throws(
@@ -75,7 +67,7 @@ Deno.test("append refuses data that does not fit its type, and moves on", async 
 });
 
 Deno.test("open refuses a torn tail and says why", async () => {
-  await inTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = join(dir, "a.jsonl");
     const writer = await ChainWriter.open(path, { actor: "a" });
     await writer.append("actor.stop", stop);
@@ -92,7 +84,7 @@ Deno.test("open refuses a torn tail and says why", async () => {
 });
 
 Deno.test("open refuses an invalid last line and another actor's chain", async () => {
-  await inTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = join(dir, "a.jsonl");
     const writer = await ChainWriter.open(path, { actor: "a" });
     await writer.append("actor.stop", stop);
@@ -111,7 +103,7 @@ Deno.test("open refuses an invalid last line and another actor's chain", async (
 });
 
 Deno.test("check full refuses corruption before the last line", async () => {
-  await inTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = join(dir, "a.jsonl");
     const writer = await ChainWriter.open(path, { actor: "a" });
     await writer.append("actor.stop", { reason: "one" });
@@ -129,7 +121,7 @@ Deno.test("check full refuses corruption before the last line", async () => {
 });
 
 Deno.test("open refuses a symlinked chain file", async () => {
-  await inTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const target = join(dir, "real.jsonl");
     await Deno.writeTextFile(target, "");
     await Deno.symlink(target, join(dir, "a.jsonl"));
@@ -141,7 +133,7 @@ Deno.test("open refuses a symlinked chain file", async () => {
 });
 
 Deno.test("open refuses a bad actor id and a chain path that is a directory", async () => {
-  await inTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     await assert.rejects(
       ChainWriter.open(join(dir, "x.jsonl"), { actor: "../x" }),
       /invalid actor id/,
@@ -155,7 +147,7 @@ Deno.test("open refuses a bad actor id and a chain path that is a directory", as
 });
 
 Deno.test("appends after close are refused", async () => {
-  await inTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const writer = await ChainWriter.open(join(dir, "a.jsonl"), {
       actor: "a",
     });

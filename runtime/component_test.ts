@@ -7,18 +7,10 @@ import {
   buildTestComponent,
   type TestComponent,
 } from "./testdata/components.ts";
+import { withTempDir } from "../tests/_helpers.ts";
 
 const COUNTER = new URL("../examples/counter/counter.wasm", import.meta.url)
   .pathname;
-
-async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 Deno.test("the counter loads with its SHA-256, imports and exports", async () => {
   const c = await loadComponent(COUNTER);
@@ -31,7 +23,7 @@ Deno.test("the counter loads with its SHA-256, imports and exports", async () =>
 });
 
 Deno.test("transpiled output is cached on disk by SHA-256", async () => {
-  await inTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const first = await loadComponent(COUNTER, { cacheDir: dir });
     const meta = JSON.parse(
       await Deno.readTextFile(join(dir, first.sha256, "meta.json")),
@@ -53,7 +45,7 @@ Deno.test("components an actor may not be are refused, naming the reason", async
     ["core", /is a core WebAssembly module, not a component/],
     ["garbage", /is not a WebAssembly component/],
   ];
-  await inTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     for (const [kind, message] of cases) {
       const path = await buildTestComponent(kind, dir);
       await assert.rejects(

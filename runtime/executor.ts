@@ -41,6 +41,11 @@ export interface ActorExecutor extends Executor {
 
 const BOOT_LIMIT_MS = 30_000;
 
+/** The outcome of a call that ended before or outside the guest. */
+function trap(error: string): GuestOutcome {
+  return { calls: [], status: "trap", error };
+}
+
 /**
  * Starts a worker the way actor workers are started: a module worker with
  * no Deno permissions at all (no read, write, net, env, run, ffi, sys).
@@ -95,9 +100,7 @@ class WorkerSlot {
     const running = this.#inFlight;
     this.#inFlight = null;
     this.#spawn();
-    if (running) {
-      running.resolve({ calls: [], status: "trap", error: reason });
-    }
+    if (running) running.resolve(trap(reason));
     this.#next();
   }
 
@@ -137,7 +140,7 @@ class WorkerSlot {
     const p = this.#queue.shift()!;
     const slot = this.#pool.slot(p.actor);
     if (!slot) {
-      p.resolve({ calls: [], status: "trap", error: "actor is not running" });
+      p.resolve(trap("actor is not running"));
       this.#next();
       return;
     }
@@ -220,13 +223,7 @@ export class WorkerPool implements ActorExecutor {
     call: { fn: GuestFunction; args: string[] },
   ): Promise<GuestOutcome> {
     const entry = this.#actors.get(actor);
-    if (!entry) {
-      return Promise.resolve({
-        calls: [],
-        status: "trap",
-        error: "actor is not running",
-      });
-    }
+    if (!entry) return Promise.resolve(trap("actor is not running"));
     return new Promise((resolve) =>
       entry.worker.enqueue({ id: this.#nextId++, actor, ...call, resolve })
     );
@@ -267,20 +264,14 @@ export class InProcessExecutor implements ActorExecutor {
     const entry = this.#actors.get(actor);
     const instantiate = entry && this.#bindings.get(entry.slot.component.key);
     if (!entry || !instantiate) {
-      return Promise.resolve({
-        calls: [],
-        status: "trap",
-        error: "actor is not running",
-      });
+      return Promise.resolve(trap("actor is not running"));
     }
     try {
       entry.guest ??= new GuestActor(actor, instantiate, entry.slot.component);
     } catch (err) {
-      return Promise.resolve({
-        calls: [],
-        status: "trap",
-        error: `instantiation failed: ${(err as Error).message}`,
-      });
+      return Promise.resolve(
+        trap(`instantiation failed: ${(err as Error).message}`),
+      );
     }
     const outcome = entry.guest.call(call.fn, call.args, entry.slot.context());
     if (outcome.status === "trap") entry.guest = undefined;

@@ -6,6 +6,7 @@ import { loadManifest } from "../supervisor/manifest.ts";
 import { ActorSystem } from "../supervisor/system.ts";
 import { buildWatComponent } from "./build_wat.ts";
 import { assertReplays, replayChain, ReplayError } from "./replay.ts";
+import { withTempDir } from "../tests/_helpers.ts";
 
 const COUNTER = new URL("../examples/counter/", import.meta.url).pathname;
 
@@ -22,17 +23,8 @@ async function recordCounter(dir: string): Promise<string> {
   return join(dir, "counter.jsonl");
 }
 
-async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "theater_replay_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("replay reproduces a recorded run byte for byte", async () => {
-  await inTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const chain = await recordCounter(dir);
     const types = new Set<string>();
     for await (const e of readEvents(chain)) {
@@ -49,7 +41,7 @@ Deno.test("replay reproduces a recorded run byte for byte", async () => {
 });
 
 Deno.test("replay with a changed constant names the first divergent event", async () => {
-  await inTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const chain = await recordCounter(dir);
     const wat = await Deno.readTextFile(join(COUNTER, "counter.wat"));
     const changed = wat.replace('"count is now "', '"count is at: "');
@@ -78,7 +70,7 @@ Deno.test("replay with a changed constant names the first divergent event", asyn
 });
 
 Deno.test("replay refuses a tampered chain with the verify error", async () => {
-  await inTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const chain = await recordCounter(dir);
     const text = await Deno.readTextFile(chain);
     await Deno.writeTextFile(chain, text.replace('"op":"add"', '"op":"sub"'));
@@ -94,7 +86,7 @@ Deno.test("replay refuses a tampered chain with the verify error", async () => {
 });
 
 Deno.test("replay without the component says where it looked", async () => {
-  await inTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const chain = await recordCounter(dir);
     await assert.rejects(
       replayChain(chain, { search: [dir] }),
