@@ -11,6 +11,7 @@ import {
 } from "./chain/mod.ts";
 import { type Command, err, out, UsageError } from "./cli/_common.ts";
 import { eventsCommand } from "./cli/events.ts";
+import { inspectCommand } from "./cli/inspect.ts";
 import { replayCommand } from "./cli/replay.ts";
 import { runCommand } from "./cli/run.ts";
 import { stateCommand } from "./cli/state.ts";
@@ -27,6 +28,7 @@ const COMMANDS: Command[] = [
   replayCommand,
   eventsCommand,
   stateCommand,
+  inspectCommand,
 ];
 
 function help(): string {

@@ -130,7 +130,9 @@ Deno.test("verify: garbage and a 100 MB single line fail cleanly", async () => {
 Deno.test("every command answers --help and theater --help lists them", async () => {
   const top = await runCli(["--help"]);
   assert.equal(top.code, 0);
-  for (const name of ["verify", "events"]) {
+  for (
+    const name of ["run", "verify", "replay", "events", "state", "inspect"]
+  ) {
     assert.match(top.stdout, new RegExp(`^  ${name} `, "m"));
     const r = await runCli([name, "--help"]);
     assert.equal(r.code, 0);
