@@ -49,5 +49,14 @@ Deno.test("run: a restart storm stops the run with a clear message, exit 1", asy
     ]);
     const report = await verifyPath(join(dir, "chains"));
     assert.equal(report.ok, true, report.error?.message);
+    // Restarts, lifecycle events and on-child-event replay too.
+    const replay = await runCli([
+      "replay",
+      join(dir, "chains"),
+      "--search",
+      dir,
+    ]);
+    assert.equal(replay.code, 0, replay.stderr);
+    assert.equal(replay.stdout.match(/same head/g)?.length, 3);
   });
 });
