@@ -10,8 +10,10 @@ import {
   ChainWriteError,
 } from "./chain/mod.ts";
 import { type Command, err, out, UsageError } from "./cli/_common.ts";
+import { buildCommand } from "./cli/build.ts";
 import { eventsCommand } from "./cli/events.ts";
 import { inspectCommand } from "./cli/inspect.ts";
+import { newCommand } from "./cli/new.ts";
 import { replayCommand } from "./cli/replay.ts";
 import { runCommand } from "./cli/run.ts";
 import { stateCommand } from "./cli/state.ts";
@@ -29,6 +31,8 @@ const COMMANDS: Command[] = [
   eventsCommand,
   stateCommand,
   inspectCommand,
+  newCommand,
+  buildCommand,
 ];
 
 function help(): string {

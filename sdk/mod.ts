@@ -1,0 +1,213 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * The Theater guest SDK: write an actor as a plain typed module.
+ *
+ * ```ts
+ * import { defineActor } from "./theater_sdk.ts";
+ *
+ * export default defineActor<{ count: number }, "inc" | "get", number>({
+ *   init: () => ({ count: 0 }),
+ *   handle(state, msg, host) {
+ *     if (msg === "get") return { state, reply: state.count };
+ *     host.log(`count is now ${state.count + 1}`);
+ *     return { state: { count: state.count + 1 } };
+ *   },
+ * });
+ * ```
+ *
+ * `theater build` bundles the actor with this module and binds it to the
+ * component's `theater:actor/*` imports and exports: JSON is parsed and
+ * written here, and anything the actor throws becomes the WIT `err` (an
+ * error reply, not a crash). This file has no imports, so `theater new` can
+ * copy it into a project as `theater_sdk.ts`.
+ *
+ * @module
+ */
+
+/** A JSON value. */
+export type Json =
+  | null
+  | boolean
+  | number
+  | string
+  | Json[]
+  | { [key: string]: Json };
+
+/** A lifecycle event about a child, as `onChildEvent` receives it. */
+export interface ChildEvent {
+  child: string;
+  event: "started" | "stopped" | "failed" | "restarted" | "given-up";
+  reason: string | null;
+}
+
+/** The host services, typed. Every call is recorded in the chain. */
+export interface Host {
+  /** Writes a line to the actor's log. */
+  log(message: string): void;
+  /** Milliseconds since the Unix epoch. */
+  now(): number;
+  /** `length` random bytes (at most 65,536). */
+  random(length: number): Uint8Array;
+  /** This actor's id. */
+  selfId(): string;
+  /**
+   * Sends a message, delivered after this handler commits.
+   *
+   * @throws {ActorError} when `to` is not running.
+   */
+  send(to: string, message: Json): void;
+  /**
+   * Starts a child from a manifest path relative to this actor's manifest;
+   * returns its id. It starts after this handler commits.
+   */
+  spawn(manifest: string, params?: Json): string;
+  /** Stops a child (after this handler commits). */
+  stop(child: string): void;
+  /** Restarts a child (after this handler commits). */
+  restart(child: string): void;
+  /** This actor's children. */
+  children(): string[];
+}
+
+/** What a handler returns: the next state and, optionally, a reply. */
+export interface Handled<State, Reply> {
+  state: State;
+  reply?: Reply;
+}
+
+/** An actor, as a typed module defines it. */
+export interface ActorDefinition<State, Message, Reply> {
+  /** The initial state, from the manifest's params. */
+  init(params: Json, host: Host): State;
+  /** Handles one message; throw an {@linkcode ActorError} to refuse it. */
+  handle(state: State, message: Message, host: Host): Handled<State, Reply>;
+  /** Hears about a child's life; returns the next state. */
+  onChildEvent?(state: State, event: ChildEvent, host: Host): State;
+}
+
+/** An error the actor reports to the sender (the WIT `err`). */
+export class ActorError extends Error {
+  override name = "ActorError";
+}
+
+/** Gives an actor its types; returns it unchanged. */
+export function defineActor<State, Message = Json, Reply = Json>(
+  definition: ActorDefinition<State, Message, Reply>,
+): ActorDefinition<State, Message, Reply> {
+  return definition;
+}
+
+/**
+ * The `theater:actor/*` imports as componentize-qjs presents them:
+ * functions returning a WIT `result` return the ok value or throw the err.
+ */
+export interface RawImports {
+  runtime: {
+    log(msg: string): void;
+    now(): number | bigint;
+    random(len: number): Uint8Array | number[];
+    selfId(): string;
+  };
+  message: { send(to: string, msg: string): void };
+  supervisor: {
+    spawn(manifest: string, params: string | null): string;
+    stop(child: string): void;
+    restart(child: string): void;
+    children(): string[];
+  };
+}
+
+/** The component's exports, as componentize-qjs expects them. */
+export interface BoundActor {
+  actor: {
+    init(params: string): string;
+    handle(state: string, msg: string): [string, string | null];
+  };
+  supervised: { onChildEvent(state: string, event: string): string };
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Runs `fn`, turning anything it throws into a WIT `err` string. */
+function guard<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw errText(err);
+  }
+}
+
+/** The typed host over the raw imports. */
+export function makeHost(imports: RawImports): Host {
+  const call = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      throw new ActorError(errText(err));
+    }
+  };
+  return {
+    log: (message) => imports.runtime.log(message),
+    now: () => Number(imports.runtime.now()),
+    random: (length) => Uint8Array.from(imports.runtime.random(length)),
+    selfId: () => imports.runtime.selfId(),
+    send: (to, message) =>
+      call(() => imports.message.send(to, JSON.stringify(message))),
+    spawn: (manifest, params) =>
+      call(() =>
+        imports.supervisor.spawn(
+          manifest,
+          params === undefined ? null : JSON.stringify(params),
+        )
+      ),
+    stop: (child) => call(() => imports.supervisor.stop(child)),
+    restart: (child) => call(() => imports.supervisor.restart(child)),
+    children: () => imports.supervisor.children(),
+  };
+}
+
+/**
+ * Binds a typed actor to the component's imports and exports: parses the
+ * JSON the host passes in, writes the JSON it passes back, and maps thrown
+ * errors to the WIT `err`.
+ */
+export function bindActor<State, Message, Reply>(
+  definition: ActorDefinition<State, Message, Reply>,
+  imports: RawImports,
+): BoundActor {
+  const host = makeHost(imports);
+  return {
+    actor: {
+      init: (params) =>
+        guard(() =>
+          JSON.stringify(definition.init(JSON.parse(params) as Json, host))
+        ),
+      handle: (state, msg) =>
+        guard(() => {
+          const out = definition.handle(
+            JSON.parse(state) as State,
+            JSON.parse(msg) as Message,
+            host,
+          );
+          return [
+            JSON.stringify(out.state),
+            out.reply === undefined ? null : JSON.stringify(out.reply),
+          ];
+        }),
+    },
+    supervised: {
+      onChildEvent: (state, event) =>
+        guard(() => {
+          const current = JSON.parse(state) as State;
+          const next = definition.onChildEvent?.(
+            current,
+            JSON.parse(event) as ChildEvent,
+            host,
+          ) ?? current;
+          return JSON.stringify(next);
+        }),
+    },
+  };
+}

@@ -1,0 +1,156 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * The project templates of `theater new`: each is an `actor.ts` written
+ * against the SDK. The rest of a project (manifest, test, README) is the
+ * same for every template.
+ *
+ * @module
+ */
+
+/** The template names `theater new --template` accepts. */
+export const TEMPLATES = ["basic", "kv", "supervisor"] as const;
+
+/** A template name. */
+export type Template = typeof TEMPLATES[number];
+
+const BASIC = `import { ActorError, defineActor } from "./theater_sdk.ts";
+
+/** The actor's state, kept by the host between messages. */
+interface State {
+  count: number;
+  updated: number;
+}
+
+/** The messages it understands. */
+type Message = "inc" | "get" | { op: "add"; n: number };
+
+export default defineActor<State, Message, { count: number }>({
+  init(params) {
+    const start = typeof params === "object" && params !== null &&
+        !Array.isArray(params) && typeof params.start === "number"
+      ? params.start
+      : 0;
+    return { count: start, updated: 0 };
+  },
+  handle(state, msg, host) {
+    if (msg === "get") return { state, reply: { count: state.count } };
+    let count = state.count;
+    if (msg === "inc") count += 1;
+    else if (typeof msg === "object" && msg.op === "add") count += msg.n;
+    else throw new ActorError(\`unknown message \${JSON.stringify(msg)}\`);
+    host.log(\`count is now \${count}\`);
+    return { state: { count, updated: host.now() }, reply: { count } };
+  },
+});
+`;
+
+const KV = `import {
+  ActorError,
+  defineActor,
+  type Handled,
+  type Json,
+} from "./theater_sdk.ts";
+
+interface State {
+  entries: Record<string, Json>;
+}
+
+type Message =
+  | { op: "put"; key: string; value: Json }
+  | { op: "get"; key: string }
+  | { op: "delete"; key: string }
+  | { op: "keys" };
+
+export default defineActor<State, Message, Json>({
+  init: () => ({ entries: {} }),
+  handle(state, msg, host): Handled<State, Json> {
+    const entries = { ...state.entries };
+    switch (msg.op) {
+      case "put":
+        entries[msg.key] = msg.value;
+        host.log(\`put \${msg.key}\`);
+        return { state: { entries }, reply: { ok: true } };
+      case "get":
+        return { state, reply: { value: entries[msg.key] ?? null } };
+      case "delete":
+        delete entries[msg.key];
+        host.log(\`delete \${msg.key}\`);
+        return { state: { entries }, reply: { ok: true } };
+      case "keys":
+        return { state, reply: { keys: Object.keys(entries).sort() } };
+      default:
+        throw new ActorError(\`unknown op in \${JSON.stringify(msg)}\`);
+    }
+  },
+});
+`;
+
+const SUPERVISOR = `import {
+  type ChildEvent,
+  defineActor,
+  type Handled,
+  type Json,
+} from "./theater_sdk.ts";
+
+// One component, two roles: the manifest starts it as the supervisor, and
+// its children (worker.json) run the same component as workers.
+interface State {
+  role: "supervisor" | "worker";
+  jobs: number;
+  events: ChildEvent[];
+}
+
+type Message =
+  | { op: "work"; n: number }
+  | { op: "spawn" }
+  | { op: "status" }
+  | { op: "crash" };
+
+export default defineActor<State, Message, Json>({
+  init(params) {
+    const role = typeof params === "object" && params !== null &&
+        !Array.isArray(params) && params.role === "worker"
+      ? "worker"
+      : "supervisor";
+    return { role, jobs: 0, events: [] };
+  },
+  handle(state, msg, host): Handled<State, Json> {
+    switch (msg.op) {
+      case "work":
+        return {
+          state: { ...state, jobs: state.jobs + 1 },
+          reply: { result: msg.n * msg.n, jobs: state.jobs + 1 },
+        };
+      case "spawn":
+        return {
+          state,
+          reply: { child: host.spawn("./worker.json", { role: "worker" }) },
+        };
+      case "status":
+        return {
+          state,
+          reply: {
+            role: state.role,
+            jobs: state.jobs,
+            events: state.events.map((e) => ({ ...e })),
+            children: host.children(),
+          },
+        };
+      case "crash":
+        // A state that is not JSON is a crash (not an error reply): the
+        // supervisor hears "failed" and restarts this actor from its last
+        // committed state.
+        return { state: undefined as unknown as State };
+    }
+  },
+  onChildEvent(state, event, host) {
+    host.log(\`\${event.child} \${event.event}\`);
+    return { ...state, events: [...state.events, event].slice(-20) };
+  },
+});
+`;
+
+/** The `actor.ts` of a template. */
+export function templateSource(template: Template): string {
+  return { basic: BASIC, kv: KV, supervisor: SUPERVISOR }[template];
+}
