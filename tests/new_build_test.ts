@@ -1,0 +1,95 @@
+// Copyright the Theater authors. MIT license.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runCli, THEATER_FLAGS, withTempDir } from "./_helpers.ts";
+
+// theater build runs deno check / deno bundle and loads a native addon.
+const BUILD_FLAGS = [...THEATER_FLAGS, "--allow-run", "--allow-ffi"];
+
+Deno.test("new, build, run, verify, replay: all green for a new user", async () => {
+  await withTempDir(async (dir) => {
+    const created = await runCli(["new", "demo"], { cwd: dir });
+    assert.equal(created.code, 0, created.stderr);
+    const project = join(dir, "demo");
+    const build = await runCli(["build", project], { flags: BUILD_FLAGS });
+    assert.equal(build.code, 0, build.stderr);
+    assert.match(
+      build.stdout,
+      /demo\.wasm: built, \d+ bytes, sha256 [0-9a-f]{64}/,
+    );
+    const again = await runCli(["build", project], { flags: BUILD_FLAGS });
+    assert.match(again.stdout, /demo\.wasm: up to date/);
+    const run = await runCli([
+      "run",
+      join(project, "manifest.json"),
+      "--send",
+      '"inc"',
+      "--send",
+      '{"op":"add","n":41}',
+      "--send",
+      '"get"',
+      "--quiet",
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(run.stdout.trim().split("\n").map((l) => JSON.parse(l)), [
+      { actor: "demo", reply: { count: 1 } },
+      { actor: "demo", reply: { count: 42 } },
+      { actor: "demo", reply: { count: 42 } },
+    ]);
+    const chains = join(project, "chains");
+    const verify = await runCli(["verify", chains]);
+    assert.equal(verify.code, 0, verify.stderr);
+    const replay = await runCli(["replay", chains]);
+    assert.equal(replay.code, 0, replay.stderr);
+    assert.match(replay.stdout, /same head/);
+  });
+});
+
+Deno.test("build: a syntax error and a type error each name the place", async () => {
+  await withTempDir(async (dir) => {
+    await runCli(["new", "demo", "--dir", join(dir, "demo")]);
+    const actor = join(dir, "demo", "actor.ts");
+    const source = await Deno.readTextFile(actor);
+    await Deno.writeTextFile(
+      actor,
+      source.replace("let count = ", "let count = = "),
+    );
+    const syntax = await runCli(["build", join(dir, "demo")], {
+      flags: BUILD_FLAGS,
+    });
+    assert.equal(syntax.code, 1);
+    assert.match(
+      syntax.stderr,
+      /actor\.ts:\d+:\d+: .*(Expression expected|Unexpected|parsed)/i,
+    );
+    await Deno.writeTextFile(
+      actor,
+      source.replace("let count = state.count;", 'let count: number = "many";'),
+    );
+    const type = await runCli(["build", join(dir, "demo")], {
+      flags: BUILD_FLAGS,
+    });
+    assert.equal(type.code, 1);
+    assert.match(
+      type.stderr,
+      /actor\.ts:\d+:\d+: Type 'string' is not assignable to type 'number'/,
+    );
+  });
+});
+
+Deno.test("new refuses a bad name, a bad template and a non-empty directory", async () => {
+  await withTempDir(async (dir) => {
+    const bad = await runCli(["new", "../evil"], { cwd: dir });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /must be 1-64 letters/);
+    const template = await runCli(["new", "x", "--template", "nope"], {
+      cwd: dir,
+    });
+    assert.equal(template.code, 2);
+    await Deno.mkdir(join(dir, "full"));
+    await Deno.writeTextFile(join(dir, "full", "file"), "");
+    const full = await runCli(["new", "full"], { cwd: dir });
+    assert.equal(full.code, 2);
+    assert.match(full.stderr, /exists and is not empty/);
+  });
+});
