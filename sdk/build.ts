@@ -13,6 +13,7 @@ import { loadComponent } from "../runtime/mod.ts";
 export const COMPONENTIZE_QJS = "0.4.5";
 
 const WIT = new URL("../wit/theater.wit", import.meta.url);
+const OWN_SDK = new URL("./mod.ts", import.meta.url);
 const STAMP = ".theater-build.json";
 const ENTRY = ".theater_entry.ts";
 
@@ -140,7 +141,14 @@ export async function buildActor(
     ? "supervisor-world"
     : "actor-world";
   const out = resolve(dir, manifest.component);
-  const inputs = await inputsHash(dir, world);
+  // A project made by `theater new` carries its own copy of the SDK; one
+  // inside this repository (the examples) uses sdk/mod.ts itself.
+  const local = join(dir, "theater_sdk.ts");
+  const sdk = await Deno.stat(local).then(
+    () => new URL(`file://${local}`),
+    () => OWN_SDK,
+  );
+  const inputs = await inputsHash(dir, world, sdk);
   const stamp = await Deno.readTextFile(join(dir, STAMP))
     .then((t) => JSON.parse(t)).catch(() => null);
   if (!options.force && stamp?.inputs === inputs) {
@@ -161,7 +169,7 @@ export async function buildActor(
   await Deno.writeTextFile(
     join(dir, ENTRY),
     `import definition from "./actor.ts";
-import { bindActor, type RawImports } from "./theater_sdk.ts";
+import { bindActor, type RawImports } from "${sdk.href}";
 (globalThis as unknown as { __theater: (i: RawImports) => unknown })
   .__theater = (imports: RawImports) => bindActor(definition, imports);
 `,
