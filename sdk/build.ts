@@ -89,11 +89,16 @@ function diagnostics(stderr: string, dir: string): string {
   return lines.length ? lines.join("\n") : stderr.trim();
 }
 
-async function inputsHash(dir: string, world: string): Promise<string> {
+async function inputsHash(
+  dir: string,
+  world: string,
+  sdk: URL,
+): Promise<string> {
   const parts: string[] = [
     COMPONENTIZE_QJS,
     world,
     await Deno.readTextFile(WIT),
+    await Deno.readTextFile(sdk),
   ];
   const names = (await Array.fromAsync(Deno.readDir(dir)))
     .filter((e) =>
