@@ -25,6 +25,7 @@ Deno.test("the compile task grants only read, write, env", () => {
   );
   assert.ok(COMPILE_FLAGS.includes("--unstable-worker-options"));
   assert.match(config.tasks.compile, /--include runtime\/_worker\.ts/);
+  assert.match(config.tasks.compile, /--include sdk\/mod\.ts/);
 });
 
 Deno.test("run, verify and replay work under exactly the compile flags", async () => {
