@@ -68,11 +68,13 @@ Deno.bench("cross-actor message: relay -> echo, recorded", {
   await system.idle();
 });
 
-const raw = new Worker(
-  `data:text/javascript,${
-    encodeURIComponent("onmessage = (e) => postMessage(e.data);")
-  }`,
-  { type: "module" },
+// Started like an actor worker (no permissions), echoing every message.
+const raw = actorWorker(
+  new URL(
+    `data:text/javascript,${
+      encodeURIComponent("onmessage = (e) => postMessage(e.data);")
+    }`,
+  ),
 );
 globalThis.addEventListener("unload", () => raw.terminate());
 Deno.bench("bare Worker postMessage round trip", {
