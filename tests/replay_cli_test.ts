@@ -41,14 +41,18 @@ Deno.test("replay: a changed component diverges (exit 1), tampering is refused",
     await Deno.writeFile(
       path,
       await buildWatComponent(path, {
-        source: wat.replace("(i64.const 6)", "(i64.const 7)"),
+        // "inc" adds 2: the first inc logs another count.
+        source: wat.replace(
+          "(local.set $count (i64.add (local.get $count) (i64.const 1)))",
+          "(local.set $count (i64.add (local.get $count) (i64.const 2)))",
+        ),
       }),
     );
     const r = await runCli(["replay", chain, "--component", path]);
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
-      /counter\.jsonl:\d+: replay diverges at seq \d+: handle\.ok: data\.reply: expected \{"count":1,"roll":\d\}, got/,
+      /counter\.jsonl:4: replay diverges at seq 3: the guest diverged: host call 1: expected log\("count is now 1"\), got log\("count is now 2"\)/,
     );
     const text = await Deno.readTextFile(chain);
     await Deno.writeTextFile(chain, text.replace('"n":3', '"n":4'));
