@@ -21,3 +21,5 @@ export * from "./canonical.ts";
 export * from "./writer.ts";
 export * from "./reader.ts";
 export * from "./verify.ts";
+export * from "./merkle.ts";
+export * from "./checkpoint.ts";

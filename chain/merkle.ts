@@ -1,0 +1,264 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * Merkle trees over a chain's event hashes, exactly as RFC 9162 §2.1:
+ * tree hashes, inclusion and consistency proofs, and their verification
+ * (docs/chain-format.md §10).
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { readEvents } from "./reader.ts";
+
+const LEAF = new Uint8Array([0]);
+const NODE = new Uint8Array([1]);
+
+function sha256(...parts: Uint8Array[]): Uint8Array {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+/** Lowercase hex of bytes. */
+export function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Bytes of a lowercase or uppercase hex string. */
+export function fromHex(hex: string): Uint8Array {
+  if (!/^([0-9a-fA-F]{2})*$/.test(hex)) throw new TypeError("not hex");
+  return Uint8Array.from(
+    { length: hex.length / 2 },
+    (_, i) => parseInt(hex.slice(2 * i, 2 * i + 2), 16),
+  );
+}
+
+/** The RFC 9162 leaf hash of an entry: SHA-256(0x00 || entry). */
+export function leafHash(entry: Uint8Array): Uint8Array {
+  return sha256(LEAF, entry);
+}
+
+/** The RFC 9162 interior node hash: SHA-256(0x01 || left || right). */
+export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+  return sha256(NODE, left, right);
+}
+
+/** The largest power of two smaller than `n` (n > 1). */
+function split(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+/** MTH over leaf hashes `leaves[from, to)`; the empty tree is SHA-256(""). */
+function mth(leaves: Uint8Array[], from: number, to: number): Uint8Array {
+  const n = to - from;
+  if (n === 0) return sha256();
+  if (n === 1) return leaves[from];
+  const k = split(n);
+  return nodeHash(mth(leaves, from, from + k), mth(leaves, from + k, to));
+}
+
+/**
+ * A Merkle tree of leaf hashes held in memory (32 bytes per leaf), for
+ * building proofs over any prefix of a chain.
+ */
+export class MerkleTree {
+  readonly leaves: Uint8Array[] = [];
+
+  /** Adds an entry (for a chain: the 32 raw bytes of an event's hash). */
+  append(entry: Uint8Array): void {
+    this.leaves.push(leafHash(entry));
+  }
+
+  /** The number of leaves. */
+  get size(): number {
+    return this.leaves.length;
+  }
+
+  /** The root of the first `size` leaves (default: all). */
+  root(size = this.size): Uint8Array {
+    this.#check(size);
+    return mth(this.leaves, 0, size);
+  }
+
+  /** The RFC 9162 inclusion proof of leaf `index` in the tree of `size`. */
+  inclusionProof(index: number, size = this.size): Uint8Array[] {
+    this.#check(size);
+    if (!Number.isInteger(index) || index < 0 || index >= size) {
+      throw new RangeError(`leaf ${index} is not in a tree of size ${size}`);
+    }
+    const path = (m: number, from: number, to: number): Uint8Array[] => {
+      const n = to - from;
+      if (n === 1) return [];
+      const k = split(n);
+      return m < k
+        ? [...path(m, from, from + k), mth(this.leaves, from + k, to)]
+        : [...path(m - k, from + k, to), mth(this.leaves, from, from + k)];
+    };
+    return path(index, 0, size);
+  }
+
+  /**
+   * The RFC 9162 consistency proof that the tree of size `first` is a
+   * prefix of the tree of size `second`.
+   */
+  consistencyProof(first: number, second = this.size): Uint8Array[] {
+    this.#check(second);
+    if (!Number.isInteger(first) || first < 1 || first > second) {
+      throw new RangeError(
+        `cannot prove size ${first} against size ${second} (need 1 <= first <= second)`,
+      );
+    }
+    const sub = (
+      m: number,
+      from: number,
+      to: number,
+      whole: boolean,
+    ): Uint8Array[] => {
+      const n = to - from;
+      if (m === n) return whole ? [] : [mth(this.leaves, from, to)];
+      const k = split(n);
+      return m <= k
+        ? [...sub(m, from, from + k, whole), mth(this.leaves, from + k, to)]
+        : [
+          ...sub(m - k, from + k, to, false),
+          mth(this.leaves, from, from + k),
+        ];
+    };
+    return sub(first, 0, second, true);
+  }
+
+  #check(size: number): void {
+    if (!Number.isInteger(size) || size < 0 || size > this.size) {
+      throw new RangeError(`tree size ${size} is not within 0..${this.size}`);
+    }
+  }
+}
+
+/**
+ * A Merkle tree that keeps only its O(log n) right frontier: enough for a
+ * writer to know the root after every append.
+ */
+export class MerkleFrontier {
+  #stack: { hash: Uint8Array; size: number }[] = [];
+  #size = 0;
+
+  /** Adds an entry (the 32 raw bytes of an event's hash). */
+  append(entry: Uint8Array): void {
+    let node = { hash: leafHash(entry), size: 1 };
+    while (this.#stack.length > 0 && this.#stack.at(-1)!.size === node.size) {
+      const left = this.#stack.pop()!;
+      node = { hash: nodeHash(left.hash, node.hash), size: node.size * 2 };
+    }
+    this.#stack.push(node);
+    this.#size++;
+  }
+
+  /** The number of leaves. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The root of all leaves so far. */
+  root(): Uint8Array {
+    if (this.#stack.length === 0) return sha256();
+    let root = this.#stack.at(-1)!.hash;
+    for (let i = this.#stack.length - 2; i >= 0; i--) {
+      root = nodeHash(this.#stack[i].hash, root);
+    }
+    return root;
+  }
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Verifies an inclusion proof as RFC 9162 §2.1.3.2: that `entry` is leaf
+ * `index` of the tree of `size` with root `root`.
+ */
+export function verifyInclusion(
+  proof: { index: number; size: number; path: Uint8Array[] },
+  tree: { entry: Uint8Array; root: Uint8Array },
+): boolean {
+  const { index, size, path } = proof;
+  if (!Number.isInteger(index) || index < 0 || index >= size) return false;
+  let fn = index;
+  let sn = size - 1;
+  let r = leafHash(tree.entry);
+  for (const p of path) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && equal(r, tree.root);
+}
+
+/**
+ * Verifies a consistency proof as RFC 9162 §2.1.4.2: that the tree of
+ * `first` size with `firstRoot` is a prefix of the tree of `second` size
+ * with `secondRoot`.
+ */
+export function verifyConsistency(
+  proof: { first: number; second: number; path: Uint8Array[] },
+  roots: { first: Uint8Array; second: Uint8Array },
+): boolean {
+  const { first, second } = proof;
+  let path = proof.path;
+  if (!Number.isInteger(first) || first < 1 || first > second) return false;
+  if (first === second) {
+    return path.length === 0 && equal(roots.first, roots.second);
+  }
+  if (path.length === 0) return false;
+  // When first is a power of two, the proof omits the first root.
+  if ((first & (first - 1)) === 0) path = [roots.first, ...path];
+  let fn = first - 1;
+  let sn = second - 1;
+  while (fn % 2 === 1) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  let fr = path[0];
+  let sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      sr = nodeHash(sr, c);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return equal(fr, roots.first) && equal(sr, roots.second) && sn === 0;
+}
+
+/**
+ * The tree over a chain file's event hashes, in order. Holds 32 bytes per
+ * event. The chain should be verified first: this reads events one by one
+ * and stops with an error at the first invalid line.
+ */
+export async function treeOfChain(path: string): Promise<MerkleTree> {
+  const tree = new MerkleTree();
+  for await (const event of readEvents(path)) tree.append(fromHex(event.hash));
+  return tree;
+}
