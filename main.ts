@@ -8,12 +8,17 @@ import {
   ChainFormatError,
   ChainReadError,
   ChainWriteError,
+  CheckpointError,
+  ProofError,
 } from "./chain/mod.ts";
 import { type Command, err, out, UsageError } from "./cli/_common.ts";
 import { buildCommand } from "./cli/build.ts";
+import { checkpointCommand } from "./cli/checkpoint.ts";
 import { eventsCommand } from "./cli/events.ts";
 import { inspectCommand } from "./cli/inspect.ts";
+import { keygenCommand } from "./cli/keygen.ts";
 import { newCommand } from "./cli/new.ts";
+import { proveCommand } from "./cli/prove.ts";
 import { replayCommand } from "./cli/replay.ts";
 import { runCommand } from "./cli/run.ts";
 import { stateCommand } from "./cli/state.ts";
@@ -33,6 +38,9 @@ const COMMANDS: Command[] = [
   inspectCommand,
   newCommand,
   buildCommand,
+  keygenCommand,
+  checkpointCommand,
+  proveCommand,
 ];
 
 function help(): string {
@@ -78,7 +86,10 @@ export async function main(args: string[]): Promise<number> {
       );
       return 2;
     }
-    if (e instanceof ChainFormatError) {
+    if (
+      e instanceof ChainFormatError || e instanceof ProofError ||
+      e instanceof CheckpointError
+    ) {
       err(e.message);
       return 1;
     }

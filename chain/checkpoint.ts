@@ -106,7 +106,16 @@ export async function generateKeys(
 }
 
 function parseKeyText(text: string, isPrivate: boolean) {
-  const parts = text.trim().split("+");
+  // Base64 may hold '+': split off the leading fields only.
+  const parts: string[] = [];
+  let rest = text.trim();
+  for (let i = 0; i < (isPrivate ? 4 : 2); i++) {
+    const at = rest.indexOf("+");
+    if (at === -1) break;
+    parts.push(rest.slice(0, at));
+    rest = rest.slice(at + 1);
+  }
+  parts.push(rest);
   const fields = isPrivate ? parts.slice(2) : parts;
   if (
     (isPrivate && (parts[0] !== "PRIVATE" || parts[1] !== "KEY")) ||
@@ -248,4 +257,9 @@ export async function openCheckpoint(
     );
   }
   return { origin, size: Number(sizeText), root };
+}
+
+/** The origin line Theater writes for an actor's chain. */
+export function originOf(actor: string): string {
+  return `theater/${actor}`;
 }

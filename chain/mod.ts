@@ -23,3 +23,4 @@ export * from "./reader.ts";
 export * from "./verify.ts";
 export * from "./merkle.ts";
 export * from "./checkpoint.ts";
+export * from "./proofs.ts";

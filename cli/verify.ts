@@ -1,21 +1,38 @@
 // Copyright the Theater authors. MIT license.
 import {
   type ChainReport,
+  checkChainAgainst,
+  CheckpointError,
+  checkProof,
   type DirReport,
+  openCheckpoint,
+  parseVerifierKey,
+  type ProofFile,
   type VerifyError,
   verifyPath,
 } from "../chain/mod.ts";
 import { type Command, err, out, parse, UsageError } from "./_common.ts";
 
 const HELP = `Usage: theater verify [--json] <chain.jsonl | chain-dir>
+       theater verify <chain.jsonl> --checkpoint CP --pubkey KEY.pub
+       theater verify --proof FILE --checkpoint CP --pubkey KEY.pub
 
 Checks that a chain file is intact: every line valid canonical JSON, every
 hash right, every parent link, seq and actor in order. Given a directory, it
 checks every *.jsonl chain in it and the links between chains. Reads in one
 streaming pass with flat memory.
 
+With --checkpoint, the checkpoint's signature is checked and the chain must
+also hold the checkpointed tree: at least its size, with its root over the
+first events (else it was truncated, rewritten or forked). With --proof, an
+inclusion or consistency proof is checked against the checkpoint, without
+the chain (docs/chain-format.md §10-§12).
+
 Options:
-  --json      print a machine-readable report on stdout
+  --json              print a machine-readable report on stdout
+  --checkpoint FILE   a signed checkpoint (theater checkpoint)
+  --pubkey FILE       the public key that must have signed it
+  --proof FILE        a proof file (theater prove)
   -h, --help  show this help
 
 Exit status:
@@ -36,6 +53,68 @@ function summary(c: ChainReport): string {
   }, head ${c.head}`;
 }
 
+async function verifyAgainstCheckpoint(
+  positionals: string[],
+  values: Record<string, unknown>,
+): Promise<number> {
+  if (
+    typeof values.checkpoint !== "string" || typeof values.pubkey !== "string"
+  ) {
+    throw new UsageError("--checkpoint and --pubkey go together");
+  }
+  const withProof = typeof values.proof === "string";
+  if (positionals.length !== (withProof ? 0 : 1)) {
+    throw new UsageError(
+      withProof
+        ? "--proof is checked without a chain: give no chain"
+        : "--checkpoint needs exactly one chain (or --proof)",
+    );
+  }
+  const verifier = await parseVerifierKey(
+    await Deno.readTextFile(values.pubkey),
+  );
+  let checkpoint;
+  try {
+    checkpoint = await openCheckpoint(
+      await Deno.readTextFile(values.checkpoint),
+      verifier,
+    );
+  } catch (e) {
+    if (!(e instanceof CheckpointError)) throw e;
+    err(`${values.checkpoint}: ${e.message}`);
+    return 1;
+  }
+  const problem = withProof
+    ? checkProof(
+      JSON.parse(await Deno.readTextFile(values.proof as string)) as ProofFile,
+      checkpoint,
+    )
+    : await checkChainAgainst(positionals[0], checkpoint);
+  const subject = withProof ? values.proof : positionals[0];
+  const ok = problem === null;
+  if (values.json) {
+    out(JSON.stringify(
+      {
+        file: subject,
+        checkpoint: values.checkpoint,
+        origin: checkpoint.origin,
+        tree_size: checkpoint.size,
+        ok,
+        error: problem,
+      },
+      null,
+      2,
+    ));
+  } else if (ok) {
+    out(
+      `${subject}: ok against ${checkpoint.origin} at tree size ${checkpoint.size}, signed by ${verifier.name}`,
+    );
+  } else {
+    err(withProof ? `${subject}: ${problem}` : problem!);
+  }
+  return ok ? 0 : 1;
+}
+
 /** `theater verify`. */
 export const verifyCommand: Command = {
   name: "verify",
@@ -44,10 +123,16 @@ export const verifyCommand: Command = {
   async run(args) {
     const { values, positionals } = parse(args, {
       json: { type: "boolean" },
+      checkpoint: { type: "string" },
+      pubkey: { type: "string" },
+      proof: { type: "string" },
     });
     if (values.help) {
       out(HELP);
       return 0;
+    }
+    if (values.checkpoint !== undefined || values.proof !== undefined) {
+      return await verifyAgainstCheckpoint(positionals, values);
     }
     if (positionals.length !== 1) {
       throw new UsageError("verify takes exactly one chain file or directory");

@@ -1,0 +1,44 @@
+// Copyright the Theater authors. MIT license.
+import { generateKeys } from "../chain/mod.ts";
+import { type Command, out, parse, UsageError } from "./_common.ts";
+
+const HELP = `Usage: theater keygen --out PREFIX [--name NAME]
+
+Creates an Ed25519 key pair for signing checkpoints, in the C2SP signed-note
+formats: PREFIX.key (private, mode 0600) and PREFIX.pub (public).
+
+Options:
+  --out PREFIX  where to write the two files
+  --name NAME   the key's name, shown on signatures (default: theater)
+  -h, --help    show this help`;
+
+/** `theater keygen`. */
+export const keygenCommand: Command = {
+  name: "keygen",
+  summary: "create an Ed25519 key pair for signing checkpoints",
+  help: HELP,
+  async run(args) {
+    const { values, positionals } = parse(args, {
+      out: { type: "string" },
+      name: { type: "string" },
+    });
+    if (values.help) {
+      out(HELP);
+      return 0;
+    }
+    if (positionals.length > 0 || typeof values.out !== "string") {
+      throw new UsageError("keygen takes --out PREFIX and nothing else");
+    }
+    const keys = await generateKeys((values.name as string) ?? "theater");
+    const prefix = values.out;
+    await Deno.writeTextFile(`${prefix}.key`, keys.privateKey + "\n", {
+      mode: 0o600,
+      createNew: true,
+    }).catch((err) => {
+      throw new UsageError(`${prefix}.key: ${(err as Error).message}`);
+    });
+    await Deno.writeTextFile(`${prefix}.pub`, keys.publicKey + "\n");
+    out(`wrote ${prefix}.key (private) and ${prefix}.pub: ${keys.publicKey}`);
+    return 0;
+  },
+};

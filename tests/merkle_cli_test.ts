@@ -1,0 +1,118 @@
+// Copyright the Theater authors. MIT license.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runCli, withTempDir } from "./_helpers.ts";
+
+const RECORDED = new URL(
+  "../examples/counter/recorded/counter.jsonl",
+  import.meta.url,
+).pathname;
+
+Deno.test("keygen, checkpoint, prove and verify without the chain", async () => {
+  await withTempDir(async (dir) => {
+    const chain = join(dir, "counter.jsonl");
+    await Deno.copyFile(RECORDED, chain);
+    const k = join(dir, "k");
+    assert.equal(
+      (await runCli(["keygen", "--out", k, "--name", "ci"])).code,
+      0,
+    );
+    assert.equal((await Deno.stat(`${k}.key`)).mode! & 0o777, 0o600);
+    const cp = join(dir, "cp");
+    const made = await runCli([
+      "checkpoint",
+      chain,
+      "--key",
+      `${k}.key`,
+      "--out",
+      cp,
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    const ok = await runCli([
+      "verify",
+      chain,
+      "--checkpoint",
+      cp,
+      "--pubkey",
+      `${k}.pub`,
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(
+      ok.stdout,
+      /ok against theater\/counter at tree size 16, signed by ci/,
+    );
+
+    const inc = join(dir, "inc.json");
+    await runCli(["prove", chain, "--event", "9", "--out", inc]);
+    const cons = join(dir, "cons.json");
+    await runCli(["prove", chain, "--from", "4", "--out", cons]);
+    await Deno.remove(chain);
+    for (const proof of [inc, cons]) {
+      const r = await runCli([
+        "verify",
+        "--proof",
+        proof,
+        "--checkpoint",
+        cp,
+        "--pubkey",
+        `${k}.pub`,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const p = JSON.parse(await Deno.readTextFile(inc));
+    p.event.data.msg = "forged";
+    await Deno.writeTextFile(inc, JSON.stringify(p));
+    const bad = await runCli([
+      "verify",
+      "--proof",
+      inc,
+      "--checkpoint",
+      cp,
+      "--pubkey",
+      `${k}.pub`,
+    ]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /the event's hash does not match its contents/);
+  });
+});
+
+Deno.test("verify --checkpoint catches truncation and a bad signature", async () => {
+  await withTempDir(async (dir) => {
+    const chain = join(dir, "counter.jsonl");
+    await Deno.copyFile(RECORDED, chain);
+    const k = join(dir, "k");
+    await runCli(["keygen", "--out", k]);
+    const cp = join(dir, "cp");
+    await runCli(["checkpoint", chain, "--key", `${k}.key`, "--out", cp]);
+    const lines = (await Deno.readTextFile(chain)).split("\n");
+    await Deno.writeTextFile(chain, lines.slice(0, 12).join("\n") + "\n");
+    const cut = await runCli([
+      "verify",
+      chain,
+      "--checkpoint",
+      cp,
+      "--pubkey",
+      `${k}.pub`,
+    ]);
+    assert.equal(cut.code, 1);
+    assert.match(
+      cut.stderr,
+      /has 12 events, fewer than the 16 of the checkpoint: it was truncated/,
+    );
+    const text = await Deno.readTextFile(cp);
+    await Deno.writeTextFile(cp, text.replace("\n16\n", "\n12\n"));
+    const forged = await runCli([
+      "verify",
+      chain,
+      "--checkpoint",
+      cp,
+      "--pubkey",
+      `${k}.pub`,
+    ]);
+    assert.equal(forged.code, 1);
+    assert.match(
+      forged.stderr,
+      /no valid signature by theater on the checkpoint/,
+    );
+  });
+});
