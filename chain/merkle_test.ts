@@ -130,7 +130,7 @@ Deno.test("every consistency proof verifies for 1 <= m <= n <= 64, and fails whe
           );
         }
         const other = tree(second);
-        other.leaves[first - 1] = leafHash(entry(200));
+        other.setLeaf(first - 1, leafHash(entry(200)));
         assert.equal(
           verifyConsistency({ first, second, path }, {
             first: roots.first,
