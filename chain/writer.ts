@@ -48,6 +48,8 @@ export interface OpenChainOptions {
   check?: "tail" | "full";
   /** Source of `ts` for events appended without one. */
   clock?: () => number;
+  /** Called with each event as it is appended, in chain order. */
+  onAppend?: (event: ChainEvent) => void;
 }
 
 /** A chain that cannot be opened for appending, or a failed write. */
@@ -76,6 +78,7 @@ export class ChainWriter {
   readonly fsync: FsyncPolicy;
   #file: Deno.FsFile;
   #clock: () => number;
+  #onAppend?: (event: ChainEvent) => void;
   #seq: number;
   #head: string | null;
   #queue: Pending[] = [];
@@ -86,7 +89,9 @@ export class ChainWriter {
   private constructor(
     path: string,
     file: Deno.FsFile,
-    options: Required<Omit<OpenChainOptions, "check">>,
+    options: Required<Omit<OpenChainOptions, "check" | "onAppend">> & {
+      onAppend?: (event: ChainEvent) => void;
+    },
     tail: ChainEvent | null,
   ) {
     this.path = path;
@@ -94,6 +99,7 @@ export class ChainWriter {
     this.fsync = options.fsync;
     this.#file = file;
     this.#clock = options.clock;
+    this.#onAppend = options.onAppend;
     this.#seq = tail ? tail.seq + 1 : 0;
     this.#head = tail?.hash ?? null;
   }
@@ -143,6 +149,7 @@ export class ChainWriter {
         actor: options.actor,
         fsync,
         clock: options.clock ?? Date.now,
+        onAppend: options.onAppend,
       }, tail);
     } catch (err) {
       file.close();
@@ -196,6 +203,7 @@ export class ChainWriter {
     }
     this.#seq++;
     this.#head = event.hash;
+    this.#onAppend?.(event);
     return new Promise((resolve, reject) => {
       this.#queue.push({ bytes, event, resolve, reject });
       this.#pumping ??= this.#pump();

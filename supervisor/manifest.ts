@@ -34,6 +34,10 @@ const manifestSchema = z.strictObject({
   chain: z.strictObject({
     dir: relativePath.optional(),
     fsync: z.enum(FSYNC_POLICIES as [string, ...string[]]).optional(),
+    checkpoint: z.strictObject({
+      key: relativePath,
+      every: z.number().int().positive(),
+    }).optional(),
   }).optional(),
   limits: z.strictObject({
     handle_timeout_ms: z.number().int().positive().optional(),
@@ -67,6 +71,8 @@ export interface ResolvedManifest {
   params: Json;
   chainDir: string;
   fsync: "every-event" | "batch" | "none";
+  /** Sign a checkpoint every `every` events with the key at `key`. */
+  checkpoint: { key: string; every: number } | null;
   limits: { handleTimeoutMs: number; memoryMb: number };
   supervision: {
     strategy: "one-for-one" | "one-for-all" | "rest-for-one";
@@ -157,6 +163,12 @@ export function validateManifest(
     params: m.params ?? null,
     chainDir: resolve(dir, m.chain?.dir ?? "chains"),
     fsync: (m.chain?.fsync ?? DEFAULTS.fsync) as ResolvedManifest["fsync"],
+    checkpoint: m.chain?.checkpoint
+      ? {
+        key: inside(dir, m.chain.checkpoint.key, file, "chain.checkpoint.key"),
+        every: m.chain.checkpoint.every,
+      }
+      : null,
     limits: {
       handleTimeoutMs: m.limits?.handle_timeout_ms ?? DEFAULTS.handleTimeoutMs,
       memoryMb: m.limits?.memory_mb ?? DEFAULTS.memoryMb,

@@ -12,8 +12,15 @@ import {
   ChainWriteError,
   ChainWriter,
   describeIoError,
+  fromHex,
   type FsyncPolicy,
   type Json,
+  MerkleFrontier,
+  originOf,
+  parseSignerKey,
+  readEvents,
+  signCheckpoint,
+  type SignerKey,
 } from "../chain/mod.ts";
 import {
   type ActorExecutor,
@@ -51,6 +58,37 @@ export interface SystemOptions extends SystemEvents {
   executor?: ActorExecutor;
   /** Directory for transpiled components, by SHA-256. */
   cacheDir?: string;
+}
+
+/** The signer and tree of an actor whose manifest asks for checkpoints. */
+async function startCheckpoints(
+  chainPath: string,
+  config: { key: string; every: number },
+): Promise<Checkpointing> {
+  let signer: SignerKey;
+  try {
+    signer = await parseSignerKey(await Deno.readTextFile(config.key));
+  } catch (err) {
+    throw new ChainWriteError(
+      `${config.key}: cannot use as a checkpoint key: ${
+        (err as Error).message
+      }`,
+    );
+  }
+  const frontier = new MerkleFrontier();
+  const exists = await Deno.lstat(chainPath).then(() => true, () => false);
+  if (exists) {
+    for await (const e of readEvents(chainPath)) {
+      frontier.append(fromHex(e.hash));
+    }
+  }
+  return {
+    signer,
+    frontier,
+    every: config.every,
+    last: frontier.size,
+    path: chainPath.replace(/\.jsonl$/, ".checkpoint"),
+  };
 }
 
 /** Creates the run directory, refusing a path that is not a directory. */
@@ -99,6 +137,17 @@ interface Running {
   spawned: number;
   /** When this actor, as a supervisor, restarted a child, within period. */
   restarts: number[];
+  /** Periodic signed checkpoints, when the manifest asks for them. */
+  checkpoints: Checkpointing | null;
+}
+
+interface Checkpointing {
+  signer: SignerKey;
+  frontier: MerkleFrontier;
+  every: number;
+  /** Tree size of the last checkpoint written. */
+  last: number;
+  path: string;
 }
 
 /**
@@ -172,9 +221,16 @@ export class ActorSystem {
     });
     this.#chainDir ??= manifest.chainDir;
     await ensureDir(this.#chainDir);
-    const writer = await ChainWriter.open(join(this.#chainDir, `${id}.jsonl`), {
+    const chainPath = join(this.#chainDir, `${id}.jsonl`);
+    const checkpoints = manifest.checkpoint
+      ? await startCheckpoints(chainPath, manifest.checkpoint)
+      : null;
+    const writer = await ChainWriter.open(chainPath, {
       actor: id,
       fsync: this.options.fsync ?? manifest.fsync,
+      onAppend: checkpoints
+        ? (e) => checkpoints.frontier.append(fromHex(e.hash))
+        : undefined,
     });
     const slot: ActorSlot = {
       component: {
@@ -202,6 +258,7 @@ export class ActorSystem {
       children: [],
       spawned: 0,
       restarts: [],
+      checkpoints,
     };
     this.#executor.register(id, slot);
     this.#actors.set(id, running);
@@ -258,6 +315,7 @@ export class ActorSystem {
       link: options.link ?? null,
     }).then(async (d) => {
       this.#release(to, d);
+      await this.#checkpoint(actor, false);
       if (d.crashed && actor.parent && this.#actors.get(to) === actor) {
         await this.#childFailed(to, d.error ?? "crashed");
       }
@@ -458,6 +516,27 @@ export class ActorSystem {
     if (actor.parent) await this.#tell(actor.parent, id, "restarted", reason);
   }
 
+  /**
+   * Writes `<run dir>/<id>.checkpoint` when `every` events have passed since
+   * the last one (or, with `force`, when any have), once they are durable.
+   */
+  async #checkpoint(actor: Running, force: boolean): Promise<void> {
+    const cp = actor.checkpoints;
+    if (!cp) return;
+    const due = cp.frontier.size - cp.last;
+    if (due === 0 || (!force && due < cp.every)) return;
+    await actor.writer.flush();
+    const size = cp.frontier.size;
+    const text = await signCheckpoint(
+      { origin: originOf(actor.id), size, root: cp.frontier.root() },
+      cp.signer,
+    );
+    const tmp = `${cp.path}.tmp`;
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, cp.path);
+    cp.last = size;
+  }
+
   #track(p: Promise<unknown>): void {
     this.#inFlight.add(p);
     p.catch((err) => this.options.onWarning?.(String(err?.message ?? err)))
@@ -485,6 +564,7 @@ export class ActorSystem {
     if (parent) parent.children = parent.children.filter((c) => c !== id);
     this.#executor.unregister(id);
     await actor.recorder.stop(reason);
+    await this.#checkpoint(actor, true);
     await actor.writer.close();
   }
 

@@ -116,3 +116,58 @@ Deno.test("verify --checkpoint catches truncation and a bad signature", async ()
     );
   });
 });
+
+Deno.test("run writes signed checkpoints every N events when the manifest asks", async () => {
+  await withTempDir(async (dir) => {
+    const counter = new URL(
+      "../examples/counter/counter.wasm",
+      import.meta.url,
+    );
+    await Deno.copyFile(counter, join(dir, "counter.wasm"));
+    await runCli(["keygen", "--out", join(dir, "k")]);
+    const manifest = join(dir, "m.json");
+    await Deno.writeTextFile(
+      manifest,
+      JSON.stringify({
+        name: "counter",
+        component: "./counter.wasm",
+        chain: { dir: "chains", checkpoint: { key: "./k.key", every: 4 } },
+      }),
+    );
+    const r = await runCli(["run", manifest, "--quiet"], {
+      stdin: '"inc"\n"inc"\n"roll"\n',
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const chain = join(dir, "chains", "counter.jsonl");
+    const cp = join(dir, "chains", "counter.checkpoint");
+    const events = (await Deno.readTextFile(chain)).trim().split("\n").length;
+    assert.match(
+      await Deno.readTextFile(cp),
+      new RegExp(`^theater/counter\\n${events}\\n`),
+    );
+    const ok = await runCli([
+      "verify",
+      chain,
+      "--checkpoint",
+      cp,
+      "--pubkey",
+      join(dir, "k.pub"),
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const lines = (await Deno.readTextFile(chain)).split("\n");
+    await Deno.writeTextFile(
+      chain,
+      lines.slice(0, events - 2).join("\n") + "\n",
+    );
+    const cut = await runCli([
+      "verify",
+      chain,
+      "--checkpoint",
+      cp,
+      "--pubkey",
+      join(dir, "k.pub"),
+    ]);
+    assert.equal(cut.code, 1);
+    assert.match(cut.stderr, /it was truncated/);
+  });
+});
