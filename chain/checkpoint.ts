@@ -49,13 +49,6 @@ function unb64(text: string, what: string): Uint8Array {
   }
 }
 
-function b64url(bytes: Uint8Array): string {
-  return b64(bytes).replaceAll("+", "-").replaceAll("/", "_").replace(
-    /=+$/,
-    "",
-  );
-}
-
 function unb64url(text: string): Uint8Array {
   return unb64(text.replaceAll("-", "+").replaceAll("_", "/"), "key");
 }
