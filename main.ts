@@ -77,6 +77,11 @@ export async function main(args: string[]): Promise<number> {
     err(`theater: unknown command '${name}'\n\n${help()}`);
     return 2;
   }
+  // Every command answers --help (or -h), whatever else is on the line.
+  if (rest.includes("--help") || rest.includes("-h")) {
+    out(command.help);
+    return 0;
+  }
   try {
     return await command.run(rest);
   } catch (e) {

@@ -28,10 +28,6 @@ export const buildCommand: Command = {
     const { values, positionals } = parse(args, {
       force: { type: "boolean" },
     });
-    if (values.help) {
-      out(HELP);
-      return 0;
-    }
     if (positionals.length > 1) {
       throw new UsageError("build takes at most one directory");
     }

@@ -30,10 +30,6 @@ export const checkpointCommand: Command = {
       size: { type: "string" },
       out: { type: "string" },
     });
-    if (values.help) {
-      out(HELP);
-      return 0;
-    }
     if (positionals.length !== 1 || typeof values.key !== "string") {
       throw new UsageError("checkpoint takes one chain and --key FILE");
     }

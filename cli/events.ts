@@ -77,10 +77,6 @@ export const eventsCommand: Command = {
       to: { type: "string" },
       json: { type: "boolean" },
     });
-    if (values.help) {
-      out(HELP);
-      return 0;
-    }
     if (positionals.length !== 1) {
       throw new UsageError("events takes exactly one chain file");
     }

@@ -53,10 +53,6 @@ export const inspectCommand: Command = {
   help: HELP,
   async run(args) {
     const { values, positionals } = parse(args, { json: { type: "boolean" } });
-    if (values.help) {
-      out(HELP);
-      return 0;
-    }
     if (positionals.length !== 1) {
       throw new UsageError("inspect takes one component or chain");
     }

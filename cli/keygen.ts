@@ -22,10 +22,6 @@ export const keygenCommand: Command = {
       out: { type: "string" },
       name: { type: "string" },
     });
-    if (values.help) {
-      out(HELP);
-      return 0;
-    }
     if (positionals.length > 0 || typeof values.out !== "string") {
       throw new UsageError("keygen takes --out PREFIX and nothing else");
     }

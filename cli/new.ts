@@ -114,10 +114,6 @@ export const newCommand: Command = {
       template: { type: "string" },
       dir: { type: "string" },
     });
-    if (values.help) {
-      out(HELP);
-      return 0;
-    }
     if (positionals.length !== 1) {
       throw new UsageError("new takes exactly one name");
     }

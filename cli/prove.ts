@@ -31,10 +31,6 @@ export const proveCommand: Command = {
       to: { type: "string" },
       out: { type: "string" },
     });
-    if (values.help) {
-      out(HELP);
-      return 0;
-    }
     if (
       positionals.length !== 1 ||
       (values.event === undefined) === (values.from === undefined)

@@ -38,10 +38,6 @@ export const replayCommand: Command = {
       "cache-dir": { type: "string" },
       json: { type: "boolean" },
     });
-    if (values.help) {
-      out(HELP);
-      return 0;
-    }
     if (positionals.length !== 1) {
       throw new UsageError("replay takes exactly one chain file or directory");
     }

@@ -91,10 +91,6 @@ export const runCommand: Command = {
       "cache-dir": { type: "string" },
       quiet: { type: "boolean" },
     });
-    if (values.help) {
-      out(HELP);
-      return 0;
-    }
     if (positionals.length !== 1) {
       throw new UsageError("run takes exactly one manifest");
     }

@@ -71,10 +71,6 @@ export const stateCommand: Command = {
       at: { type: "string" },
       diff: { type: "boolean" },
     });
-    if (values.help) {
-      out(HELP);
-      return 0;
-    }
     if (values.diff) {
       if (positionals.length !== 3) {
         throw new UsageError("--diff takes a chain and two event numbers");

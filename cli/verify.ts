@@ -127,10 +127,6 @@ export const verifyCommand: Command = {
       pubkey: { type: "string" },
       proof: { type: "string" },
     });
-    if (values.help) {
-      out(HELP);
-      return 0;
-    }
     if (values.checkpoint !== undefined || values.proof !== undefined) {
       return await verifyAgainstCheckpoint(positionals, values);
     }
