@@ -47,6 +47,7 @@ const manifestSchema = z.strictObject({
     strategy: z.enum(["one-for-one", "one-for-all", "rest-for-one"])
       .optional(),
     restart: z.enum(["permanent", "transient", "temporary"]).optional(),
+    restart_from: z.enum(["last-state", "init"]).optional(),
     max_restarts: z.number().int().nonnegative().optional(),
     period_ms: z.number().int().positive().optional(),
   }).optional(),
@@ -78,6 +79,8 @@ export interface ResolvedManifest {
     strategy: "one-for-one" | "one-for-all" | "rest-for-one";
     restart: "permanent" | "transient" | "temporary";
     maxRestarts: number;
+    /** On restart: resume the last committed state, or run `init` again. */
+    restartFrom: "last-state" | "init";
     periodMs: number;
   };
   /** Absolute paths of the child manifests, with their params. */
@@ -176,6 +179,7 @@ export function validateManifest(
     supervision: {
       strategy: m.supervision?.strategy ?? DEFAULTS.strategy,
       restart: m.supervision?.restart ?? DEFAULTS.restart,
+      restartFrom: m.supervision?.restart_from ?? "last-state",
       maxRestarts: m.supervision?.max_restarts ?? DEFAULTS.maxRestarts,
       periodMs: m.supervision?.period_ms ?? DEFAULTS.periodMs,
     },

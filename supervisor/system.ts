@@ -510,7 +510,7 @@ export class ActorSystem {
       manifest: actor.manifest.manifest as { [key: string]: Json },
       params: actor.params,
       link,
-      fresh: false,
+      fresh: actor.manifest.supervision.restartFrom === "init",
     });
     if (init) this.#release(id, init);
     if (actor.parent) await this.#tell(actor.parent, id, "restarted", reason);

@@ -282,3 +282,21 @@ Deno.test("a message to an unknown actor is an error to the sender", async () =>
     assert.deepEqual(got?.data.link, { actor: "sup.bad", hash: out?.hash });
   });
 });
+
+Deno.test("restart_from init runs init again after a crash", async () => {
+  await withTree(
+    "trap",
+    {},
+    async ({ dir, system }) => {
+      await system.send("sup.bad", "go");
+      await system.idle();
+      const bad = await events(dir, "sup.bad");
+      const types = bad.map((e) => e.type);
+      const restart = types.lastIndexOf("actor.start");
+      assert.ok(restart > 0);
+      assert.equal(types[restart + 1], "actor.init", types.join(" "));
+    },
+    {},
+    { restart_from: "init" },
+  );
+});
