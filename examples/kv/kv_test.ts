@@ -1,104 +1,86 @@
 // Copyright the Theater authors. MIT license.
 import assert from "node:assert/strict";
-import { ALLOWED_IMPORTS, loadComponent } from "../../runtime/component.ts";
-import { type Actor, createActor } from "./kv.ts";
+import { loadComponent } from "../../runtime/mod.ts";
+import { bindActor, type RawImports } from "../../sdk/mod.ts";
+import kv from "./actor.ts";
 
-function fakeActor(): { actor: Actor; logs: string[] } {
-  const logs: string[] = [];
-  let clock = 1000;
-  const actor = createActor({
-    log: (msg) => logs.push(msg),
-    now: () => clock++,
-  });
-  return { actor, logs };
-}
-
-function send(actor: Actor, state: string, msg: unknown): [string, unknown] {
-  const [next, reply] = actor.handle(state, JSON.stringify(msg));
-  return [next, reply === null ? null : JSON.parse(reply)];
+function fakeHost(log: string[]): RawImports {
+  let now = 1000;
+  return {
+    runtime: {
+      log: (m) => log.push(m),
+      now: () => now++,
+      random: (n) => new Uint8Array(n),
+      selfId: () => "kv",
+    },
+    message: { send: () => {} },
+    supervisor: {
+      spawn: () => "",
+      stop: () => {},
+      restart: () => {},
+      children: () => [],
+    },
+  };
 }
 
 Deno.test("kv init starts empty or from params.entries", () => {
-  const { actor, logs } = fakeActor();
-  assert.deepEqual(JSON.parse(actor.init("null")), {
-    entries: {},
-    updated_at: 1000,
-  });
-  assert.deepEqual(JSON.parse(actor.init("{}")).entries, {});
-  assert.deepEqual(
-    JSON.parse(actor.init('{"entries":{"a":1}}')).entries,
-    { a: 1 },
+  const log: string[] = [];
+  const actor = bindActor(kv, fakeHost(log)).actor;
+  assert.equal(actor.init("null"), '{"entries":{},"updated_at":1000}');
+  assert.equal(
+    actor.init('{"entries":{"a":1}}'),
+    '{"entries":{"a":1},"updated_at":1001}',
   );
-  assert.deepEqual(logs, [
-    "started with 0 entries",
-    "started with 0 entries",
-    "started with 1 entries",
-  ]);
-  assert.throws(() => actor.init("[]"), (e) => typeof e === "string");
   assert.throws(
-    () => actor.init('{"entries":3}'),
-    (e) => typeof e === "string",
+    () => actor.init("[1]"),
+    (e) => e === "params must be null or an object",
   );
+  assert.deepEqual(log, ["started with 0 entries", "started with 1 entries"]);
 });
 
 Deno.test("kv put, get, delete and keys", () => {
-  const { actor, logs } = fakeActor();
+  const actor = bindActor(kv, fakeHost([])).actor;
   let state = actor.init("null");
-  let reply: unknown;
-  [state, reply] = send(actor, state, { op: "put", key: "b", value: [1] });
-  assert.deepEqual(reply, { ok: true });
-  [state, reply] = send(actor, state, {
-    op: "put",
-    key: "__proto__",
-    value: 2,
+  const send = (msg: unknown) => {
+    const [next, reply] = actor.handle(state, JSON.stringify(msg));
+    state = next;
+    return JSON.parse(reply!);
+  };
+  assert.deepEqual(send({ op: "put", key: "b", value: [1] }), { ok: true });
+  assert.deepEqual(send({ op: "put", key: "__proto__", value: 2 }), {
+    ok: true,
   });
-  assert.deepEqual(reply, { ok: true });
-  [state, reply] = send(actor, state, { op: "get", key: "b" });
-  assert.deepEqual(reply, { value: [1] });
-  [state, reply] = send(actor, state, { op: "get", key: "__proto__" });
-  assert.deepEqual(reply, { value: 2 });
-  [state, reply] = send(actor, state, { op: "get", key: "missing" });
-  assert.deepEqual(reply, { value: null });
-  [state, reply] = send(actor, state, { op: "keys" });
-  assert.deepEqual(reply, { keys: ["__proto__", "b"] });
-  [state, reply] = send(actor, state, { op: "delete", key: "b" });
-  assert.deepEqual(reply, { deleted: true });
-  const before = state;
-  [state, reply] = send(actor, state, { op: "delete", key: "b" });
-  assert.deepEqual(reply, { deleted: false });
-  assert.equal(state, before);
-  assert.equal(JSON.parse(state).updated_at, 1003);
-  assert.deepEqual(logs.slice(1), [
-    'put "b"',
-    'put "__proto__"',
-    'delete "b"',
-    'delete "b" (absent)',
-  ]);
+  assert.deepEqual(send({ op: "get", key: "b" }), { value: [1] });
+  assert.deepEqual(send({ op: "get", key: "__proto__" }), { value: 2 });
+  assert.deepEqual(send({ op: "keys" }), { keys: ["__proto__", "b"] });
+  assert.deepEqual(send({ op: "delete", key: "b" }), { deleted: true });
+  assert.deepEqual(send({ op: "delete", key: "b" }), { deleted: false });
+  assert.deepEqual(send({ op: "get", key: "b" }), { value: null });
 });
 
-Deno.test("kv errors are thrown as strings (the WIT err)", () => {
-  const { actor } = fakeActor();
+Deno.test("kv refuses bad messages with an error reply (the WIT err)", () => {
+  const actor = bindActor(kv, fakeHost([])).actor;
   const state = actor.init("null");
   for (
     const [msg, error] of [
-      ['{"op":"nope"}', 'unknown op "nope"'],
-      ['"junk"', "message must be an object"],
-      ["{", "message is not JSON"],
+      [
+        '{"op":"nope"}',
+        'unknown op "nope" (expected put, get, delete or keys)',
+      ],
       ['{"op":"get"}', '"get" needs a string "key"'],
-      ['{"op":"put","key":"k"}', '"put" needs a "value"'],
+      ['{"op":"put","key":"a"}', '"put" needs a "value"'],
+      ["[1]", 'message must be an object with an "op"'],
     ]
   ) {
-    assert.throws(
-      () => actor.handle(state, msg),
-      (e) => typeof e === "string" && e.startsWith(error),
-    );
+    assert.throws(() => actor.handle(state, msg), (e) => e === error, msg);
   }
 });
 
 Deno.test("kv.wasm imports only theater:actor/* and exports the actor", async () => {
-  const c = await loadComponent(new URL("kv.wasm", import.meta.url).pathname);
-  for (const name of c.imports) {
-    assert.ok(ALLOWED_IMPORTS.includes(name.replace(/@[^/]*$/, "")), name);
-  }
+  const c = await loadComponent(new URL("./kv.wasm", import.meta.url).pathname);
+  assert.ok(
+    c.imports.every((i) => i.startsWith("theater:actor/")),
+    String(c.imports),
+  );
   assert.deepEqual(c.exports, ["theater:actor/actor@0.1.0"]);
 });
