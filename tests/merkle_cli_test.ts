@@ -3,6 +3,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runCli, withTempDir } from "./_helpers.ts";
 
+/** `theater verify <subject> --checkpoint <cp> --pubkey <pub>`. */
+function verifyAgainst(subject: string, cp: string, pub: string) {
+  return runCli(["verify", subject, "--checkpoint", cp, "--pubkey", pub]);
+}
+
 const RECORDED = new URL(
   "../examples/counter/recorded/counter.jsonl",
   import.meta.url,
@@ -28,14 +33,7 @@ Deno.test("keygen, checkpoint, prove and verify without the chain", async () => 
       cp,
     ]);
     assert.equal(made.code, 0, made.stderr);
-    const ok = await runCli([
-      "verify",
-      chain,
-      "--checkpoint",
-      cp,
-      "--pubkey",
-      `${k}.pub`,
-    ]);
+    const ok = await verifyAgainst(chain, cp, `${k}.pub`);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(
       ok.stdout,
@@ -86,14 +84,7 @@ Deno.test("verify --checkpoint catches truncation and a bad signature", async ()
     await runCli(["checkpoint", chain, "--key", `${k}.key`, "--out", cp]);
     const lines = (await Deno.readTextFile(chain)).split("\n");
     await Deno.writeTextFile(chain, lines.slice(0, 12).join("\n") + "\n");
-    const cut = await runCli([
-      "verify",
-      chain,
-      "--checkpoint",
-      cp,
-      "--pubkey",
-      `${k}.pub`,
-    ]);
+    const cut = await verifyAgainst(chain, cp, `${k}.pub`);
     assert.equal(cut.code, 1);
     assert.match(
       cut.stderr,
@@ -101,14 +92,7 @@ Deno.test("verify --checkpoint catches truncation and a bad signature", async ()
     );
     const text = await Deno.readTextFile(cp);
     await Deno.writeTextFile(cp, text.replace("\n16\n", "\n12\n"));
-    const forged = await runCli([
-      "verify",
-      chain,
-      "--checkpoint",
-      cp,
-      "--pubkey",
-      `${k}.pub`,
-    ]);
+    const forged = await verifyAgainst(chain, cp, `${k}.pub`);
     assert.equal(forged.code, 1);
     assert.match(
       forged.stderr,
