@@ -81,7 +81,15 @@ export interface VerifyChainOptions {
   onLink?: (link: ChainLink, line: number) => void;
   /** Longest line accepted, in bytes. */
   maxLineBytes?: number;
+  /** Called after each chunk read with the file and the events so far. */
+  onProgress?: (file: string, events: number) => void;
 }
+
+/** Options for {@linkcode verifyDir} and {@linkcode verifyPath}. */
+export type VerifyOptions = Pick<
+  VerifyChainOptions,
+  "maxLineBytes" | "onProgress"
+>;
 
 async function openForRead(path: string): Promise<Deno.FsFile> {
   let file: Deno.FsFile;
@@ -275,6 +283,7 @@ export async function verifyChain(
         report.head = event.hash;
         report.events++;
       }
+      options.onProgress?.(path, report.events);
     }
     if (prev === null) return fail(1, "empty-file", "empty file (no events)");
     report.ok = true;
@@ -304,7 +313,7 @@ interface PendingLink {
  */
 export async function verifyDir(
   dir: string,
-  options: { maxLineBytes?: number } = {},
+  options: VerifyOptions = {},
 ): Promise<DirReport> {
   const names: string[] = [];
   try {
@@ -333,6 +342,7 @@ export async function verifyDir(
     const chain = await verifyChain(file, {
       actor: basename(name, ".jsonl"),
       maxLineBytes: options.maxLineBytes,
+      onProgress: options.onProgress,
       onLink: (link, line) => {
         const list = pending.get(link.actor) ?? [];
         list.push({ file, line, link });
@@ -396,7 +406,7 @@ async function hashesIn(
 /** Verifies a chain file, or a directory of chains with its cross-links. */
 export async function verifyPath(
   path: string,
-  options: { maxLineBytes?: number } = {},
+  options: VerifyOptions = {},
 ): Promise<ChainReport | DirReport> {
   let info: Deno.FileInfo;
   try {

@@ -133,7 +133,16 @@ export const verifyCommand: Command = {
     if (positionals.length !== 1) {
       throw new UsageError("verify takes exactly one chain file or directory");
     }
-    const report: ChainReport | DirReport = await verifyPath(positionals[0]);
+    // Progress on stderr for people watching a long verify, not for scripts.
+    const progress = Deno.stderr.isTerminal() && !values.json;
+    const encoder = new TextEncoder();
+    const report: ChainReport | DirReport = await verifyPath(positionals[0], {
+      onProgress: progress
+        ? (file, events) =>
+          Deno.stderr.writeSync(encoder.encode(`\r${file}: ${events} events`))
+        : undefined,
+    });
+    if (progress) Deno.stderr.writeSync(encoder.encode("\r\x1b[K"));
     if (values.json) {
       out(JSON.stringify(report, null, 2));
     } else if ("chains" in report) {
