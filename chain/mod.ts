@@ -24,3 +24,4 @@ export * from "./verify.ts";
 export * from "./merkle.ts";
 export * from "./checkpoint.ts";
 export * from "./proofs.ts";
+export * from "./files.ts";

@@ -168,6 +168,15 @@ export class ChainWriter {
   }
 
   /**
+   * A timestamp from the writer's clock, for an event appended later (see
+   * {@linkcode ChainWriter.appendAll}): in replay the clock hands out the
+   * recorded timestamps in order.
+   */
+  tick(): number {
+    return this.#clock();
+  }
+
+  /**
    * Appends one event. Its place in the chain is fixed now; the promise
    * resolves with the sealed event once it is durable per the fsync policy.
    *
@@ -178,36 +187,74 @@ export class ChainWriter {
     data: { [key: string]: Json },
     options: { ts?: number } = {},
   ): Promise<ChainEvent> {
+    return this.appendAll([{ type, data, ts: options.ts }])[0];
+  }
+
+  /**
+   * Appends several events as one step: every event is sealed, checked and
+   * canonicalised before any is committed, so either all of them take
+   * their places in the chain or, when one cannot be recorded, none does.
+   * Each promise resolves with its sealed event once it is durable.
+   *
+   * @throws {TypeError} synchronously, appending nothing, when an event's
+   * data does not fit its type, has no canonical form, or is too long.
+   */
+  appendAll(
+    events: { type: EventType; data: { [key: string]: Json }; ts?: number }[],
+  ): Promise<ChainEvent>[] {
     if (this.#closed) {
-      return Promise.reject(new ChainWriteError(`${this.path}: closed`));
+      const closed = new ChainWriteError(`${this.path}: closed`);
+      return events.map(() => Promise.reject(closed));
     }
-    if (this.#failed) return Promise.reject(this.#failed);
-    const event = sealEvent({
-      v: FORMAT_VERSION,
-      seq: this.#seq,
-      actor: this.actor,
-      parent: this.#head,
-      ts: options.ts ?? this.#clock(),
-      type,
-      data,
-    });
-    const problem = checkShape(event);
-    if (problem) throw new TypeError(`cannot append: ${problem.message}`);
-    const bytes = encoder.encode(eventLine(event) + "\n");
-    if (bytes.length - 1 > MAX_LINE_BYTES) {
-      throw new TypeError(
-        `cannot append: event is ${
-          bytes.length - 1
-        } bytes, over the limit of ${MAX_LINE_BYTES}`,
-      );
+    if (this.#failed) {
+      const failed = this.#failed;
+      return events.map(() => Promise.reject(failed));
     }
-    this.#seq++;
-    this.#head = event.hash;
-    this.#onAppend?.(event);
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ bytes, event, resolve, reject });
-      this.#pumping ??= this.#pump();
+    let seq = this.#seq;
+    let head = this.#head;
+    const sealed = events.map(({ type, data, ts }) => {
+      let event: ChainEvent;
+      let line: string;
+      try {
+        event = sealEvent({
+          v: FORMAT_VERSION,
+          seq,
+          actor: this.actor,
+          parent: head,
+          ts: ts ?? this.#clock(),
+          type,
+          data,
+        });
+        line = eventLine(event);
+      } catch (err) {
+        throw new TypeError(
+          `cannot append ${type}: ${(err as Error).message}`,
+        );
+      }
+      const problem = checkShape(event);
+      if (problem) throw new TypeError(`cannot append: ${problem.message}`);
+      const bytes = encoder.encode(line + "\n");
+      if (bytes.length - 1 > MAX_LINE_BYTES) {
+        throw new TypeError(
+          `cannot append: event is ${
+            bytes.length - 1
+          } bytes, over the limit of ${MAX_LINE_BYTES}`,
+        );
+      }
+      seq++;
+      head = event.hash;
+      return { event, bytes };
     });
+    const promises = sealed.map(({ event, bytes }) => {
+      this.#seq = event.seq + 1;
+      this.#head = event.hash;
+      return new Promise<ChainEvent>((resolve, reject) => {
+        this.#queue.push({ bytes, event, resolve, reject });
+      });
+    });
+    for (const { event } of sealed) this.#onAppend?.(event);
+    this.#pumping ??= this.#pump();
+    return promises;
   }
 
   /** Resolves when everything appended so far is durable. */

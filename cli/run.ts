@@ -10,8 +10,10 @@ const HELP = `Usage: theater run [options] <manifest.json>
 Starts the actor a manifest describes (and its children), then delivers JSON
 messages to it, one per line, from --send and from stdin. Each reply is
 printed on stdout as a JSON line once the events that led to it are on disk.
-On end of input or Ctrl-C every actor is stopped cleanly and its chain
-closed, so \`theater verify <chain dir>\` passes afterwards.
+On end of input, Ctrl-C or SIGTERM the run stops taking new messages (also
+those actors send each other), lets calls under way finish or time out,
+and records actor.stop for every actor, so \`theater verify <chain dir>\`
+passes afterwards.
 
 A message line is any JSON value, sent to the root actor, or
 {"to": "<actor>", "msg": <JSON>} to address another actor.
@@ -126,7 +128,17 @@ export const runCommand: Command = {
       interrupted = true;
       wake();
     };
+    // Check every --send before anything starts, so a typo does not append
+    // a start/stop session to the chains for nothing.
+    for (const [i, line] of sends.entries()) {
+      try {
+        parseDocument(line, "message");
+      } catch (e) {
+        throw new UsageError(`--send #${i + 1}: ${(e as Error).message}`);
+      }
+    }
     Deno.addSignalListener("SIGINT", onInterrupt);
+    Deno.addSignalListener("SIGTERM", onInterrupt);
     try {
       const init = await system.start(manifest);
       if (!init.ok) {
@@ -196,6 +208,7 @@ export const runCommand: Command = {
       throw e;
     } finally {
       Deno.removeSignalListener("SIGINT", onInterrupt);
+      Deno.removeSignalListener("SIGTERM", onInterrupt);
     }
   },
 };

@@ -2,24 +2,65 @@
 // Runs guest calls against jco bindings and records every host call. Used
 // inside the no-permission workers and in process; it touches no Deno API.
 import type { Json } from "../chain/event.ts";
+import {
+  type ActorInstance,
+  type BindingsInstantiate,
+  type CompiledComponent,
+  createInstance,
+  GuestTrap,
+  type HostImports,
+  type Result,
+} from "./instance.ts";
 import { documentProblem, MAX_DOCUMENT_BYTES } from "./json_limits.ts";
+import { type ActorLimits, DEFAULT_LIMITS, QuotaExceeded } from "./limits.ts";
 import type {
   GuestFunction,
   GuestOutcome,
   HostCallRecord,
 } from "./recorder.ts";
 
+export { loadBindings } from "./instance.ts";
+
 /** What a worker or the in-process executor needs to run one component. */
-export interface GuestComponent {
-  /** The jco bindings (an ES module exporting `instantiate`). */
-  bindings: string;
-  modules: Record<string, WebAssembly.Module>;
+export type GuestComponent = CompiledComponent;
+
+/** The quotas that bound one call into the guest. */
+export type CallQuota = Pick<
+  ActorLimits,
+  "hostCalls" | "recordedBytes" | "sends" | "children"
+>;
+
+/** The quotas of an actor whose manifest sets none. */
+export const DEFAULT_QUOTA: CallQuota = quotaOf(DEFAULT_LIMITS);
+
+/** The per-call quotas among an actor's limits. */
+export function quotaOf(limits: ActorLimits): CallQuota {
+  return {
+    hostCalls: limits.hostCalls,
+    recordedBytes: limits.recordedBytes,
+    sends: limits.sends,
+    children: limits.children,
+  };
 }
 
-/** Per-call context from the host: who exists, what replay expects. */
+/**
+ * How an actor stands, as a sender sees it: gone, running, or running
+ * with a full mailbox (a send to it is refused).
+ */
+export const Standing = { Gone: 0, Running: 1, Full: 2 } as const;
+/** One of the {@linkcode Standing} values. */
+export type Standing = typeof Standing[keyof typeof Standing];
+
+/**
+ * The actors a message may be sent to. The host keeps each worker's copy
+ * up to date by changes, so no call carries a list of all actors.
+ */
+export type Directory = Map<string, Standing>;
+
+/** Per-call context from the host: quotas, children, what replay expects. */
 export interface CallContext {
-  /** Actors a message may be sent to right now. */
-  peers: string[];
+  /** Quotas of this call (default: {@linkcode DEFAULT_QUOTA}). */
+  quota?: CallQuota;
   /** Children of this actor. */
   children: string[];
   /** How many children this actor has spawned before (names the next). */
@@ -32,11 +73,6 @@ export interface CallContext {
   replay?: HostCallRecord[];
 }
 
-type Instantiate = (
-  getCoreModule: (name: string) => WebAssembly.Module,
-  imports: Record<string, Record<string, unknown>>,
-) => Record<string, Record<string, (...args: string[]) => unknown>>;
-
 /** A guest call that did something other than what the record says. */
 export class Divergence extends Error {
   override name = "Divergence";
@@ -47,13 +83,6 @@ const RUNTIME = "theater:actor/runtime";
 const MESSAGE = "theater:actor/message";
 const SUPERVISOR = "theater:actor/supervisor";
 
-/** Loads bindings source as a module; a data: URL needs no permission. */
-export async function loadBindings(source: string): Promise<Instantiate> {
-  const url = `data:text/javascript,${encodeURIComponent(source)}`;
-  const mod = await import(url);
-  return mod.instantiate as Instantiate;
-}
-
 function sameJson(a: Json, b: Json): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -61,20 +90,39 @@ function sameJson(a: Json, b: Json): boolean {
 /** One actor's instance of a component, and the host it sees. */
 export class GuestActor {
   readonly id: string;
-  #exports: Record<string, Record<string, (...args: string[]) => unknown>>;
+  #instance: ActorInstance;
   #calls: HostCallRecord[] = [];
-  #context: CallContext = { peers: [], children: [] };
+  #context: CallContext = { children: [] };
+  #directory: Directory;
   #replayAt = 0;
   #spawned = 0;
+  #spawnedNow = 0;
+  #sends = 0;
+  #bytes = 0;
 
-  constructor(id: string, instantiate: Instantiate, component: GuestComponent) {
+  constructor(
+    id: string,
+    instantiate: BindingsInstantiate,
+    component: GuestComponent,
+    directory: Directory,
+  ) {
     this.id = id;
+    this.#directory = directory;
+    this.#instance = createInstance(
+      instantiate,
+      component.modules,
+      this.#imports(),
+    );
+  }
+
+  /** The host functions, each recorded (and, in replay, fed the record). */
+  #imports(): HostImports {
     const host = this.#host.bind(this);
-    this.#exports = instantiate((name) => component.modules[name], {
-      [RUNTIME]: {
-        log: (msg: string) => host(RUNTIME, "log", [msg], () => null),
-        now: () => BigInt(host(RUNTIME, "now", [], () => Date.now()) as number),
-        random: (len: number) => {
+    return {
+      runtime: {
+        log: (msg) => void host(RUNTIME, "log", [msg], () => null),
+        now: () => host(RUNTIME, "now", [], () => Date.now()) as number,
+        random: (len) => {
           const bytes = host(RUNTIME, "random", [len], () => {
             if (len > RANDOM_MAX) return { err: `len over ${RANDOM_MAX}` };
             return Array.from(crypto.getRandomValues(new Uint8Array(len)));
@@ -84,39 +132,59 @@ export class GuestActor {
           }
           return new Uint8Array(bytes as number[]);
         },
-        selfId: () => host(RUNTIME, "self-id", [], () => this.id),
+        selfId: () => host(RUNTIME, "self-id", [], () => this.id) as string,
       },
-      [MESSAGE]: {
-        send: (to: string, msg: string) =>
-          unwrap(host(MESSAGE, "send", [to, msg], () => {
-            if (!this.#context.peers.includes(to)) {
+      message: {
+        send: (to, msg) => {
+          const quota = this.#quota();
+          if (++this.#sends > quota.sends) {
+            throw new QuotaExceeded(
+              "sends",
+              quota.sends,
+              `more than ${quota.sends} messages sent in one call`,
+            );
+          }
+          return fromRecord(host(MESSAGE, "send", [to, msg], () => {
+            const standing = this.#directory.get(to) ?? Standing.Gone;
+            if (standing === Standing.Gone) {
               return { err: `no actor ${JSON.stringify(to)} is running` };
+            }
+            if (standing === Standing.Full) {
+              return {
+                err: `the mailbox of ${JSON.stringify(to)} is full`,
+              };
             }
             const problem = documentProblem(msg);
             if (problem) return { err: `message ${problem}` };
             return { ok: null };
-          })),
+          })) as Result<null>;
+        },
       },
-      [SUPERVISOR]: {
-        spawn: (manifest: string, params?: string) =>
-          unwrap(
-            host(
-              SUPERVISOR,
-              "spawn",
-              [manifest, params ?? null],
-              () => this.#spawn(manifest, params),
-            ),
-          ),
-        stop: (child: string) =>
-          unwrap(host(SUPERVISOR, "stop", [child], () => this.#child(child))),
-        restart: (child: string) =>
-          unwrap(
+      supervisor: {
+        spawn: (manifest, params) =>
+          fromRecord(host(
+            SUPERVISOR,
+            "spawn",
+            [manifest, params],
+            () => this.#spawn(manifest, params),
+          )) as Result<string>,
+        stop: (child) =>
+          fromRecord(
+            host(SUPERVISOR, "stop", [child], () => this.#child(child)),
+          ) as Result<null>,
+        restart: (child) =>
+          fromRecord(
             host(SUPERVISOR, "restart", [child], () => this.#child(child)),
-          ),
+          ) as Result<null>,
         children: () =>
-          host(SUPERVISOR, "children", [], () => [...this.#context.children]),
+          host(
+            SUPERVISOR,
+            "children",
+            [],
+            () => [...this.#context.children],
+          ) as string[],
       },
-    });
+    };
   }
 
   /**
@@ -124,9 +192,16 @@ export class GuestActor {
    * child itself starts after the handler commits; a child that then fails
    * to start is reported as a `failed` child event.
    */
-  #spawn(manifest: string, params: string | undefined): Json {
-    const problem = params === undefined ? null : documentProblem(params);
+  #spawn(manifest: string, params: string | null): Json {
+    const problem = params === null ? null : documentProblem(params);
     if (problem) return { err: `params ${problem}` };
+    const { children } = this.#quota();
+    if (this.#context.children.length + this.#spawnedNow >= children) {
+      return {
+        err: `quota exceeded: more than ${children} children (limits.children)`,
+      };
+    }
+    this.#spawnedNow++;
     const stem = (manifest.split("/").pop() ?? "")
       .replace(/\.json$/, "").replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 32) ||
       "child";
@@ -142,6 +217,10 @@ export class GuestActor {
       : { err: `no child ${JSON.stringify(child)}` };
   }
 
+  #quota(): CallQuota {
+    return this.#context.quota ?? DEFAULT_QUOTA;
+  }
+
   #host(iface: string, fn: string, args: Json[], live: () => unknown): Json {
     // Every argument ends up in the chain: a guest that passes more than a
     // document's worth traps instead of growing the record without bound.
@@ -152,6 +231,25 @@ export class GuestActor {
     if (size > MAX_DOCUMENT_BYTES) {
       throw new RangeError(
         `${fn}: arguments of ${size} characters, over the limit of ${MAX_DOCUMENT_BYTES}`,
+      );
+    }
+    // The quotas are checked before the call is made (or looked up in
+    // replay), so a replayed guest is stopped at the same place.
+    const quota = this.#quota();
+    if (this.#calls.length >= quota.hostCalls) {
+      throw new QuotaExceeded(
+        "hostCalls",
+        quota.hostCalls,
+        `more than ${quota.hostCalls} host calls in one call`,
+      );
+    }
+    this.#bytes += size +
+      (fn === "random" ? 4 * Math.min(Number(args[0]), RANDOM_MAX) : 64);
+    if (this.#bytes > quota.recordedBytes) {
+      throw new QuotaExceeded(
+        "recordedBytes",
+        quota.recordedBytes,
+        `more than ${quota.recordedBytes} bytes of host calls in one call`,
       );
     }
     let result: Json;
@@ -184,49 +282,49 @@ export class GuestActor {
     this.#context = context;
     this.#replayAt = 0;
     this.#spawned = context.spawned ?? 0;
-    const target = fn === "on-child-event"
-      ? this.#exports.supervised?.onChildEvent
-      : this.#exports.actor?.[fn];
+    this.#spawnedNow = 0;
+    this.#sends = 0;
+    this.#bytes = 0;
+    const instance = this.#instance;
     try {
-      if (!target) throw new TypeError(`the component does not export ${fn}`);
-      const value = target(...args);
+      let result: Result<string | [string, string | null]>;
+      if (fn === "init") {
+        result = instance.init(args[0]);
+      } else if (fn === "handle") {
+        const r = instance.handle(args[0], args[1]);
+        result = r.ok ? { ok: true, value: [r.value.state, r.value.reply] } : r;
+      } else if (instance.onChildEvent) {
+        result = instance.onChildEvent(args[0], args[1]);
+      } else {
+        throw new TypeError(`the component does not export ${fn}`);
+      }
       if (context.replay && this.#replayAt < context.replay.length) {
         throw new Divergence(
           `the guest made ${this.#replayAt} host calls, the record has ${context.replay.length}`,
         );
       }
-      const ok = fn === "handle"
-        ? [(value as string[])[0], (value as string[])[1] ?? null] as [
-          string,
-          string | null,
-        ]
-        : value as string;
-      return { calls: this.#calls, status: "ok", value: ok };
+      return result.ok
+        ? { calls: this.#calls, status: "ok", value: result.value }
+        : { calls: this.#calls, status: "err", error: result.error };
     } catch (err) {
-      if (err instanceof Divergence) {
-        return { calls: this.#calls, status: "diverged", error: err.message };
-      }
-      // jco throws a ComponentError carrying `payload` for an `err` result.
-      if (err && typeof err === "object" && "payload" in err) {
-        return {
-          calls: this.#calls,
-          status: "err",
-          error: String((err as { payload: unknown }).payload),
-        };
+      const cause = err instanceof GuestTrap ? err.cause : err;
+      if (cause instanceof Divergence) {
+        return { calls: this.#calls, status: "diverged", error: cause.message };
       }
       return {
         calls: this.#calls,
         status: "trap",
-        error: err instanceof Error ? err.message : String(err),
+        error: cause instanceof Error ? cause.message : String(cause),
       };
     }
   }
 }
 
-/** jco maps a thrown non-Error to the `err` case of a `result`. */
-function unwrap(result: Json): Json {
-  if (result && typeof result === "object" && "err" in result) {
-    throw String((result as { err: Json }).err);
+/** A recorded `result` (`{"ok": v}` or `{"err": reason}`) as a `Result`. */
+function fromRecord(result: Json): Result<Json> {
+  if (result !== null && typeof result === "object" && "err" in result) {
+    return { ok: false, error: String(result.err) };
   }
-  return (result as { ok: Json }).ok ?? null;
+  const value = (result as { ok?: Json } | null)?.ok;
+  return { ok: true, value: value ?? null };
 }

@@ -44,22 +44,56 @@ function writeU32(value: number): number[] {
   return out;
 }
 
+/** Reads a `limits` (flags 0 or 1) and caps its maximum at `cap`. */
+function cappedLimits(
+  bytes: Uint8Array,
+  at: number,
+  cap: number,
+  what: string,
+  unit: (n: number) => string,
+): [number[], number] {
+  const flags = bytes[at++];
+  if (flags > 1) {
+    throw new RangeError(`shared or 64-bit ${what}s are not supported`);
+  }
+  let min: number;
+  [min, at] = readU32(bytes, at);
+  let max = cap;
+  if (flags === 1) {
+    let declared: number;
+    [declared, at] = readU32(bytes, at);
+    max = Math.min(declared, cap);
+  }
+  if (min > cap) {
+    throw new RangeError(
+      `${what} starts at ${unit(min)}, over the limit of ${unit(cap)}`,
+    );
+  }
+  return [[1, ...writeU32(min), ...writeU32(max)], at];
+}
+
 /**
  * Returns a copy of a core module whose defined 32-bit memories may grow to
- * at most `maxBytes`. A module whose memory starts larger is refused.
+ * at most `maxBytes` and whose defined tables to at most `tableElements`
+ * elements (default: no cap). A module whose memory or table starts larger
+ * is refused.
  */
 export function capMemory(
   module: Uint8Array,
   maxBytes: number,
+  options: { tableElements?: number } = {},
 ): Uint8Array<ArrayBuffer> {
   const maxPages = Math.floor(maxBytes / PAGE);
+  const tableCap = options.tableElements ?? 0xffffffff;
+  const mib = (pages: number) => `${pages * PAGE / 2 ** 20} MiB`;
+  const elements = (n: number) => `${n} elements`;
   const out: Uint8Array[] = [module.subarray(0, 8)];
   let at = 8;
   while (at < module.length) {
     const id = module[at];
     const [size, body] = readU32(module, at + 1);
     const end = body + size;
-    if (id !== 5) {
+    if (id !== 5 && id !== 4) {
       out.push(module.subarray(at, end));
       at = end;
       continue;
@@ -67,30 +101,20 @@ export function capMemory(
     let [count, p] = readU32(module, body);
     const section: number[] = writeU32(count);
     while (count-- > 0) {
-      const flags = module[p++];
-      if (flags > 1) {
-        throw new RangeError(
-          "shared or 64-bit memories are not supported",
-        );
+      let limits: number[];
+      if (id === 5) {
+        [limits, p] = cappedLimits(module, p, maxPages, "memory", mib);
+      } else {
+        const refType = module[p++];
+        if (refType === 0x40) {
+          throw new RangeError("tables with initializers are not supported");
+        }
+        section.push(refType);
+        [limits, p] = cappedLimits(module, p, tableCap, "table", elements);
       }
-      let min: number;
-      [min, p] = readU32(module, p);
-      let max = maxPages;
-      if (flags === 1) {
-        let declared: number;
-        [declared, p] = readU32(module, p);
-        max = Math.min(declared, maxPages);
-      }
-      if (min > maxPages) {
-        throw new RangeError(
-          `memory starts at ${min * PAGE / 2 ** 20} MiB, over the limit of ${
-            maxBytes / 2 ** 20
-          } MiB`,
-        );
-      }
-      section.push(1, ...writeU32(min), ...writeU32(max));
+      section.push(...limits);
     }
-    out.push(new Uint8Array([5, ...writeU32(section.length), ...section]));
+    out.push(new Uint8Array([id, ...writeU32(section.length), ...section]));
     at = end;
   }
   const result = new Uint8Array(out.reduce((n, c) => n + c.length, 0));

@@ -1,7 +1,14 @@
 // Copyright the Theater authors. MIT license.
 // Entry of the actor workers. They run with no Deno permissions: everything
 // they need (bindings source, compiled modules) arrives by message.
-import { type CallContext, GuestActor, loadBindings } from "./_guest.ts";
+import "./_harden.ts";
+import {
+  type CallContext,
+  type Directory,
+  GuestActor,
+  loadBindings,
+  type Standing,
+} from "./_guest.ts";
 import type { GuestFunction } from "./recorder.ts";
 
 /** Messages the host sends to a worker. */
@@ -21,7 +28,13 @@ export type ToWorker =
     args: string[];
     context: CallContext;
   }
-  | { type: "drop"; actor: string };
+  | { type: "drop"; actor: string }
+  | {
+    /** Changes to the directory of actors; `reset` replaces it whole. */
+    type: "directory";
+    reset: boolean;
+    changes: [string, Standing][];
+  };
 
 // The worker global, typed without pulling the worker lib into the project.
 const scope = self as unknown as {
@@ -38,6 +51,7 @@ const components = new Map<
   }>
 >();
 const actors = new Map<string, GuestActor>();
+const directory: Directory = new Map();
 
 async function handle(msg: ToWorker): Promise<void> {
   switch (msg.type) {
@@ -54,15 +68,19 @@ async function handle(msg: ToWorker): Promise<void> {
     case "drop":
       actors.delete(msg.actor);
       return;
+    case "directory":
+      if (msg.reset) directory.clear();
+      for (const [id, standing] of msg.changes) {
+        if (standing === 0) directory.delete(id);
+        else directory.set(id, standing);
+      }
+      return;
     case "call": {
       let actor = actors.get(msg.actor);
+      let c;
       try {
-        if (!actor) {
-          const c = await components.get(msg.key);
-          if (!c) throw new Error(`component ${msg.key} was not sent`);
-          actor = new GuestActor(msg.actor, c.instantiate, c);
-          actors.set(msg.actor, actor);
-        }
+        c = await components.get(msg.key);
+        if (!c) throw new Error(`component ${msg.key} was not sent`);
       } catch (err) {
         scope.postMessage({ type: "started", id: msg.id });
         scope.postMessage({
@@ -76,8 +94,26 @@ async function handle(msg: ToWorker): Promise<void> {
         });
         return;
       }
-      // The host's time limit starts now, not when the call was queued.
+      // The host's time limit starts now, before instantiation: a start
+      // function that spins is cut off like a handler that spins.
       scope.postMessage({ type: "started", id: msg.id });
+      try {
+        if (!actor) {
+          actor = new GuestActor(msg.actor, c.instantiate, c, directory);
+          actors.set(msg.actor, actor);
+        }
+      } catch (err) {
+        scope.postMessage({
+          type: "result",
+          id: msg.id,
+          outcome: {
+            calls: [],
+            status: "trap",
+            error: `instantiation failed: ${(err as Error).message}`,
+          },
+        });
+        return;
+      }
       const outcome = actor.call(msg.fn, msg.args, msg.context);
       if (outcome.status === "trap") {
         // After a trap an instance's memory may be anything: start afresh.

@@ -6,8 +6,22 @@
  * @module
  */
 import { join } from "node:path";
-import { describeIoError, sha256Hex } from "../chain/mod.ts";
-import { binaryKind, capMemory } from "./_wasm.ts";
+import {
+  describeIoError,
+  FileRefused,
+  readRegularFile,
+  sha256Hex,
+} from "../chain/mod.ts";
+import { type ActorLimits, DEFAULT_LIMITS } from "./limits.ts";
+import type { ExecutorComponent } from "./executor.ts";
+import { compileComponent, ComponentError } from "./_compile.ts";
+import { binaryKind } from "./_wasm.ts";
+
+export {
+  compileComponent,
+  ComponentError,
+  DEFAULT_MEMORY_MB,
+} from "./_compile.ts";
 
 /** The interfaces an actor may import (without version). */
 export const ALLOWED_IMPORTS: readonly string[] = [
@@ -20,11 +34,6 @@ export const ALLOWED_IMPORTS: readonly string[] = [
 export const ACTOR_EXPORT = "theater:actor/actor";
 /** The optional export of actors that hear about their children. */
 export const SUPERVISED_EXPORT = "theater:actor/supervised";
-
-/** A component that cannot be loaded; the message names file and reason. */
-export class ComponentError extends Error {
-  override name = "ComponentError";
-}
 
 /** A checked, transpiled component, ready to instantiate. */
 export interface LoadedComponent {
@@ -42,9 +51,33 @@ export interface LoadedComponent {
   bindings: string;
   /** The core modules the bindings ask for, by name. */
   cores: Record<string, Uint8Array>;
-  /** True when the transpiled output came from the disk cache. */
+  /**
+   * True when the transpiled output came from a cache (this process's, or
+   * the disk cache): jco did not run.
+   */
   cached: boolean;
+  /** The disk cache entry of this component, or null when none was used. */
+  cacheEntry: string | null;
 }
+
+/** Options of {@linkcode loadComponent}. */
+export interface LoadOptions {
+  /**
+   * Where transpiled output is cached on disk, by SHA-256; `false` for no
+   * disk cache. Default: {@linkcode defaultCacheDir}, used only as far as
+   * read and write permission for it is already granted (never prompts).
+   */
+  cacheDir?: string | false;
+  /** Largest component file accepted, in MiB (`limits.component_mb`). */
+  maxMb?: number;
+}
+
+/**
+ * Names the transpiler and mode that made the cached bindings. It is part
+ * of the cache path, so a jco upgrade never reads old output; keep it in
+ * step with the jco pinned in deno.json (a test checks).
+ */
+export const TRANSPILER = "jco-1.11.2-sync";
 
 interface Transpiled {
   imports: string[];
@@ -54,22 +87,56 @@ interface Transpiled {
 }
 
 const memoryCache = new Map<string, Transpiled>();
+/** Disk cache entries this process has read or written. */
+const onDisk = new Set<string>();
 
 function unversioned(name: string): string {
   return name.replace(/@[^/]*$/, "");
 }
 
+function granted(
+  descriptor: Deno.PermissionDescriptor,
+): boolean {
+  return Deno.permissions.querySync(descriptor).state === "granted";
+}
+
+function env(name: string): string | undefined {
+  return granted({ name: "env", variable: name })
+    ? Deno.env.get(name)
+    : undefined;
+}
+
+/**
+ * The default disk cache of transpiled components: `$THEATER_CACHE_DIR`
+ * (empty: no disk cache), else `$XDG_CACHE_HOME/theater`, else
+ * `$HOME/.cache/theater`. Null when none applies, or when env permission
+ * for these variables is not granted (it is queried, never prompted for).
+ */
+export function defaultCacheDir(): string | null {
+  const theater = env("THEATER_CACHE_DIR");
+  if (theater !== undefined) return theater === "" ? null : theater;
+  const xdg = env("XDG_CACHE_HOME");
+  if (xdg) return join(xdg, "theater");
+  const home = env("HOME");
+  return home ? join(home, ".cache", "theater") : null;
+}
+
 async function readCache(dir: string): Promise<Transpiled | null> {
   try {
     const meta = JSON.parse(await Deno.readTextFile(join(dir, "meta.json")));
+    const bindings = await Deno.readFile(join(dir, "bindings.js"));
+    // The hashes catch a damaged entry, not a deliberate change: whoever
+    // can write the cache is trusted (docs/security.md).
+    if (sha256Hex(bindings) !== meta.hashes["bindings.js"]) return null;
     const cores: Record<string, Uint8Array> = {};
     for (const name of meta.cores as string[]) {
       cores[name] = await Deno.readFile(join(dir, name));
+      if (sha256Hex(cores[name]) !== meta.hashes[name]) return null;
     }
     return {
       imports: meta.imports,
       exports: meta.exports,
-      bindings: await Deno.readTextFile(join(dir, "bindings.js")),
+      bindings: new TextDecoder().decode(bindings),
       cores,
     };
   } catch {
@@ -81,22 +148,39 @@ async function writeCache(dir: string, t: Transpiled): Promise<void> {
   // Written to a fresh directory then renamed, so a reader never sees half.
   const tmp = `${dir}.tmp-${crypto.randomUUID()}`;
   await Deno.mkdir(tmp, { recursive: true });
-  for (const [name, bytes] of Object.entries(t.cores)) {
-    await Deno.writeFile(join(tmp, name), bytes);
-  }
-  await Deno.writeTextFile(join(tmp, "bindings.js"), t.bindings);
-  await Deno.writeTextFile(
-    join(tmp, "meta.json"),
-    JSON.stringify({
-      imports: t.imports,
-      exports: t.exports,
-      cores: Object.keys(t.cores),
-    }),
-  );
   try {
-    await Deno.rename(tmp, dir);
-  } catch {
-    await Deno.remove(tmp, { recursive: true });
+    const bindings = new TextEncoder().encode(t.bindings);
+    const hashes: Record<string, string> = {
+      "bindings.js": sha256Hex(bindings),
+    };
+    for (const [name, bytes] of Object.entries(t.cores)) {
+      await Deno.writeFile(join(tmp, name), bytes);
+      hashes[name] = sha256Hex(bytes);
+    }
+    await Deno.writeFile(join(tmp, "bindings.js"), bindings);
+    await Deno.writeTextFile(
+      join(tmp, "meta.json"),
+      JSON.stringify({
+        transpiler: TRANSPILER,
+        imports: t.imports,
+        exports: t.exports,
+        cores: Object.keys(t.cores),
+        hashes,
+      }),
+    );
+    try {
+      await Deno.rename(tmp, dir);
+    } catch (err) {
+      // An entry is there: keep it if it is sound (a concurrent writer's),
+      // replace it if it is damaged.
+      if (await readCache(dir)) return;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await Deno.rename(tmp, dir).catch(() => {
+        throw err;
+      });
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 }
 
@@ -105,6 +189,9 @@ async function transpile(path: string, bytes: Uint8Array): Promise<Transpiled> {
   const jco = await import("@bytecodealliance/jco");
   let out;
   try {
+    // "sync" bindings take the compiled core modules and the imports per
+    // call of their `instantiate`: one transpilation, many instances, and
+    // every export and import a plain synchronous function.
     out = await jco.transpile(bytes, {
       name: "component",
       instantiation: "sync",
@@ -131,22 +218,84 @@ async function transpile(path: string, bytes: Uint8Array): Promise<Transpiled> {
   };
 }
 
+/** Transpiles, or takes the output from this process's or the disk cache. */
+async function transpiled(
+  path: string,
+  bytes: Uint8Array,
+  sha256: string,
+  cacheDir: string | false | undefined,
+): Promise<{ t: Transpiled; cached: boolean; entry: string | null }> {
+  const explicit = typeof cacheDir === "string";
+  const root = cacheDir === false
+    ? null
+    : explicit
+    ? cacheDir
+    : defaultCacheDir();
+  const entry = root === null ? null : join(root, TRANSPILER, sha256);
+  const readable = entry !== null &&
+    (explicit || granted({ name: "read", path: entry }));
+  const hit = memoryCache.get(sha256);
+  if (hit) {
+    // Still fill an explicit disk cache that lacks the entry.
+    if (entry && explicit && !onDisk.has(entry)) {
+      if (!(await readCache(entry))) await writeCache(entry, hit);
+      onDisk.add(entry);
+    }
+    return {
+      t: hit,
+      cached: true,
+      entry: entry && onDisk.has(entry) ? entry : null,
+    };
+  }
+  if (entry && readable) {
+    const disk = await readCache(entry);
+    if (disk) {
+      memoryCache.set(sha256, disk);
+      onDisk.add(entry);
+      return { t: disk, cached: true, entry };
+    }
+  }
+  const t = await transpile(path, bytes);
+  memoryCache.set(sha256, t);
+  if (entry && explicit) {
+    await writeCache(entry, t);
+    onDisk.add(entry);
+    return { t, cached: false, entry };
+  }
+  if (entry && granted({ name: "write", path: entry })) {
+    // The default cache is a convenience: if it cannot be written, go on.
+    const written = await writeCache(entry, t).then(() => true, () => false);
+    if (written) onDisk.add(entry);
+    return { t, cached: false, entry: written ? entry : null };
+  }
+  return { t, cached: false, entry: null };
+}
+
 /**
  * Reads a component, records its SHA-256, refuses what an actor may not be
- * (a core module, garbage, an import outside `theater:actor`, no
- * `theater:actor/actor` export), and transpiles it with jco. Transpiled
- * output is cached in memory and, with `cacheDir`, on disk by SHA-256.
+ * (a missing file, garbage, a core module, an import outside
+ * `theater:actor/{runtime,message,supervisor}`, no `theater:actor/actor`
+ * export), and transpiles it with jco. Transpiled output is cached in
+ * memory and on disk by SHA-256 (see {@linkcode LoadOptions}).
  *
- * @throws {ComponentError}
+ * @throws {ComponentError} naming the file and what is wrong with it.
  */
 export async function loadComponent(
   path: string,
-  options: { cacheDir?: string } = {},
+  options: LoadOptions = {},
 ): Promise<LoadedComponent> {
   let bytes: Uint8Array;
+  const maxMb = options.maxMb ?? DEFAULT_LIMITS.componentMb;
   try {
-    bytes = await Deno.readFile(path);
+    bytes = await readRegularFile(path, maxMb * 1024 * 1024);
   } catch (err) {
+    if (err instanceof FileRefused) {
+      throw new ComponentError(
+        `${path}: ${err.message}${
+          err.message.includes("limit") ? " (limits.component_mb)" : ""
+        }`,
+      );
+    }
     throw new ComponentError(`${path}: cannot read: ${describeIoError(err)}`);
   }
   const kind = binaryKind(bytes);
@@ -159,21 +308,12 @@ export async function loadComponent(
     throw new ComponentError(`${path}: is not a WebAssembly component`);
   }
   const sha256 = sha256Hex(bytes);
-  let t = memoryCache.get(sha256) ?? null;
-  let cached = t !== null;
-  if (options.cacheDir) {
-    const dir = join(options.cacheDir, sha256);
-    const disk = await readCache(dir);
-    if (disk) {
-      t ??= disk;
-      cached = true;
-    } else {
-      t ??= await transpile(path, bytes);
-      await writeCache(dir, t);
-    }
-  }
-  t ??= await transpile(path, bytes);
-  memoryCache.set(sha256, t);
+  const { t, cached, entry } = await transpiled(
+    path,
+    bytes,
+    sha256,
+    options.cacheDir,
+  );
   for (const name of t.imports) {
     if (!ALLOWED_IMPORTS.includes(unversioned(name))) {
       throw new ComponentError(
@@ -201,37 +341,35 @@ export async function loadComponent(
     bindings: t.bindings,
     cores: t.cores,
     cached,
+    cacheEntry: entry,
   };
 }
 
-const compiled = new Map<string, Record<string, WebAssembly.Module>>();
-
 /**
  * Compiles a component's core modules with their memories capped at
- * `memoryMb`. Compiled once per component and limit; the modules can be
+ * `memoryMb`: {@linkcode compileComponent}'s modules. The modules can be
  * posted to workers.
  *
  * @throws {ComponentError} when a memory starts above the limit.
  */
 export function compileCores(
   component: LoadedComponent,
-  options: { memoryMb: number },
+  options: { memoryMb: number; tableElements?: number },
 ): Record<string, WebAssembly.Module> {
-  const key = `${component.sha256}:${options.memoryMb}`;
-  let modules = compiled.get(key);
-  if (modules) return modules;
-  modules = {};
-  for (const [name, bytes] of Object.entries(component.cores)) {
-    try {
-      modules[name] = new WebAssembly.Module(
-        capMemory(bytes, options.memoryMb * 2 ** 20),
-      );
-    } catch (err) {
-      throw new ComponentError(
-        `${component.path}: ${(err as Error).message}`,
-      );
-    }
-  }
-  compiled.set(key, modules);
-  return modules;
+  return compileComponent(component, options).modules;
+}
+
+/**
+ * A loaded component as executors take it, compiled under an actor's
+ * limits (memory and tables), keyed by its hash and those limits.
+ */
+export function executorComponent(
+  component: LoadedComponent,
+  limits: Pick<ActorLimits, "memoryMb" | "tableElements">,
+): ExecutorComponent {
+  return {
+    key: `${component.sha256}:${limits.memoryMb}:${limits.tableElements}`,
+    bindings: component.bindings,
+    modules: compileCores(component, limits),
+  };
 }

@@ -8,14 +8,17 @@
  */
 import {
   type CallContext,
+  type Directory,
   GuestActor,
   type GuestComponent,
   loadBindings,
+  Standing,
 } from "./_guest.ts";
 import type { ToWorker } from "./_worker.ts";
 import type { Executor, GuestFunction, GuestOutcome } from "./recorder.ts";
 
-export type { CallContext, GuestComponent };
+export type { CallContext, CallQuota, GuestComponent } from "./_guest.ts";
+export { quotaOf } from "./_guest.ts";
 
 /** A component as executors take it: its key and what to instantiate. */
 export interface ExecutorComponent extends GuestComponent {
@@ -26,9 +29,9 @@ export interface ExecutorComponent extends GuestComponent {
 /** What an executor needs to know about one actor. */
 export interface ActorSlot {
   component: ExecutorComponent;
-  /** Longest one call may run before the actor is cut off. */
+  /** Longest one call (instantiation included) may run. */
   timeoutMs: number;
-  /** The context of each call (peers, children, replay). */
+  /** The context of each call (quotas, children, replay). */
   context: () => CallContext;
 }
 
@@ -36,10 +39,17 @@ export interface ActorSlot {
 export interface ActorExecutor extends Executor {
   register(actor: string, slot: ActorSlot): void;
   unregister(actor: string): void;
+  /**
+   * Marks a registered actor's mailbox as full (sends to it are refused
+   * with an `err`) or as taking messages again.
+   */
+  setMailboxFull(actor: string, full: boolean): void;
   close(): void;
 }
 
 const BOOT_LIMIT_MS = 30_000;
+/** Directory changes kept for workers to catch up on before a reset. */
+const DIRECTORY_LOG = 4096;
 
 /** The outcome of a call that ended before or outside the guest. */
 function trap(error: string): GuestOutcome {
@@ -65,24 +75,26 @@ interface Pending {
   resolve: (outcome: GuestOutcome) => void;
 }
 
+interface Registered {
+  slot: ActorSlot;
+  /** The worker holding the actor's instance, if any. */
+  home: WorkerSlot | null;
+}
+
+/** One worker of the pool: it runs one call at a time. */
 class WorkerSlot {
   #pool: WorkerPool;
-  #worker!: Worker;
+  #worker: Worker;
   #sent = new Set<string>();
-  #queue: Pending[] = [];
-  #inFlight: Pending | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /** Actors placed on this worker. */
-  actors = new Set<string>();
+  /** The call in flight, or null when the worker is free. */
+  running: Pending | null = null;
+  /** How far into the pool's directory log this worker is. */
+  seen = -1;
 
   constructor(pool: WorkerPool) {
     this.#pool = pool;
-    this.#spawn();
-  }
-
-  #spawn(): void {
     this.#worker = actorWorker(new URL("./_worker.ts", import.meta.url));
-    this.#sent.clear();
     this.#worker.onmessage = (e) => {
       if (e.data.type === "started") this.#started(e.data.id);
       else this.#done(e.data.id, e.data.outcome);
@@ -93,30 +105,47 @@ class WorkerSlot {
     };
   }
 
-  /** Kills the worker (and the running call), then carries on afresh. */
-  #kill(reason: string): void {
-    this.#worker.terminate();
-    clearTimeout(this.#timer);
-    const running = this.#inFlight;
-    this.#inFlight = null;
-    this.#spawn();
-    if (running) running.resolve(trap(reason));
-    this.#next();
-  }
-
-  enqueue(p: Pending): void {
-    this.#queue.push(p);
-    this.#next();
+  post(message: ToWorker): void {
+    this.#worker.postMessage(message);
   }
 
   drop(actor: string): void {
-    this.actors.delete(actor);
-    this.#worker.postMessage({ type: "drop", actor } satisfies ToWorker);
+    this.post({ type: "drop", actor });
   }
 
-  /** The guest code of the call in flight has begun: start its clock. */
+  /** Runs a call here; the worker must be free. */
+  run(p: Pending, slot: ActorSlot): void {
+    const { component } = slot;
+    if (!this.#sent.has(component.key)) {
+      this.post({
+        type: "component",
+        key: component.key,
+        bindings: component.bindings,
+        modules: component.modules,
+      });
+      this.#sent.add(component.key);
+    }
+    this.running = p;
+    this.post({
+      type: "call",
+      id: p.id,
+      actor: p.actor,
+      key: component.key,
+      fn: p.fn,
+      args: p.args,
+      context: slot.context(),
+    });
+    // Until the worker says the call started, only a worker that never
+    // answers (it died, or cannot load the bindings) is cut off.
+    this.#timer = setTimeout(
+      () => this.#kill(`worker did not start the call in ${BOOT_LIMIT_MS} ms`),
+      BOOT_LIMIT_MS,
+    );
+  }
+
+  /** The call in flight has begun (instantiation first): start its clock. */
   #started(id: number): void {
-    const p = this.#inFlight;
+    const p = this.running;
     if (p?.id !== id) return;
     clearTimeout(this.#timer);
     const limit = this.#pool.slot(p.actor)?.timeoutMs ?? 0;
@@ -127,53 +156,21 @@ class WorkerSlot {
   }
 
   #done(id: number, outcome: GuestOutcome): void {
-    if (this.#inFlight?.id !== id) return;
+    if (this.running?.id !== id) return;
     clearTimeout(this.#timer);
-    const p = this.#inFlight;
-    this.#inFlight = null;
+    const p = this.running;
+    this.running = null;
     p.resolve(outcome);
-    this.#next();
+    this.#pool.freed(this);
   }
 
-  #next(): void {
-    if (this.#inFlight || this.#queue.length === 0) return;
-    const p = this.#queue.shift()!;
-    const slot = this.#pool.slot(p.actor);
-    if (!slot) {
-      p.resolve(trap("actor is not running"));
-      this.#next();
-      return;
-    }
-    const { component } = slot;
-    if (!this.#sent.has(component.key)) {
-      this.#worker.postMessage(
-        {
-          type: "component",
-          key: component.key,
-          bindings: component.bindings,
-          modules: component.modules,
-        } satisfies ToWorker,
-      );
-      this.#sent.add(component.key);
-    }
-    this.#inFlight = p;
-    this.#worker.postMessage(
-      {
-        type: "call",
-        id: p.id,
-        actor: p.actor,
-        key: component.key,
-        fn: p.fn,
-        args: p.args,
-        context: slot.context(),
-      } satisfies ToWorker,
-    );
-    // Until the worker says the guest started, only a worker that never
-    // answers (it died, or cannot load the bindings) is cut off.
-    this.#timer = setTimeout(
-      () => this.#kill(`worker did not start the call in ${BOOT_LIMIT_MS} ms`),
-      BOOT_LIMIT_MS,
-    );
+  /** Kills the worker and fails the call in flight. */
+  #kill(reason: string): void {
+    this.close();
+    const running = this.running;
+    this.running = null;
+    this.#pool.lost(this);
+    if (running) running.resolve(trap(reason));
   }
 
   close(): void {
@@ -183,20 +180,38 @@ class WorkerSlot {
 }
 
 /**
- * Runs actors in a fixed pool of no-permission workers. An actor stays on
- * one worker; a call over its time limit terminates that worker, fails the
- * call, and the worker is replaced: its other actors lose only their
- * instances (state lives in the host) and their queued calls run on the
- * new worker.
+ * Runs actors in a pool of no-permission workers. A call goes to a free
+ * worker (the one holding the actor's instance when it is free), so an
+ * actor that runs long delays only itself; the pool grows up to its size
+ * when every worker is busy, and calls wait in one queue, in order, beyond
+ * that. A call over its time limit terminates its worker and fails; the
+ * actors that had instances there lose only those instances (state lives
+ * in the host).
  */
 export class WorkerPool implements ActorExecutor {
-  #slots: WorkerSlot[];
-  #actors = new Map<string, { slot: ActorSlot; worker: WorkerSlot }>();
+  #max: number;
+  #workers: WorkerSlot[] = [];
+  #queue: Pending[] = [];
+  #actors = new Map<string, Registered>();
   #nextId = 1;
+  /** The directory of actors, and the changes workers catch up on. */
+  #directory = new Map<string, Standing>();
+  #log: [string, Standing][] = [];
+  #logBase = 0;
+  #closed = false;
 
+  /**
+   * @param options.size most workers at once (default: twice the cores,
+   * at least 4).
+   */
   constructor(options: { size?: number } = {}) {
-    const size = options.size ?? Math.max(2, navigator.hardwareConcurrency);
-    this.#slots = Array.from({ length: size }, () => new WorkerSlot(this));
+    this.#max = options.size ??
+      Math.max(4, 2 * navigator.hardwareConcurrency);
+  }
+
+  /** Workers started so far and still alive. */
+  get workers(): number {
+    return this.#workers.length;
   }
 
   /** The registration of an actor, if it is registered. */
@@ -206,31 +221,115 @@ export class WorkerPool implements ActorExecutor {
 
   register(actor: string, slot: ActorSlot): void {
     const existing = this.#actors.get(actor);
-    if (existing) existing.worker.drop(actor);
-    const worker = existing?.worker ??
-      this.#slots.reduce((a, b) => a.actors.size <= b.actors.size ? a : b);
-    worker.actors.add(actor);
-    this.#actors.set(actor, { slot, worker });
+    existing?.home?.drop(actor);
+    this.#actors.set(actor, { slot, home: null });
+    this.#change(actor, Standing.Running);
   }
 
   unregister(actor: string): void {
-    this.#actors.get(actor)?.worker.drop(actor);
+    const entry = this.#actors.get(actor);
+    if (!entry) return;
+    entry.home?.drop(actor);
     this.#actors.delete(actor);
+    this.#change(actor, Standing.Gone);
+  }
+
+  setMailboxFull(actor: string, full: boolean): void {
+    if (!this.#actors.has(actor)) return;
+    this.#change(actor, full ? Standing.Full : Standing.Running);
+  }
+
+  #change(actor: string, standing: Standing): void {
+    if (standing === Standing.Gone) this.#directory.delete(actor);
+    else this.#directory.set(actor, standing);
+    this.#log.push([actor, standing]);
+    if (this.#log.length > DIRECTORY_LOG) {
+      // Workers this far behind get the whole directory instead.
+      this.#logBase += this.#log.length;
+      this.#log = [];
+    }
+  }
+
+  /** Brings a worker's copy of the directory up to date. */
+  #sync(worker: WorkerSlot): void {
+    const end = this.#logBase + this.#log.length;
+    if (worker.seen === end) return;
+    if (worker.seen < this.#logBase) {
+      worker.post({
+        type: "directory",
+        reset: true,
+        changes: [...this.#directory],
+      });
+    } else {
+      worker.post({
+        type: "directory",
+        reset: false,
+        changes: this.#log.slice(worker.seen - this.#logBase),
+      });
+    }
+    worker.seen = end;
   }
 
   call(
     actor: string,
     call: { fn: GuestFunction; args: string[] },
   ): Promise<GuestOutcome> {
-    const entry = this.#actors.get(actor);
-    if (!entry) return Promise.resolve(trap("actor is not running"));
-    return new Promise((resolve) =>
-      entry.worker.enqueue({ id: this.#nextId++, actor, ...call, resolve })
-    );
+    if (!this.#actors.has(actor)) {
+      return Promise.resolve(trap("actor is not running"));
+    }
+    return new Promise((resolve) => {
+      this.#queue.push({ id: this.#nextId++, actor, ...call, resolve });
+      this.#dispatch();
+    });
+  }
+
+  /** Starts queued calls on free workers, in order. */
+  #dispatch(): void {
+    while (this.#queue.length > 0 && !this.#closed) {
+      const p = this.#queue[0];
+      const entry = this.#actors.get(p.actor);
+      if (!entry) {
+        this.#queue.shift();
+        p.resolve(trap("actor is not running"));
+        continue;
+      }
+      let worker = entry.home?.running === null ? entry.home : undefined;
+      worker ??= this.#workers.find((w) => w.running === null);
+      if (!worker && this.#workers.length < this.#max) {
+        worker = new WorkerSlot(this);
+        this.#workers.push(worker);
+      }
+      if (!worker) return;
+      this.#queue.shift();
+      if (entry.home !== worker) {
+        // One instance per actor: it moves with the call.
+        entry.home?.drop(p.actor);
+        entry.home = worker;
+      }
+      this.#sync(worker);
+      worker.run(p, entry.slot);
+    }
+  }
+
+  /** A worker finished its call. */
+  freed(_worker: WorkerSlot): void {
+    this.#dispatch();
+  }
+
+  /** A worker was killed: its instances are gone with it. */
+  lost(worker: WorkerSlot): void {
+    this.#workers = this.#workers.filter((w) => w !== worker);
+    for (const entry of this.#actors.values()) {
+      if (entry.home === worker) entry.home = null;
+    }
+    queueMicrotask(() => this.#dispatch());
   }
 
   close(): void {
-    for (const s of this.#slots) s.close();
+    this.#closed = true;
+    for (const w of this.#workers) w.close();
+    this.#workers = [];
+    for (const p of this.#queue.splice(0)) p.resolve(trap("executor closed"));
   }
 }
 
@@ -241,6 +340,7 @@ export class WorkerPool implements ActorExecutor {
 export class InProcessExecutor implements ActorExecutor {
   #actors = new Map<string, { slot: ActorSlot; guest?: GuestActor }>();
   #bindings = new Map<string, Awaited<ReturnType<typeof loadBindings>>>();
+  #directory: Directory = new Map();
 
   /** Loads a component's bindings; call before the first `call`. */
   async prepare(component: ExecutorComponent): Promise<void> {
@@ -251,10 +351,17 @@ export class InProcessExecutor implements ActorExecutor {
 
   register(actor: string, slot: ActorSlot): void {
     this.#actors.set(actor, { slot });
+    this.#directory.set(actor, Standing.Running);
   }
 
   unregister(actor: string): void {
     this.#actors.delete(actor);
+    this.#directory.delete(actor);
+  }
+
+  setMailboxFull(actor: string, full: boolean): void {
+    if (!this.#actors.has(actor)) return;
+    this.#directory.set(actor, full ? Standing.Full : Standing.Running);
   }
 
   call(
@@ -267,7 +374,12 @@ export class InProcessExecutor implements ActorExecutor {
       return Promise.resolve(trap("actor is not running"));
     }
     try {
-      entry.guest ??= new GuestActor(actor, instantiate, entry.slot.component);
+      entry.guest ??= new GuestActor(
+        actor,
+        instantiate,
+        entry.slot.component,
+        this.#directory,
+      );
     } catch (err) {
       return Promise.resolve(
         trap(`instantiation failed: ${(err as Error).message}`),

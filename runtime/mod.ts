@@ -3,11 +3,46 @@
  * The actor runtime: load and check components, run them isolated in
  * no-permission workers, and record every interaction on the actor's chain.
  *
+ * The component layer on its own:
+ *
+ * ```ts
+ * import { instantiate, loadComponent } from "./mod.ts";
+ *
+ * const loaded = await loadComponent("examples/counter/counter.wasm");
+ * const actor = await instantiate(loaded, {
+ *   runtime: {
+ *     log: (msg) => console.log(msg),
+ *     now: () => Date.now(),
+ *     random: (len) => crypto.getRandomValues(new Uint8Array(len)),
+ *     selfId: () => "counter",
+ *   },
+ *   message: { send: () => ({ ok: false, error: "no peers" }) },
+ *   supervisor: {
+ *     spawn: () => ({ ok: false, error: "no children" }),
+ *     stop: () => ({ ok: false, error: "no children" }),
+ *     restart: () => ({ ok: false, error: "no children" }),
+ *     children: () => [],
+ *   },
+ * });
+ * const init = actor.init('{"start":1}'); // { ok: true, value: '{"count":1,"at":0}' }
+ * // Options: instantiate(loaded, host, { memoryMb: 16 }) caps its memory.
+ * ```
+ *
  * @module
  */
 export * from "./component.ts";
+export {
+  type ActorInstance,
+  type CompiledComponent,
+  GuestTrap,
+  type Handled,
+  type HostImports,
+  instantiate,
+  type Result,
+} from "./instance.ts";
 export * from "./executor.ts";
 export * from "./recorder.ts";
 export { buildWatComponent } from "./build_wat.ts";
 export * from "./replay.ts";
 export * from "./json_limits.ts";
+export * from "./limits.ts";

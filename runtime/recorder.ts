@@ -7,7 +7,13 @@
  *
  * @module
  */
-import type { ChainEvent, ChainLink, ChainWriter, Json } from "../chain/mod.ts";
+import type {
+  ChainEvent,
+  ChainLink,
+  ChainWriter,
+  EventType,
+  Json,
+} from "../chain/mod.ts";
 import { parseDocument } from "./json_limits.ts";
 
 /** One host function call made by the guest, with what it got back. */
@@ -90,9 +96,23 @@ export interface Delivery {
   crashed: boolean;
   /** The recorded `actor.init` / `handle.ok` / `handle.error` event. */
   event: ChainEvent;
+  /** The recorded event that started the step (`message.in`, …), if any. */
+  input: ChainEvent | null;
   logs: string[];
   outgoing: Outgoing[];
   effects: Effect[];
+}
+
+/** A message refused because the actor is stopping; nothing is recorded. */
+export class NotDelivered extends Error {
+  override name = "NotDelivered";
+}
+
+/** One event of a step, appended with the rest of the step at once. */
+interface StepEvent {
+  type: EventType;
+  data: { [key: string]: Json };
+  ts?: number;
 }
 
 const RUNTIME = "theater:actor/runtime";
@@ -111,6 +131,7 @@ export class ActorRecorder {
   #state: Json = null;
   #stateText = "null";
   #busy: Promise<unknown> = Promise.resolve();
+  #closing: string | null = null;
 
   constructor(
     id: string,
@@ -144,15 +165,28 @@ export class ActorRecorder {
     });
   }
 
-  async #start(start: StartData, init: boolean): Promise<Delivery | null> {
-    const started = this.writer.append("actor.start", {
-      component: start.component,
-      manifest: start.manifest,
-      params: start.params,
-      link: start.link,
-    });
-    if (init) return await this.#run("init", [JSON.stringify(start.params)]);
-    await started;
+  async #start(
+    start: StartData,
+    init: boolean,
+    before: StepEvent[] = [],
+  ): Promise<Delivery | null> {
+    const started: StepEvent = {
+      type: "actor.start",
+      data: {
+        component: start.component,
+        manifest: start.manifest,
+        params: start.params,
+        link: start.link,
+      },
+      ts: this.writer.tick(),
+    };
+    if (init) {
+      return await this.#run("init", [JSON.stringify(start.params)], [
+        ...before,
+        started,
+      ]);
+    }
+    await Promise.all(this.writer.appendAll([...before, started]));
     await this.writer.flush();
     return null;
   }
@@ -163,12 +197,17 @@ export class ActorRecorder {
     options: { from: string; link?: ChainLink | null },
   ): Promise<Delivery> {
     return this.#serial(async () => {
-      this.writer.append("message.in", {
-        from: options.from,
-        msg,
-        link: options.link ?? null,
-      });
-      return await this.#run("handle", [this.#stateText, JSON.stringify(msg)]);
+      if (this.#closing) throw new NotDelivered(this.#closing);
+      const input: StepEvent = {
+        type: "message.in",
+        data: { from: options.from, msg, link: options.link ?? null },
+        ts: this.writer.tick(),
+      };
+      return await this.#run(
+        "handle",
+        [this.#stateText, JSON.stringify(msg)],
+        [input],
+      );
     });
   }
 
@@ -182,16 +221,21 @@ export class ActorRecorder {
     options: { notify: boolean },
   ): Promise<{ event: ChainEvent; delivery: Delivery | null }> {
     return this.#serial(async () => {
-      const recorded = await this.writer.append("child.event", { ...event });
+      const input: StepEvent = {
+        type: "child.event",
+        data: { ...event },
+        ts: this.writer.tick(),
+      };
       if (!options.notify) {
+        const [recorded] = this.writer.appendAll([input]);
         await this.writer.flush();
-        return { event: recorded, delivery: null };
+        return { event: await recorded, delivery: null };
       }
       const delivery = await this.#run("on-child-event", [
         this.#stateText,
         JSON.stringify(event),
-      ]);
-      return { event: recorded, delivery };
+      ], [input]);
+      return { event: delivery.input!, delivery };
     });
   }
 
@@ -204,10 +248,13 @@ export class ActorRecorder {
     reason: string,
     start: StartData & { fresh: boolean },
   ): Promise<Delivery | null> {
-    return this.#serial(() => {
-      this.writer.append("actor.stop", { reason });
-      return this.#start(start, start.fresh);
-    });
+    return this.#serial(() =>
+      this.#start(start, start.fresh, [{
+        type: "actor.stop",
+        data: { reason },
+        ts: this.writer.tick(),
+      }])
+    );
   }
 
   /** Records `actor.stop` and waits for everything to be durable. */
@@ -218,49 +265,59 @@ export class ActorRecorder {
     });
   }
 
+  /**
+   * Refuses every delivery still queued, and any later one, with
+   * {@linkcode NotDelivered}: nothing of them is recorded. Calls under way
+   * finish (or time out) as usual; lifecycle steps still run.
+   */
+  close(reason: string): void {
+    this.#closing ??= reason;
+  }
+
   #serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.#busy.then(fn, fn);
     this.#busy = next.catch(() => {});
     return next;
   }
 
-  async #run(fn: GuestFunction, args: string[]): Promise<Delivery> {
+  async #run(
+    fn: GuestFunction,
+    args: string[],
+    input: StepEvent[],
+  ): Promise<Delivery> {
     const outcome = await this.executor.call(this.id, { fn, args });
     const logs: string[] = [];
     const sends: { to: string; msg: Json }[] = [];
-    const effects: Promise<Effect>[] = [];
+    const effects: { op: Effect["op"]; at: number; call: HostCallRecord }[] =
+      [];
+    const calls: StepEvent[] = [];
     for (const call of outcome.calls) {
-      const recorded = this.writer.append("host.call", {
-        interface: call.interface,
-        function: call.function,
-        args: call.args,
-        result: call.result,
+      calls.push({
+        type: "host.call",
+        data: {
+          interface: call.interface,
+          function: call.function,
+          args: call.args,
+          result: call.result,
+        },
       });
       if (call.interface === RUNTIME && call.function === "log") {
         logs.push(String(call.args[0]));
       }
       if (!isOk(call.result)) continue;
       if (call.interface === MESSAGE && call.function === "send") {
-        // The host answered ok only for a message that parses.
+        // The host answered ok only for a message that passed the gate.
         sends.push({
           to: String(call.args[0]),
           msg: JSON.parse(String(call.args[1])),
         });
       }
       if (call.interface === SUPERVISOR && call.function !== "children") {
-        const ok = (call.result as { ok: Json }).ok;
-        const op = call.function as Effect["op"];
-        effects.push(recorded.then((e) => ({
-          op,
-          child: op === "spawn" ? String(ok) : String(call.args[0]),
-          ...(op === "spawn"
-            ? {
-              manifest: String(call.args[0]),
-              params: call.args[1] as string | null,
-            }
-            : {}),
-          link: { actor: this.id, hash: e.hash },
-        })));
+        effects.push({
+          op: call.function as Effect["op"],
+          at: input.length + calls.length - 1,
+          call,
+        });
       }
     }
     let failure: string | null = null;
@@ -286,50 +343,85 @@ export class ActorRecorder {
         ? outcome.error
         : `${outcome.status}: ${outcome.error}`;
     }
-    if (failure !== null) {
+    let recorded: Promise<ChainEvent>[] | null = null;
+    if (failure === null) {
+      const done: StepEvent = fn === "init"
+        ? { type: "actor.init", data: { state } }
+        : { type: "handle.ok", data: { state, reply } };
+      const out: StepEvent[] = sends.map((s) => ({
+        type: "message.out",
+        data: { to: s.to, msg: s.msg },
+      }));
+      try {
+        recorded = this.writer.appendAll([...input, ...calls, done, ...out]);
+      } catch (err) {
+        // An outcome the chain cannot hold is a crash of the call, never an
+        // escape from the loop.
+        failure = `cannot record the outcome: ${(err as Error).message}`;
+        crashed = true;
+      }
+    }
+    if (recorded === null) {
       // A failed call changes nothing: its state is dropped, and so are the
       // messages and supervisor calls it made. What it saw is on record.
-      const event = await this.writer.append("handle.error", {
-        phase: fn,
-        error: failure,
-      });
+      const error: StepEvent = {
+        type: "handle.error",
+        data: { phase: fn, error: failure! },
+      };
+      let events: Promise<ChainEvent>[];
+      try {
+        events = this.writer.appendAll([...input, ...calls, error]);
+      } catch (err) {
+        (error.data as { error: string }).error =
+          `${failure}; its host calls cannot be recorded: ${
+            (err as Error).message
+          }`;
+        events = this.writer.appendAll([...input, error]);
+      }
+      const all = await Promise.all(events);
       await this.writer.flush();
       return {
         ok: false,
         reply: null,
-        error: failure,
+        error: failure!,
         crashed,
-        event,
+        event: all.at(-1)!,
+        input: all[input.length - 1] ?? null,
         logs,
         outgoing: [],
         effects: [],
       };
     }
-    const done = this.writer.append(
-      fn === "init" ? "actor.init" : "handle.ok",
-      fn === "init" ? { state } : { state, reply },
-    );
-    const out = sends.map((s) =>
-      this.writer.append("message.out", { to: s.to, msg: s.msg })
-    );
-    const event = await done;
-    const sent = await Promise.all(out);
-    const effectList = await Promise.all(effects);
+    const all = await Promise.all(recorded);
     await this.writer.flush();
     this.#state = state;
     this.#stateText = stateText;
+    const doneAt = input.length + calls.length;
     return {
       ok: true,
       reply,
       crashed: false,
-      event,
+      event: all[doneAt],
+      input: all[input.length - 1] ?? null,
       logs,
-      outgoing: sent.map((e, i) => ({
-        to: sends[i].to,
-        msg: sends[i].msg,
-        link: { actor: this.id, hash: e.hash },
+      outgoing: sends.map((s, i) => ({
+        to: s.to,
+        msg: s.msg,
+        link: { actor: this.id, hash: all[doneAt + 1 + i].hash },
       })),
-      effects: effectList,
+      effects: effects.map(({ op, at, call }) => ({
+        op,
+        child: op === "spawn"
+          ? String((call.result as { ok: Json }).ok)
+          : String(call.args[0]),
+        ...(op === "spawn"
+          ? {
+            manifest: String(call.args[0]),
+            params: call.args[1] as string | null,
+          }
+          : {}),
+        link: { actor: this.id, hash: all[at].hash },
+      })),
     };
   }
 }

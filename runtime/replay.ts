@@ -16,9 +16,15 @@ import {
   sha256Hex,
   verifyChain,
 } from "../chain/mod.ts";
-import { compileCores, loadComponent } from "./component.ts";
-import type { CallContext } from "./_guest.ts";
-import { type ActorExecutor, WorkerPool } from "./executor.ts";
+import { executorComponent, loadComponent } from "./component.ts";
+import {
+  type ActorExecutor,
+  type CallContext,
+  type CallQuota,
+  quotaOf,
+  WorkerPool,
+} from "./executor.ts";
+import { limitsOf } from "./limits.ts";
 import {
   ActorRecorder,
   type HostCallRecord,
@@ -230,15 +236,6 @@ export function describeDivergence(
   return `${expected.type}: ${lines.join("; ") || "same data, other hash"}`;
 }
 
-/** Manifest limits as recorded, with the defaults of docs/manifest.md. */
-function limitsOf(manifest: Json): { timeoutMs: number; memoryMb: number } {
-  const limits = (manifest as { limits?: Record<string, number> })?.limits;
-  return {
-    timeoutMs: limits?.handle_timeout_ms ?? 1000,
-    memoryMb: limits?.memory_mb ?? 64,
-  };
-}
-
 /**
  * Replays one chain. The chain must verify first. Every guest call gets the
  * recorded host call results and every event the recorded `ts`; the replay
@@ -277,7 +274,8 @@ export async function replayChain(
   });
   const tail = new Tail(out);
   let replay: HostCallRecord[] = [];
-  const context = (): CallContext => ({ peers: [], children: [], replay });
+  let quota: CallQuota | undefined;
+  const context = (): CallContext => ({ children: [], replay, quota });
   const recorder = new ActorRecorder(actor, { writer, executor });
   let supervised = false;
   let done = 0;
@@ -322,15 +320,14 @@ export async function replayChain(
             );
           }
           supervised = loaded.supervised;
-          const limits = limitsOf(d.manifest);
+          const limits = limitsOf(
+            (d.manifest as { limits?: Json } | null)?.limits,
+          );
+          quota = quotaOf(limits);
           executor.unregister(actor);
           executor.register(actor, {
-            component: {
-              key: `${loaded.sha256}:${limits.memoryMb}`,
-              bindings: loaded.bindings,
-              modules: compileCores(loaded, { memoryMb: limits.memoryMb }),
-            },
-            timeoutMs: limits.timeoutMs,
+            component: executorComponent(loaded, limits),
+            timeoutMs: limits.handleTimeoutMs,
             context,
           });
           const start = d as unknown as StartData;

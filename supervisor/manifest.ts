@@ -7,7 +7,20 @@
  */
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { z } from "zod";
-import { describeIoError, FSYNC_POLICIES, type Json } from "../chain/mod.ts";
+import {
+  describeIoError,
+  FSYNC_POLICIES,
+  type Json,
+  readRegularFile,
+} from "../chain/mod.ts";
+import {
+  type ActorLimits,
+  checkDocument,
+  DEFAULT_LIMITS,
+  LIMIT_FIELDS,
+  limitsOf,
+  MAX_DOCUMENT_BYTES,
+} from "../runtime/mod.ts";
 
 const ACTOR_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
@@ -39,10 +52,14 @@ const manifestSchema = z.strictObject({
       every: z.number().int().positive(),
     }).optional(),
   }).optional(),
-  limits: z.strictObject({
-    handle_timeout_ms: z.number().int().positive().optional(),
-    memory_mb: z.number().int().positive().max(4096).optional(),
-  }).optional(),
+  limits: z.strictObject(
+    Object.fromEntries(
+      Object.entries(LIMIT_FIELDS).map(([name, f]) => [
+        name,
+        z.number().int().min(f.min).max(f.max).optional(),
+      ]),
+    ),
+  ).optional(),
   supervision: z.strictObject({
     strategy: z.enum(["one-for-one", "one-for-all", "rest-for-one"])
       .optional(),
@@ -74,7 +91,7 @@ export interface ResolvedManifest {
   fsync: "every-event" | "batch" | "none";
   /** Sign a checkpoint every `every` events with the key at `key`. */
   checkpoint: { key: string; every: number } | null;
-  limits: { handleTimeoutMs: number; memoryMb: number };
+  limits: ActorLimits;
   supervision: {
     strategy: "one-for-one" | "one-for-all" | "rest-for-one";
     restart: "permanent" | "transient" | "temporary";
@@ -94,8 +111,8 @@ export class ManifestError extends Error {
 
 /** Default limits and supervision, as documented in docs/manifest.md. */
 export const DEFAULTS = {
-  handleTimeoutMs: 1000,
-  memoryMb: 64,
+  handleTimeoutMs: DEFAULT_LIMITS.handleTimeoutMs,
+  memoryMb: DEFAULT_LIMITS.memoryMb,
   fsync: "every-event",
   strategy: "one-for-one",
   restart: "permanent",
@@ -132,6 +149,15 @@ function inside(dir: string, path: string, file: string, field: string) {
   return resolveInside(dir, path, `${file}: field "${field}"`);
 }
 
+/** Line and column (1-based) of a UTF-16 offset in `text`. */
+function lineCol(text: string, at: number): string {
+  const before = text.slice(0, at).split("\n");
+  return `${before.length}:${before[before.length - 1].length + 1}`;
+}
+
+/** Largest manifest file: a document of params plus room for the rest. */
+const MAX_MANIFEST_BYTES = 2 * MAX_DOCUMENT_BYTES;
+
 /**
  * Validates a parsed manifest. Every problem is reported, one per line, as
  * `<file>: field "<path>": <what was expected>`.
@@ -158,6 +184,25 @@ export function validateManifest(
   }
   const m = parsed.data;
   const dir = dirname(file);
+  const limits = limitsOf(m.limits ?? {});
+  const params = [
+    ["params", m.params],
+    ...(m.children ?? []).map((c, i) => [`children[${i}].params`, c.params]),
+  ] as const;
+  for (const [field, value] of params) {
+    if (value === undefined) continue;
+    const problem = checkDocument(JSON.stringify(value));
+    if (problem) {
+      throw new ManifestError(`${file}: field "${field}": ${problem.message}`);
+    }
+  }
+  if ((m.children ?? []).length > limits.children) {
+    throw new ManifestError(
+      `${file}: field "children": ${
+        m.children!.length
+      } children, over limits.children = ${limits.children}`,
+    );
+  }
   return {
     path: file,
     manifest: m,
@@ -172,10 +217,7 @@ export function validateManifest(
         every: m.chain.checkpoint.every,
       }
       : null,
-    limits: {
-      handleTimeoutMs: m.limits?.handle_timeout_ms ?? DEFAULTS.handleTimeoutMs,
-      memoryMb: m.limits?.memory_mb ?? DEFAULTS.memoryMb,
-    },
+    limits,
     supervision: {
       strategy: m.supervision?.strategy ?? DEFAULTS.strategy,
       restart: m.supervision?.restart ?? DEFAULTS.restart,
@@ -198,9 +240,18 @@ export function validateManifest(
 export async function loadManifest(path: string): Promise<ResolvedManifest> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readSmallFile(path, MAX_MANIFEST_BYTES);
   } catch (err) {
     throw new ManifestError(`${path}: cannot read: ${describeIoError(err)}`);
+  }
+  // The manifest is recorded whole in actor.start: it passes the same gate
+  // as every other recorded document, before anything is parsed.
+  const problem = checkDocument(text, { maxBytes: MAX_MANIFEST_BYTES });
+  if (problem && !problem.message.startsWith("is not valid JSON")) {
+    const where = problem.at === undefined
+      ? ""
+      : `:${lineCol(text, problem.at)}`;
+    throw new ManifestError(`${path}${where}: manifest ${problem.message}`);
   }
   let value: unknown;
   try {
@@ -211,4 +262,17 @@ export async function loadManifest(path: string): Promise<ResolvedManifest> {
     );
   }
   return validateManifest(value, { path });
+}
+
+/**
+ * Reads a text file of at most `maxBytes`, refusing anything that is not a
+ * regular file (a FIFO, a device such as /dev/zero) without reading it.
+ *
+ * @throws {Error} naming what is wrong.
+ */
+export async function readSmallFile(
+  path: string,
+  maxBytes: number,
+): Promise<string> {
+  return new TextDecoder().decode(await readRegularFile(path, maxBytes));
 }

@@ -26,10 +26,13 @@ import {
   type ActorExecutor,
   ActorRecorder,
   type ActorSlot,
-  compileCores,
   type Delivery,
   type Effect,
+  executorComponent,
+  limitName,
   loadComponent,
+  NotDelivered,
+  quotaOf,
   WorkerPool,
 } from "../runtime/mod.ts";
 import {
@@ -139,6 +142,10 @@ interface Running {
   restarts: number[];
   /** Periodic signed checkpoints, when the manifest asks for them. */
   checkpoints: Checkpointing | null;
+  /** Whether `init` ever succeeded: if not, a restart runs it again. */
+  initialized: boolean;
+  /** Messages waiting for or in delivery (the mailbox). */
+  queued: number;
 }
 
 interface Checkpointing {
@@ -163,6 +170,10 @@ export class ActorSystem {
   #inFlight = new Set<Promise<unknown>>();
   #chainDir: string | null;
   #failure: string | null = null;
+  /** Most actors at once: the root manifest's `limits.actors`. */
+  #maxActors: number | null = null;
+  /** Why the run is stopping, once it is: no new work is taken. */
+  #stopping: string | null = null;
 
   constructor(options: SystemOptions = {}) {
     this.options = options;
@@ -213,12 +224,22 @@ export class ActorSystem {
     if (this.#actors.has(id)) {
       throw new DeliveryError(`an actor named ${id} is already running`);
     }
+    if (this.#stopping) {
+      throw new DeliveryError(`not started: the run is stopping`);
+    }
+    this.#maxActors ??= manifest.limits.actors;
+    if (this.#actors.size >= this.#maxActors) {
+      throw new DeliveryError(
+        `quota exceeded: more than ${this.#maxActors} actors in the run (${
+          limitName("actors")
+        } of the root manifest)`,
+      );
+    }
     const component = await loadComponent(manifest.component, {
       cacheDir: this.options.cacheDir,
+      maxMb: manifest.limits.componentMb,
     });
-    const modules = compileCores(component, {
-      memoryMb: manifest.limits.memoryMb,
-    });
+    const executable = executorComponent(component, manifest.limits);
     this.#chainDir ??= manifest.chainDir;
     await ensureDir(this.#chainDir);
     const chainPath = join(this.#chainDir, `${id}.jsonl`);
@@ -232,15 +253,12 @@ export class ActorSystem {
         ? (e) => checkpoints.frontier.append(fromHex(e.hash))
         : undefined,
     });
+    const quota = quotaOf(manifest.limits);
     const slot: ActorSlot = {
-      component: {
-        key: `${component.sha256}:${manifest.limits.memoryMb}`,
-        bindings: component.bindings,
-        modules,
-      },
+      component: executable,
       timeoutMs: manifest.limits.handleTimeoutMs,
       context: () => ({
-        peers: this.actors,
+        quota,
         children: [...running.children],
         spawned: running.spawned,
       }),
@@ -259,6 +277,8 @@ export class ActorSystem {
       spawned: 0,
       restarts: [],
       checkpoints,
+      initialized: false,
+      queued: 0,
     };
     this.#executor.register(id, slot);
     this.#actors.set(id, running);
@@ -271,6 +291,7 @@ export class ActorSystem {
       link: options.link ?? null,
     });
     this.#release(id, init);
+    running.initialized = init.ok;
     if (!init.ok) {
       if (running.parent) {
         await this.#childFailed(id, `init failed: ${init.error}`);
@@ -310,9 +331,35 @@ export class ActorSystem {
         new DeliveryError(`no actor ${JSON.stringify(to)} is running`),
       );
     }
+    if (this.#stopping) {
+      return Promise.reject(
+        new DeliveryError(`not delivered to ${to}: the run is stopping`),
+      );
+    }
+    const { mailbox } = actor.manifest.limits;
+    if (actor.queued >= mailbox) {
+      return Promise.reject(
+        new DeliveryError(
+          `not delivered: the mailbox of ${to} is full (${
+            limitName("mailbox")
+          } = ${mailbox})`,
+        ),
+      );
+    }
+    if (++actor.queued === mailbox) {
+      this.#executor.setMailboxFull(to, true);
+    }
     const delivery = actor.recorder.deliver(msg, {
       from: options.from ?? "external",
       link: options.link ?? null,
+    }).finally(() => {
+      if (actor.queued-- === mailbox && this.#actors.get(to) === actor) {
+        this.#executor.setMailboxFull(to, false);
+      }
+    }).catch((err) => {
+      throw err instanceof NotDelivered
+        ? new DeliveryError(`not delivered to ${to}: ${err.message}`)
+        : err;
     }).then(async (d) => {
       this.#release(to, d);
       await this.#checkpoint(actor, false);
@@ -348,6 +395,12 @@ export class ActorSystem {
     for (const effect of effects) {
       const parent = this.#actors.get(from);
       if (!parent) return;
+      if (this.#stopping) {
+        if (effect.op === "spawn") {
+          await this.#tell(from, effect.child, "failed", "the run is stopping");
+        }
+        continue;
+      }
       if (effect.op === "spawn") {
         let path: string;
         let params: Json | undefined;
@@ -453,6 +506,7 @@ export class ActorSystem {
     const parent = child?.parent ? this.#actors.get(child.parent) : undefined;
     if (!child || !parent) return;
     const link = await this.#tell(parent.id, id, "failed", reason);
+    if (this.#stopping) return;
     if (child.manifest.supervision.restart === "temporary") {
       await this.#stopTree(id, `failed: ${reason}`);
       await this.#tell(parent.id, id, "stopped", "temporary: not restarted");
@@ -510,10 +564,21 @@ export class ActorSystem {
       manifest: actor.manifest.manifest as { [key: string]: Json },
       params: actor.params,
       link,
-      fresh: actor.manifest.supervision.restartFrom === "init",
+      // An actor whose init never succeeded has no state to resume: a
+      // restart is another attempt to start it.
+      fresh: actor.manifest.supervision.restartFrom === "init" ||
+        !actor.initialized,
     });
-    if (init) this.#release(id, init);
+    if (init) {
+      this.#release(id, init);
+      actor.initialized ||= init.ok;
+    }
     if (actor.parent) await this.#tell(actor.parent, id, "restarted", reason);
+    if (init && !init.ok) {
+      if (actor.parent) {
+        await this.#childFailed(id, `init failed: ${init.error}`);
+      } else await this.#stopTree(id, `init failed: ${init.error}`);
+    }
   }
 
   /**
@@ -580,6 +645,13 @@ export class ActorSystem {
    * parents, and releases the workers.
    */
   async shutdown(reason: string): Promise<void> {
+    // No new work from here on: messages still queued are refused (their
+    // senders hear why), calls under way finish or time out, so a run of
+    // actors that message each other forever still stops.
+    this.#stopping ??= reason;
+    for (const actor of this.#actors.values()) {
+      actor.recorder.close(`the run is stopping (${reason})`);
+    }
     await this.idle();
     const roots = this.#order.filter((id) => !this.#actors.get(id)?.parent);
     for (const id of roots.reverse()) await this.#stopTree(id, reason);

@@ -2,7 +2,7 @@
 /**
  * Builds `counter.wasm` from `counter.wat` and `wit/theater.wit` with jco's
  * in-process wasm-tools: WAT -> core module -> embed the WIT -> component.
- * Run: `deno run --allow-read --allow-write examples/counter/build.ts`.
+ * Run: `deno run --allow-read --allow-write --allow-env examples/counter/build.ts`.
  *
  * @module
  */

@@ -8,20 +8,25 @@
 import { join } from "node:path";
 import { buildWatComponent } from "../build_wat.ts";
 
+/** Every kind of test component {@linkcode buildTestComponent} makes. */
+export const TEST_COMPONENTS = [
+  "echo",
+  "supervisor",
+  "relay",
+  "trap",
+  "err",
+  "junk",
+  "loop",
+  "membomb",
+  "wasi",
+  "noexport",
+  "core",
+  "garbage",
+  "truncated",
+] as const;
+
 /** The kinds of test component {@linkcode buildTestComponent} makes. */
-export type TestComponent =
-  | "echo"
-  | "supervisor"
-  | "relay"
-  | "trap"
-  | "err"
-  | "junk"
-  | "loop"
-  | "membomb"
-  | "wasi"
-  | "noexport"
-  | "core"
-  | "garbage";
+export type TestComponent = typeof TEST_COMPONENTS[number];
 
 const ACTOR = "theater:actor/actor@0.1.0";
 
@@ -149,6 +154,12 @@ export async function buildTestComponent(
   let bytes: Uint8Array;
   if (kind === "garbage") {
     bytes = new TextEncoder().encode("this is not a component at all\n");
+  } else if (kind === "truncated") {
+    // A component header and the first half of a component.
+    const whole = await buildWatComponent(path, {
+      source: actorWat(BODIES.echo),
+    });
+    bytes = whole.subarray(0, whole.length >> 1);
   } else if (kind === "core") {
     const { parse } = await import("@bytecodealliance/jco");
     bytes = await parse(actorWat(BODIES.echo));
