@@ -84,7 +84,7 @@ for (
   executor.register(id, {
     component,
     timeoutMs: 5000,
-    context: () => ({ peers: [], children: [] }),
+    context: () => ({ children: [] }),
   });
   const writer = await ChainWriter.open(join(dir, `${id}.jsonl`), {
     actor: id,

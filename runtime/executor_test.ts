@@ -31,7 +31,7 @@ async function register(
   executor.register(actor, {
     component,
     timeoutMs: options.timeoutMs ?? 2000,
-    context: () => ({ peers: [], children: [] }),
+    context: () => ({ children: [] }),
   });
 }
 
@@ -143,6 +143,80 @@ Deno.test("WorkerPool: a memory bomb fails at its limit", async () => {
       const o = await pool.call("bomb", { fn: "handle", args: ["{}", "1"] });
       assert.equal(o.status, "trap");
       assert.match(o.status === "trap" ? o.error : "", /unreachable/);
+    } finally {
+      pool.close();
+    }
+  });
+});
+
+Deno.test("WorkerPool: guest code finds no Deno namespace and no Worker to escape with", async () => {
+  // Bindings are generated code, but defence in depth: even bindings that
+  // try to kill the host, read process facts or start a worker of their
+  // own find nothing to do it with.
+  const pool = new WorkerPool({ size: 1 });
+  try {
+    const probe = (expr: string) => ({
+      key: `probe:${expr}`,
+      bindings: `${expr};\nexport function instantiate() { return {}; }`,
+      modules: {},
+    });
+    for (
+      const expr of [
+        'Deno.kill(Deno.pid, "SIGKILL")',
+        "Deno.cwd()",
+        "Deno.execPath()",
+        'new Worker("data:text/javascript,", { type: "module" })',
+      ]
+    ) {
+      pool.register("probe", {
+        component: probe(expr),
+        timeoutMs: 1000,
+        context: () => ({ children: [] }),
+      });
+      const outcome = await pool.call("probe", { fn: "init", args: ["{}"] });
+      assert.equal(outcome.status, "trap", expr);
+      assert.match(
+        (outcome as { error: string }).error,
+        /instantiation failed: .*(not defined|undefined|not a constructor)/,
+        expr,
+      );
+      pool.unregister("probe");
+    }
+  } finally {
+    pool.close();
+  }
+  // Still here: the host process was not killed.
+});
+
+Deno.test("WorkerPool: a spinning actor does not delay another (calls go to free workers)", async () => {
+  await withTests(async (_dir, build) => {
+    const pool = new WorkerPool({ size: 3 });
+    try {
+      await register(pool, "spinner", await build("loop"), { timeoutMs: 200 });
+      await register(pool, "echo", await build("echo"));
+      await pool.call("echo", { fn: "init", args: ["{}"] });
+      let spinning = true;
+      const spin = (async () => {
+        while (spinning) {
+          await pool.call("spinner", { fn: "handle", args: ["{}", "1"] });
+        }
+      })();
+      const slowest: number[] = [];
+      for (let i = 0; i < 100; i++) {
+        const t0 = performance.now();
+        const outcome = await pool.call("echo", {
+          fn: "handle",
+          args: ["{}", String(i)],
+        });
+        slowest.push(performance.now() - t0);
+        assert.equal(outcome.status, "ok");
+        // Spread the calls over several of the spinner's time-outs.
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      spinning = false;
+      await spin;
+      slowest.sort((a, b) => b - a);
+      assert.ok(slowest[0] < 50, `slowest echo call took ${slowest[0]} ms`);
     } finally {
       pool.close();
     }

@@ -7,6 +7,8 @@ import {
   ManifestError,
   validateManifest,
 } from "./manifest.ts";
+import { DEFAULT_LIMITS } from "../runtime/mod.ts";
+import type { Json } from "../chain/mod.ts";
 
 const at = { path: "/srv/app/manifest.json" };
 
@@ -96,6 +98,125 @@ Deno.test("loadManifest names the file for unreadable or non-JSON input", async 
       loadManifest(join(dir, "m.json")),
       /m\.json: not valid JSON/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("limits: every quota has a default and a bounded manifest field", () => {
+  const m = validateManifest({ name: "a", component: "a.wasm" }, at);
+  assert.deepEqual(m.limits, DEFAULT_LIMITS);
+  const set = validateManifest({
+    name: "a",
+    component: "a.wasm",
+    limits: { host_calls: 5, mailbox: 7, table_elements: 9, actors: 3 },
+  }, at);
+  assert.equal(set.limits.hostCalls, 5);
+  assert.equal(set.limits.mailbox, 7);
+  assert.equal(set.limits.tableElements, 9);
+  assert.equal(set.limits.actors, 3);
+  for (
+    const [field, value] of [
+      ["handle_timeout_ms", 2 ** 31],
+      ["handle_timeout_ms", 0],
+      ["mailbox", 0],
+      ["recorded_bytes", -1],
+      ["component_mb", 1.5],
+      ["table_elements", 1e12],
+    ] as const
+  ) {
+    assert.throws(
+      () =>
+        validateManifest({
+          name: "a",
+          component: "a.wasm",
+          limits: { [field]: value },
+        }, at),
+      (e: Error) =>
+        e instanceof ManifestError &&
+        e.message.includes(`field "limits.${field}"`),
+      `${field} = ${value}`,
+    );
+  }
+  assert.throws(
+    () =>
+      validateManifest({
+        name: "a",
+        component: "a.wasm",
+        limits: { forks: 1 },
+      }, at),
+    /field "limits.forks": unknown field/,
+  );
+});
+
+Deno.test("params: size and depth limits name the file and field", () => {
+  const deep = (n: number): Json => n === 0 ? 1 : [deep(n - 1)];
+  assert.throws(
+    () =>
+      validateManifest({
+        name: "a",
+        component: "a.wasm",
+        params: "x".repeat(2 * 1024 * 1024),
+      }, at),
+    /\/srv\/app\/manifest.json: field "params": is \d+ bytes, over the limit of 1048576/,
+  );
+  assert.throws(
+    () =>
+      validateManifest({
+        name: "a",
+        component: "a.wasm",
+        children: [{ manifest: "b.json", params: deep(100) }],
+      }, at),
+    /field "children\[0\].params": is nested more than 64 deep/,
+  );
+  assert.throws(
+    () =>
+      validateManifest({
+        name: "a",
+        component: "a.wasm",
+        children: Array.from({ length: 3 }, () => ({ manifest: "b.json" })),
+        limits: { children: 2 },
+      }, at),
+    /field "children": 3 children, over limits.children = 2/,
+  );
+});
+
+Deno.test("a manifest file passes the canonical gate, with line and column", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "manifest.json");
+    await Deno.writeTextFile(
+      path,
+      '{\n  "name": "a",\n  "component": "a.wasm",\n  "params": {"n": 1e400}\n}\n',
+    );
+    await assert.rejects(
+      () => loadManifest(path),
+      (e: Error) =>
+        e instanceof ManifestError &&
+        e.message.startsWith(`${path}:4:19: manifest is not canonical JSON`) &&
+        e.message.includes("out of range"),
+    );
+    await Deno.writeTextFile(
+      path,
+      `{"name":"a","component":"a.wasm","params":${
+        "[".repeat(5000)
+      }${"]".repeat(5000)}}`,
+    );
+    await assert.rejects(
+      () => loadManifest(path),
+      /manifest\.json:1:\d+: manifest is nested more than 64 deep/,
+    );
+    await Deno.writeTextFile(
+      path,
+      '{"name":"a","component":"a.wasm","params":"\\ud800"}',
+    );
+    await assert.rejects(() => loadManifest(path), /lone surrogate/);
+    await Deno.remove(path);
+    const fifo = new Deno.Command("mkfifo", { args: [path] });
+    if ((await fifo.output()).success) {
+      // A FIFO would block a plain read forever.
+      await assert.rejects(() => loadManifest(path), /not a regular file/);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

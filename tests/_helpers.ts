@@ -11,6 +11,21 @@ export interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** Peak resident memory of the process, in bytes, as last sampled. */
+  peakRss: number;
+  /** Whether the run outlived `timeoutMs` and had to be killed. */
+  killed: boolean;
+}
+
+/** The high-water mark of a process's resident memory, in bytes. */
+async function peakRssOf(pid: number): Promise<number | null> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    const kb = status.match(/^VmHWM:\s+(\d+) kB/m)?.[1];
+    return kb ? Number(kb) * 1024 : null;
+  } catch {
+    return null;
+  }
 }
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -28,7 +43,18 @@ export const THEATER_FLAGS = ["--allow-read", "--allow-write", "--allow-env"];
  */
 export async function runCli(
   args: string[],
-  options: { flags?: string[]; stdin?: string; cwd?: string } = {},
+  options: {
+    flags?: string[];
+    stdin?: string;
+    cwd?: string;
+    /** Leave stdin open after writing `stdin` (no end of input). */
+    holdStdin?: boolean;
+    /** Kill the run (SIGKILL) if it has not ended by then. */
+    timeoutMs?: number;
+    /** Send this signal after `signalAfterMs` (default 1000). */
+    signal?: Deno.Signal;
+    signalAfterMs?: number;
+  } = {},
 ): Promise<CliResult> {
   const flags = options.flags ?? THEATER_FLAGS;
   const command = new Deno.Command(Deno.execPath(), {
@@ -40,18 +66,47 @@ export async function runCli(
     env: { NO_COLOR: "1" },
   });
   const child = command.spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
+  // VmHWM only grows: the last sample before exit is the peak, give or
+  // take what grew in the final few milliseconds.
+  let peakRss = 0;
+  const sampler = setInterval(async () => {
+    peakRss = Math.max(peakRss, await peakRssOf(child.pid) ?? 0);
+  }, 20);
+  let killed = false;
+  const killer = options.timeoutMs === undefined ? undefined : setTimeout(
+    () => {
+      killed = true;
+      child.kill("SIGKILL");
+    },
+    options.timeoutMs,
+  );
+  const signaller = options.signal === undefined ? undefined : setTimeout(
+    () => child.kill(options.signal!),
+    options.signalAfterMs ?? 1000,
+  );
+  try {
+    if (options.stdin !== undefined) {
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(options.stdin)).catch(
+        () => {},
+      );
+      if (options.holdStdin) writer.releaseLock();
+      else await writer.close().catch(() => {});
+    }
+    const { code, stdout, stderr } = await child.output();
+    const decoder = new TextDecoder();
+    return {
+      code,
+      stdout: decoder.decode(stdout),
+      stderr: decoder.decode(stderr),
+      peakRss,
+      killed,
+    };
+  } finally {
+    clearInterval(sampler);
+    clearTimeout(killer);
+    clearTimeout(signaller);
   }
-  const { code, stdout, stderr } = await child.output();
-  const decoder = new TextDecoder();
-  return {
-    code,
-    stdout: decoder.decode(stdout),
-    stderr: decoder.decode(stderr),
-  };
 }
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards. */
