@@ -300,3 +300,71 @@ Deno.test("restart_from init runs init again after a crash", async () => {
     { restart_from: "init" },
   );
 });
+
+Deno.test("fairness: a sibling answers 100 messages in under 50 ms each while another child spins to its limit on every message", async () => {
+  await withTree(
+    "loop",
+    { max_restarts: 1000, period_ms: 60000 },
+    async ({ system, fatal }) => {
+      let spinning = true;
+      const spinner = (async () => {
+        while (spinning) await system.send("sup.bad", 1).catch(() => {});
+      })();
+      const times: number[] = [];
+      for (let i = 0; i < 100; i++) {
+        const t0 = performance.now();
+        const d = await system.send("sup.a", i);
+        times.push(performance.now() - t0);
+        assert.equal(d.ok, true);
+        // Spread the messages over several of the spinner's time-outs.
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      spinning = false;
+      await spinner;
+      times.sort((a, b) => b - a);
+      assert.ok(times[0] < 50, `slowest: ${times[0].toFixed(1)} ms`);
+      assert.deepEqual(fatal, []);
+    },
+  );
+});
+
+Deno.test("mailbox: a send to a full mailbox is refused, never queued without bound", async () => {
+  await withTree("echo", {}, async ({ system }) => {
+    const sends = Array.from(
+      { length: 1500 },
+      (_, i) => system.send("sup.a", i).then(() => "ok", (e) => e.message),
+    );
+    const results = await Promise.all(sends);
+    const refused = results.filter((r) => r !== "ok");
+    assert.equal(results.filter((r) => r === "ok").length, 1000);
+    assert.equal(refused.length, 500);
+    assert.match(
+      refused[0],
+      /not delivered: the mailbox of sup\.a is full \(limits\.mailbox = 1000\)/,
+    );
+    // Once drained, it takes messages again.
+    assert.equal((await system.send("sup.a", "again")).ok, true);
+  });
+});
+
+Deno.test("mailbox: a guest's send to a full mailbox gets err", async () => {
+  await withTree("relay", {}, async ({ dir, system }) => {
+    // sup.bad relays "ping" to the actor its message names. Fill sup.a's
+    // mailbox (limit 1000) from outside, then have sup.bad send to it.
+    const fill = Array.from(
+      { length: 1000 },
+      (_, i) => system.send("sup.a", i).catch(() => {}),
+    );
+    const relayed = await system.send("sup.bad", "sup.a");
+    await Promise.all(fill);
+    assert.equal(relayed.ok, true);
+    await system.idle();
+    const bad = await events(dir, "sup.bad");
+    const send = bad.find((e) =>
+      e.type === "host.call" && e.data.function === "send"
+    );
+    assert.deepEqual(send?.data.result, {
+      err: 'the mailbox of "sup.a" is full',
+    });
+  });
+});

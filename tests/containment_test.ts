@@ -1,0 +1,350 @@
+// Copyright the Theater authors. MIT license.
+// Hostile actors under default limits, each beside a well-behaved sibling:
+// every one is contained. The run ends by itself at end of input (exit 0
+// or 1), the sibling answers after the hostile actor misbehaved, the
+// host's peak RSS stays under 1 GB, and the run directory verifies.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { readEvents, verifyPath } from "../chain/mod.ts";
+import { buildHostile, type HostileKind } from "./testdata/hostile.ts";
+import { type CliResult, runCli, withTempDir } from "./_helpers.ts";
+
+const GB = 1024 ** 3;
+
+interface Scene {
+  dir: string;
+  root: string;
+}
+
+/**
+ * root (echo, `rootExtra` merged in) with two children: `hostile` (the
+ * hostile component, `extra` merged into its manifest) and `sib` (echo).
+ */
+async function scene(
+  dir: string,
+  kind: HostileKind,
+  options: {
+    extra?: Record<string, unknown>;
+    rootExtra?: Record<string, unknown>;
+    hostileFile?: string;
+  } = {},
+): Promise<Scene> {
+  await buildHostile(kind, dir);
+  await buildHostile("echo", dir);
+  const write = (name: string, body: unknown) =>
+    Deno.writeTextFile(join(dir, name), JSON.stringify(body));
+  const hostileFile = options.hostileFile ?? "hostile.json";
+  await write(hostileFile, {
+    name: "hostile",
+    component: `./${kind}.wasm`,
+    ...options.extra,
+  });
+  await write("sib.json", { name: "sib", component: "./echo.wasm" });
+  await write("root.json", {
+    name: "root",
+    component: "./echo.wasm",
+    chain: { fsync: "none" },
+    supervision: { max_restarts: 100, period_ms: 60000 },
+    children: [{ manifest: `./${hostileFile}` }, { manifest: "./sib.json" }],
+    ...options.rootExtra,
+  });
+  return { dir, root: join(dir, "root.json") };
+}
+
+const to = (actor: string, msg: unknown) =>
+  JSON.stringify({ to: actor, msg }) + "\n";
+
+/** Runs the scene: one message to the hostile actor, then one to sib. */
+async function provoke(
+  s: Scene,
+  options: { messages?: string; timeoutMs?: number } = {},
+): Promise<CliResult & { lines: Record<string, unknown>[] }> {
+  const r = await runCli(["run", s.root], {
+    stdin: options.messages ??
+      to("root.hostile", "go") + to("root.sib", "after"),
+    timeoutMs: options.timeoutMs ?? 60_000,
+  });
+  const lines = r.stdout.trim().split("\n").filter(Boolean).map((l) =>
+    JSON.parse(l)
+  );
+  return { ...r, lines };
+}
+
+/** What every contained run shows. */
+async function assertContained(
+  s: Scene,
+  r: CliResult & { lines: Record<string, unknown>[] },
+): Promise<void> {
+  assert.equal(r.killed, false, `the run had to be killed\n${r.stderr}`);
+  assert.ok(r.code === 0 || r.code === 1, `exit ${r.code}\n${r.stderr}`);
+  assert.ok(
+    r.peakRss < GB,
+    `peak RSS ${(r.peakRss / 2 ** 20).toFixed(0)} MiB`,
+  );
+  assert.deepEqual(
+    r.lines.at(-1),
+    { actor: "root.sib", reply: "after" },
+    `the sibling did not answer last\n${r.stdout}\n${r.stderr}`,
+  );
+  const report = await verifyPath(join(s.dir, "chains"));
+  assert.equal(report.ok, true, report.error?.message);
+}
+
+/** The hostile actor's answer to "go". */
+function hostileAnswer(r: { lines: Record<string, unknown>[] }) {
+  return r.lines.find((l) => l.actor === "root.hostile");
+}
+
+async function eventsOf(dir: string, actor: string) {
+  const events = [];
+  for await (const e of readEvents(join(dir, "chains", `${actor}.jsonl`))) {
+    events.push(e);
+  }
+  return events;
+}
+
+for (
+  const [kind, pattern] of [
+    ["reply-inf", /reply is not canonical JSON: number 1e400 is out of range/],
+    ["state-inf", /new state is not canonical JSON: number 1e400/],
+    ["state-surrogate", /new state is not canonical JSON: .*lone surrogate/],
+    ["reply-bigint", /reply is not canonical JSON: number 9007199254740993 cannot be kept exactly/],
+  ] as const
+) {
+  Deno.test(`contained: ${kind} is a crash of that call, recorded`, async () => {
+    await withTempDir(async (dir) => {
+      const s = await scene(dir, kind);
+      const r = await provoke(s);
+      await assertContained(s, r);
+      assert.match(String(hostileAnswer(r)?.error), pattern);
+      const events = await eventsOf(dir, "root.hostile");
+      const error = events.find((e) => e.type === "handle.error");
+      assert.match(String(error?.data.error), pattern);
+      // The parent heard: the crash is a failed child, restarted.
+      const root = await eventsOf(dir, "root");
+      assert.ok(
+        root.some((e) =>
+          e.type === "child.event" && e.data.child === "root.hostile" &&
+          e.data.event === "failed"
+        ),
+      );
+    });
+  });
+}
+
+for (const kind of ["send-inf", "spawn-inf"] as const) {
+  Deno.test(`contained: ${kind}: the host call answers err, the actor goes on`, async () => {
+    await withTempDir(async (dir) => {
+      const s = await scene(dir, kind);
+      const r = await provoke(s);
+      await assertContained(s, r);
+      assert.ok(hostileAnswer(r)?.reply !== undefined, JSON.stringify(r.lines));
+      const events = await eventsOf(dir, "root.hostile");
+      const call = events.find((e) =>
+        e.type === "host.call" &&
+        (e.data.function === "send" || e.data.function === "spawn")
+      );
+      assert.match(
+        JSON.stringify(call?.data.result),
+        /not canonical JSON: number 1e400 is out of range/,
+      );
+    });
+  });
+}
+
+for (const kind of ["init-inf", "init-trap"] as const) {
+  Deno.test(`contained: ${kind}: a failed init is a failed start, retried with init, then given up`, async () => {
+    await withTempDir(async (dir) => {
+      // The root gives up after 2 restarts: the run ends, exit 1.
+      const s = await scene(dir, kind, {
+        rootExtra: { supervision: { max_restarts: 2, period_ms: 60000 } },
+      });
+      const r = await provoke(s);
+      assert.equal(r.killed, false);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /root gave up on root\.hostile/);
+      assert.ok(r.peakRss < GB);
+      const report = await verifyPath(join(dir, "chains"));
+      assert.equal(report.ok, true, report.error?.message);
+      const events = await eventsOf(dir, "root.hostile");
+      // Every start ran init again, and no state was ever served.
+      const starts = events.filter((e) => e.type === "actor.start").length;
+      const inits = events.filter((e) =>
+        e.type === "handle.error" && e.data.phase === "init"
+      ).length;
+      assert.equal(starts, 3);
+      assert.equal(inits, 3);
+      assert.equal(events.some((e) => e.type === "handle.ok"), false);
+      assert.equal(events.some((e) => e.type === "actor.init"), false);
+      const root = await eventsOf(dir, "root");
+      const lifecycle = root.filter((e) =>
+        e.type === "child.event" && e.data.child === "root.hostile"
+      ).map((e) => e.data.event);
+      assert.deepEqual(lifecycle.slice(0, 6), [
+        "failed",
+        "restarted",
+        "failed",
+        "restarted",
+        "failed",
+        "given-up",
+      ]);
+    });
+  });
+
+  Deno.test(`contained: ${kind} beside a sibling (temporary: not restarted)`, async () => {
+    await withTempDir(async (dir) => {
+      const s = await scene(dir, kind, {
+        extra: { supervision: { restart: "temporary" } },
+      });
+      const r = await provoke(s);
+      await assertContained(s, r);
+    });
+  });
+}
+
+Deno.test("contained: a fork bomb stops at the actors-per-run quota", async () => {
+  await withTempDir(async (dir) => {
+    const s = await scene(dir, "forkbomb", { hostileFile: "forkbomb.json" });
+    const r = await provoke(s, {
+      messages: to("root.sib", "after"),
+      timeoutMs: 120_000,
+    });
+    await assertContained(s, r);
+    const chains = [...Deno.readDirSync(join(dir, "chains"))].length;
+    assert.ok(chains <= 1000, `${chains} chains`);
+    const failed = [];
+    for await (const entry of Deno.readDir(join(dir, "chains"))) {
+      for (const e of await eventsOf(dir, entry.name.replace(/\.jsonl$/, ""))) {
+        if (e.type === "child.event" && e.data.event === "failed") {
+          failed.push(String(e.data.reason));
+        }
+      }
+    }
+    assert.ok(
+      failed.some((f) =>
+        /quota exceeded: more than 1000 actors in the run|actor id|too long/
+          .test(f)
+      ),
+      failed.slice(0, 3).join("\n"),
+    );
+  });
+});
+
+Deno.test("contained: two manifests that list each other as children", async () => {
+  await withTempDir(async (dir) => {
+    await buildHostile("echo", dir);
+    const write = (name: string, body: unknown) =>
+      Deno.writeTextFile(join(dir, name), JSON.stringify(body));
+    await write("a.json", {
+      name: "a",
+      component: "./echo.wasm",
+      children: [{ manifest: "./b.json" }],
+    });
+    await write("b.json", {
+      name: "b",
+      component: "./echo.wasm",
+      children: [{ manifest: "./a.json" }],
+    });
+    await write("sib.json", { name: "sib", component: "./echo.wasm" });
+    await write("root.json", {
+      name: "root",
+      component: "./echo.wasm",
+      chain: { fsync: "none" },
+      children: [{ manifest: "./a.json" }, { manifest: "./sib.json" }],
+    });
+    const s = { dir, root: join(dir, "root.json") };
+    const r = await provoke(s, { messages: to("root.sib", "after") });
+    await assertContained(s, r);
+    const chains = [...Deno.readDirSync(join(dir, "chains"))].length;
+    assert.ok(chains <= 1000, `${chains} chains`);
+  });
+});
+
+for (
+  const [kind, pattern, extra] of [
+    ["self-flood", /quota exceeded: .*limits\.recorded_bytes = 4194304/, {}],
+    ["log-flood", /quota exceeded: .*limits\.recorded_bytes = 4194304/, {}],
+    [
+      "log-flood",
+      /quota exceeded: .*limits\.recorded_bytes = 4194304/,
+      { limits: { handle_timeout_ms: 20000 } },
+    ],
+    ["random-flood", /quota exceeded: .*limits\.recorded_bytes = 4194304/, {}],
+    ["table-bomb", /trap: .*unreachable/, { limits: { memory_mb: 16 } }],
+    ["start-spin", /trap: timed out after 1000 ms/, {}],
+    ["busy", /trap: timed out after 1000 ms/, {}],
+  ] as const
+) {
+  Deno.test(`contained: ${kind} ${JSON.stringify(extra)} is cut off by ${pattern.source}`, async () => {
+    await withTempDir(async (dir) => {
+      const s = await scene(dir, kind, { extra });
+      const r = await provoke(s);
+      await assertContained(s, r);
+      assert.match(String(hostileAnswer(r)?.error), pattern);
+      const bytes = (await Deno.stat(join(dir, "chains", "root.hostile.jsonl")))
+        .size;
+      assert.ok(bytes < 16 * 2 ** 20, `hostile chain is ${bytes} bytes`);
+    });
+  });
+}
+
+Deno.test("contained: a component that is /dev/zero or a FIFO is refused, not read", async () => {
+  await withTempDir(async (dir) => {
+    const s = await scene(dir, "echo");
+    await Deno.remove(join(dir, "echo.wasm"));
+    await Deno.symlink("/dev/zero", join(dir, "echo.wasm"));
+    const r = await runCli(["run", s.root], { stdin: "", timeoutMs: 30_000 });
+    assert.equal(r.killed, false);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /echo\.wasm: is not a regular file/);
+    await Deno.remove(join(dir, "echo.wasm"));
+    const fifo = await new Deno.Command("mkfifo", {
+      args: [join(dir, "echo.wasm")],
+    }).output();
+    if (fifo.success) {
+      const r2 = await runCli(["run", s.root], {
+        stdin: "",
+        timeoutMs: 30_000,
+      });
+      assert.equal(r2.killed, false);
+      assert.equal(r2.code, 2, r2.stderr);
+      assert.match(r2.stderr, /echo\.wasm: is not a regular file/);
+    }
+  });
+});
+
+Deno.test("contained: actors that message themselves forever still stop at end of input", async () => {
+  await withTempDir(async (dir) => {
+    const s = await scene(dir, "self-ping");
+    const r = await provoke(s, { timeoutMs: 60_000 });
+    await assertContained(s, r);
+    for (const actor of ["root", "root.hostile", "root.sib"]) {
+      const events = await eventsOf(dir, actor);
+      assert.equal(events.at(-1)?.type, "actor.stop", actor);
+    }
+  });
+});
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.test(`contained: ${signal} stops a self-messaging run and records actor.stop`, async () => {
+    await withTempDir(async (dir) => {
+      const s = await scene(dir, "self-ping");
+      const r = await runCli(["run", s.root], {
+        stdin: to("root.hostile", "go") + to("root.sib", "after"),
+        holdStdin: true,
+        signal,
+        signalAfterMs: 2000,
+        timeoutMs: 60_000,
+      });
+      assert.equal(r.killed, false, r.stderr);
+      assert.equal(r.code, 0, r.stderr);
+      const report = await verifyPath(join(dir, "chains"));
+      assert.equal(report.ok, true, report.error?.message);
+      for (const actor of ["root", "root.hostile", "root.sib"]) {
+        const events = await eventsOf(dir, actor);
+        assert.equal(events.at(-1)?.type, "actor.stop", actor);
+        assert.equal(events.at(-1)?.data.reason, "interrupted");
+      }
+    });
+  });
+}
