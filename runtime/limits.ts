@@ -24,6 +24,10 @@ export interface ActorLimits {
   sends: number;
   /** Most messages waiting for the actor; a send past it is refused. */
   mailbox: number;
+  /** Most bytes of messages waiting for the actor. */
+  mailboxBytes: number;
+  /** Most bytes of messages waiting in the whole run (root manifest). */
+  queuedBytes: number;
   /** Most children the actor may have at once. */
   children: number;
   /** Most actors in the whole run (read from the root manifest). */
@@ -57,6 +61,8 @@ export const LIMIT_FIELDS: Readonly<Record<string, LimitField>> = {
   recorded_bytes: { key: "recordedBytes", min: 0, max: 256 * 1024 * 1024 },
   sends: { key: "sends", min: 0, max: 100_000 },
   mailbox: { key: "mailbox", min: 1, max: 1_000_000 },
+  mailbox_bytes: { key: "mailboxBytes", min: 1, max: 2 ** 31 },
+  queued_bytes: { key: "queuedBytes", min: 1, max: 2 ** 33 },
   children: { key: "children", min: 0, max: 100_000 },
   actors: { key: "actors", min: 1, max: 100_000 },
   component_mb: { key: "componentMb", min: 1, max: 1024 },
@@ -71,6 +77,8 @@ export const DEFAULT_LIMITS: Readonly<ActorLimits> = {
   recordedBytes: 4 * 1024 * 1024,
   sends: 100,
   mailbox: 1000,
+  mailboxBytes: 16 * 1024 * 1024,
+  queuedBytes: 256 * 1024 * 1024,
   children: 100,
   actors: 1000,
   componentMb: 64,

@@ -56,6 +56,8 @@ export interface Executor {
 export interface Outgoing {
   to: string;
   msg: Json;
+  /** Length of the message's JSON text, as the guest sent it. */
+  size: number;
   /** Link to the `message.out` event in the sender's chain. */
   link: ChainLink;
 }
@@ -287,7 +289,7 @@ export class ActorRecorder {
   ): Promise<Delivery> {
     const outcome = await this.executor.call(this.id, { fn, args });
     const logs: string[] = [];
-    const sends: { to: string; msg: Json }[] = [];
+    const sends: { to: string; msg: Json; size: number }[] = [];
     const effects: { op: Effect["op"]; at: number; call: HostCallRecord }[] =
       [];
     const calls: StepEvent[] = [];
@@ -307,9 +309,11 @@ export class ActorRecorder {
       if (!isOk(call.result)) continue;
       if (call.interface === MESSAGE && call.function === "send") {
         // The host answered ok only for a message that passed the gate.
+        const text = String(call.args[1]);
         sends.push({
           to: String(call.args[0]),
-          msg: JSON.parse(String(call.args[1])),
+          msg: JSON.parse(text),
+          size: text.length,
         });
       }
       if (call.interface === SUPERVISOR && call.function !== "children") {
@@ -407,6 +411,7 @@ export class ActorRecorder {
       outgoing: sends.map((s, i) => ({
         to: s.to,
         msg: s.msg,
+        size: s.size,
         link: { actor: this.id, hash: all[doneAt + 1 + i].hash },
       })),
       effects: effects.map(({ op, at, call }) => ({

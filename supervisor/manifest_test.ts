@@ -198,9 +198,9 @@ Deno.test("a manifest file passes the canonical gate, with line and column", asy
     );
     await Deno.writeTextFile(
       path,
-      `{"name":"a","component":"a.wasm","params":${
-        "[".repeat(5000)
-      }${"]".repeat(5000)}}`,
+      `{"name":"a","component":"a.wasm","params":${"[".repeat(5000)}${
+        "]".repeat(5000)
+      }}`,
     );
     await assert.rejects(
       () => loadManifest(path),

@@ -146,6 +146,8 @@ interface Running {
   initialized: boolean;
   /** Messages waiting for or in delivery (the mailbox). */
   queued: number;
+  /** Their bytes. */
+  queuedBytes: number;
 }
 
 interface Checkpointing {
@@ -170,8 +172,10 @@ export class ActorSystem {
   #inFlight = new Set<Promise<unknown>>();
   #chainDir: string | null;
   #failure: string | null = null;
-  /** Most actors at once: the root manifest's `limits.actors`. */
-  #maxActors: number | null = null;
+  /** Run-wide limits, from the root manifest. */
+  #runLimits: { actors: number; queuedBytes: number } | null = null;
+  /** Bytes of messages waiting in every mailbox of the run. */
+  #queuedBytes = 0;
   /** Why the run is stopping, once it is: no new work is taken. */
   #stopping: string | null = null;
 
@@ -227,10 +231,14 @@ export class ActorSystem {
     if (this.#stopping) {
       throw new DeliveryError(`not started: the run is stopping`);
     }
-    this.#maxActors ??= manifest.limits.actors;
-    if (this.#actors.size >= this.#maxActors) {
+    this.#runLimits ??= {
+      actors: manifest.limits.actors,
+      queuedBytes: manifest.limits.queuedBytes,
+    };
+    const { actors } = this.#runLimits;
+    if (this.#actors.size >= actors) {
       throw new DeliveryError(
-        `quota exceeded: more than ${this.#maxActors} actors in the run (${
+        `quota exceeded: more than ${actors} actors in the run (${
           limitName("actors")
         } of the root manifest)`,
       );
@@ -279,6 +287,7 @@ export class ActorSystem {
       checkpoints,
       initialized: false,
       queued: 0,
+      queuedBytes: 0,
     };
     this.#executor.register(id, slot);
     this.#actors.set(id, running);
@@ -323,7 +332,12 @@ export class ActorSystem {
   send(
     to: string,
     msg: Json,
-    options: { from?: string; link?: ChainLink | null } = {},
+    options: {
+      from?: string;
+      link?: ChainLink | null;
+      /** Length of the message's JSON text, when the caller knows it. */
+      size?: number;
+    } = {},
   ): Promise<Delivery> {
     const actor = this.#actors.get(to);
     if (!actor) {
@@ -336,24 +350,43 @@ export class ActorSystem {
         new DeliveryError(`not delivered to ${to}: the run is stopping`),
       );
     }
-    const { mailbox } = actor.manifest.limits;
-    if (actor.queued >= mailbox) {
-      return Promise.reject(
+    const { mailbox, mailboxBytes } = actor.manifest.limits;
+    const size = options.size ?? JSON.stringify(msg).length;
+    const full = (key: "mailbox" | "mailboxBytes" | "queuedBytes", n: number) =>
+      Promise.reject(
         new DeliveryError(
-          `not delivered: the mailbox of ${to} is full (${
-            limitName("mailbox")
-          } = ${mailbox})`,
+          `not delivered: ${
+            key === "queuedBytes"
+              ? "the mailboxes of the run are full"
+              : `the mailbox of ${to} is full`
+          } (${limitName(key)} = ${n})`,
         ),
       );
+    if (actor.queued >= mailbox) return full("mailbox", mailbox);
+    if (actor.queuedBytes + size > mailboxBytes && actor.queued > 0) {
+      return full("mailboxBytes", mailboxBytes);
     }
-    if (++actor.queued === mailbox) {
+    const queuedLimit = this.#runLimits!.queuedBytes;
+    if (this.#queuedBytes + size > queuedLimit && actor.queued > 0) {
+      return full("queuedBytes", queuedLimit);
+    }
+    actor.queuedBytes += size;
+    this.#queuedBytes += size;
+    if (++actor.queued === mailbox || actor.queuedBytes >= mailboxBytes) {
       this.#executor.setMailboxFull(to, true);
     }
     const delivery = actor.recorder.deliver(msg, {
       from: options.from ?? "external",
       link: options.link ?? null,
     }).finally(() => {
-      if (actor.queued-- === mailbox && this.#actors.get(to) === actor) {
+      const wasFull = actor.queued === mailbox ||
+        actor.queuedBytes >= mailboxBytes;
+      actor.queued--;
+      actor.queuedBytes -= size;
+      this.#queuedBytes -= size;
+      const isFull = actor.queued === mailbox ||
+        actor.queuedBytes >= mailboxBytes;
+      if (wasFull && !isFull && this.#actors.get(to) === actor) {
         this.#executor.setMailboxFull(to, false);
       }
     }).catch((err) => {
@@ -380,11 +413,12 @@ export class ActorSystem {
       actor.spawned += d.effects.filter((e) => e.op === "spawn").length;
     }
     for (const out of d.outgoing) {
-      this.send(out.to, out.msg, { from, link: out.link }).catch((err) =>
-        this.options.onWarning?.(
-          `message from ${from} to ${out.to} not delivered: ${err.message}`,
-        )
-      );
+      this.send(out.to, out.msg, { from, link: out.link, size: out.size })
+        .catch((err) =>
+          this.options.onWarning?.(
+            `message from ${from} to ${out.to} not delivered: ${err.message}`,
+          )
+        );
     }
     if (d.effects.length > 0) {
       this.#track(this.#apply(from, d.effects));
