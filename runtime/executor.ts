@@ -91,6 +91,8 @@ class WorkerSlot {
   running: Pending | null = null;
   /** How far into the pool's directory log this worker is. */
   seen = -1;
+  /** Actors whose instance lives here. */
+  homes = 0;
 
   constructor(pool: WorkerPool) {
     this.#pool = pool;
@@ -221,7 +223,10 @@ export class WorkerPool implements ActorExecutor {
 
   register(actor: string, slot: ActorSlot): void {
     const existing = this.#actors.get(actor);
-    existing?.home?.drop(actor);
+    if (existing?.home) {
+      existing.home.drop(actor);
+      existing.home.homes--;
+    }
     this.#actors.set(actor, { slot, home: null });
     this.#change(actor, Standing.Running);
   }
@@ -229,7 +234,10 @@ export class WorkerPool implements ActorExecutor {
   unregister(actor: string): void {
     const entry = this.#actors.get(actor);
     if (!entry) return;
-    entry.home?.drop(actor);
+    if (entry.home) {
+      entry.home.drop(actor);
+      entry.home.homes--;
+    }
     this.#actors.delete(actor);
     this.#change(actor, Standing.Gone);
   }
@@ -294,17 +302,26 @@ export class WorkerPool implements ActorExecutor {
         continue;
       }
       let worker = entry.home?.running === null ? entry.home : undefined;
-      worker ??= this.#workers.find((w) => w.running === null);
-      if (!worker && this.#workers.length < this.#max) {
-        worker = new WorkerSlot(this);
-        this.#workers.push(worker);
+      if (!worker) {
+        // Elsewhere, the free worker with the fewest instances: an actor
+        // whose worker was killed should not take another actor's home.
+        for (const w of this.#workers) {
+          if (w.running === null && (!worker || w.homes < worker.homes)) {
+            worker = w;
+          }
+        }
       }
+      if (!worker && this.#workers.length < this.#max) worker = this.#spawn();
       if (!worker) return;
       this.#queue.shift();
       if (entry.home !== worker) {
         // One instance per actor: it moves with the call.
-        entry.home?.drop(p.actor);
+        if (entry.home) {
+          entry.home.drop(p.actor);
+          entry.home.homes--;
+        }
         entry.home = worker;
+        worker.homes++;
       }
       this.#sync(worker);
       worker.run(p, entry.slot);
@@ -316,13 +333,23 @@ export class WorkerPool implements ActorExecutor {
     this.#dispatch();
   }
 
-  /** A worker was killed: its instances are gone with it. */
+  /**
+   * A worker was killed: its instances are gone with it. A replacement
+   * starts booting at once, so the next call does not wait for it.
+   */
   lost(worker: WorkerSlot): void {
     this.#workers = this.#workers.filter((w) => w !== worker);
     for (const entry of this.#actors.values()) {
       if (entry.home === worker) entry.home = null;
     }
+    if (!this.#closed) this.#spawn();
     queueMicrotask(() => this.#dispatch());
+  }
+
+  #spawn(): WorkerSlot {
+    const worker = new WorkerSlot(this);
+    this.#workers.push(worker);
+    return worker;
   }
 
   close(): void {

@@ -169,6 +169,8 @@ export class ActorSystem {
   #ownsExecutor: boolean;
   #actors = new Map<string, Running>();
   #order: string[] = [];
+  /** Ids of actors whose start is under way (not yet registered). */
+  #starting = new Set<string>();
   #inFlight = new Set<Promise<unknown>>();
   #chainDir: string | null;
   #failure: string | null = null;
@@ -225,7 +227,7 @@ export class ActorSystem {
     } = {},
   ): Promise<Delivery> {
     const id = options.id ?? manifest.name;
-    if (this.#actors.has(id)) {
+    if (this.#actors.has(id) || this.#starting.has(id)) {
       throw new DeliveryError(`an actor named ${id} is already running`);
     }
     if (this.#stopping) {
@@ -236,13 +238,57 @@ export class ActorSystem {
       queuedBytes: manifest.limits.queuedBytes,
     };
     const { actors } = this.#runLimits;
-    if (this.#actors.size >= actors) {
+    // Starts run concurrently: count those under way, so a fork bomb's
+    // parallel spawns cannot all pass the check before any registers.
+    if (this.#actors.size + this.#starting.size >= actors) {
       throw new DeliveryError(
         `quota exceeded: more than ${actors} actors in the run (${
           limitName("actors")
         } of the root manifest)`,
       );
     }
+    this.#starting.add(id);
+    let running: Running;
+    try {
+      running = await this.#prepare(id, manifest, options);
+    } finally {
+      this.#starting.delete(id);
+    }
+    const init = await running.recorder.start({
+      component: running.sha256,
+      manifest: manifest.manifest as { [key: string]: Json },
+      params: running.params,
+      link: options.link ?? null,
+    });
+    this.#release(id, init);
+    running.initialized = init.ok;
+    if (!init.ok) {
+      if (running.parent) {
+        await this.#childFailed(id, `init failed: ${init.error}`);
+      } else {
+        await this.#stopTree(id, `init failed: ${init.error}`);
+      }
+      return init;
+    }
+    if (running.parent) {
+      await this.#tell(running.parent, id, "started", null);
+    }
+    const link = { actor: id, hash: init.event.hash };
+    for (const child of manifest.children) {
+      await this.#startChild(id, child.manifest, {
+        params: child.params,
+        link,
+      });
+    }
+    return init;
+  }
+
+  /** Loads, opens and registers an actor: everything before `init`. */
+  async #prepare(
+    id: string,
+    manifest: ResolvedManifest,
+    options: { params?: Json; parent?: string },
+  ): Promise<Running> {
     const component = await loadComponent(manifest.component, {
       cacheDir: this.options.cacheDir,
       maxMb: manifest.limits.componentMb,
@@ -293,33 +339,7 @@ export class ActorSystem {
     this.#actors.set(id, running);
     this.#order.push(id);
     if (running.parent) this.#actors.get(running.parent)?.children.push(id);
-    const init = await running.recorder.start({
-      component: component.sha256,
-      manifest: manifest.manifest as { [key: string]: Json },
-      params: running.params,
-      link: options.link ?? null,
-    });
-    this.#release(id, init);
-    running.initialized = init.ok;
-    if (!init.ok) {
-      if (running.parent) {
-        await this.#childFailed(id, `init failed: ${init.error}`);
-      } else {
-        await this.#stopTree(id, `init failed: ${init.error}`);
-      }
-      return init;
-    }
-    if (running.parent) {
-      await this.#tell(running.parent, id, "started", null);
-    }
-    const link = { actor: id, hash: init.event.hash };
-    for (const child of manifest.children) {
-      await this.#startChild(id, child.manifest, {
-        params: child.params,
-        link,
-      });
-    }
-    return init;
+    return running;
   }
 
   /**

@@ -45,7 +45,10 @@ export async function runCli(
   args: string[],
   options: {
     flags?: string[];
-    stdin?: string;
+    /** Text for stdin, or a function that writes it bit by bit. */
+    stdin?:
+      | string
+      | ((write: (text: string) => Promise<void>) => Promise<void>);
     cwd?: string;
     /** Leave stdin open after writing `stdin` (no end of input). */
     holdStdin?: boolean;
@@ -87,9 +90,10 @@ export async function runCli(
   try {
     if (options.stdin !== undefined) {
       const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(options.stdin)).catch(
-        () => {},
-      );
+      const write = (text: string) =>
+        writer.write(new TextEncoder().encode(text)).catch(() => {});
+      if (typeof options.stdin === "string") await write(options.stdin);
+      else await options.stdin(write);
       if (options.holdStdin) writer.releaseLock();
       else await writer.close().catch(() => {});
     }

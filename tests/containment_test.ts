@@ -57,7 +57,12 @@ const to = (actor: string, msg: unknown) =>
 /** Runs the scene: one message to the hostile actor, then one to sib. */
 async function provoke(
   s: Scene,
-  options: { messages?: string; timeoutMs?: number } = {},
+  options: {
+    messages?:
+      | string
+      | ((write: (text: string) => Promise<void>) => Promise<void>);
+    timeoutMs?: number;
+  } = {},
 ): Promise<CliResult & { lines: Record<string, unknown>[] }> {
   const r = await runCli(["run", s.root], {
     stdin: options.messages ??
@@ -108,7 +113,10 @@ for (
     ["reply-inf", /reply is not canonical JSON: number 1e400 is out of range/],
     ["state-inf", /new state is not canonical JSON: number 1e400/],
     ["state-surrogate", /new state is not canonical JSON: .*lone surrogate/],
-    ["reply-bigint", /reply is not canonical JSON: number 9007199254740993 cannot be kept exactly/],
+    [
+      "reply-bigint",
+      /reply is not canonical JSON: number 9007199254740993 cannot be kept exactly/,
+    ],
   ] as const
 ) {
   Deno.test(`contained: ${kind} is a crash of that call, recorded`, async () => {
@@ -174,7 +182,12 @@ for (const kind of ["init-inf", "init-trap"] as const) {
       ).length;
       assert.equal(starts, 3);
       assert.equal(inits, 3);
-      assert.equal(events.some((e) => e.type === "handle.ok"), false);
+      assert.equal(
+        events.some((e) =>
+          e.type === "handle.ok"
+        ),
+        false,
+      );
       assert.equal(events.some((e) => e.type === "actor.init"), false);
       const root = await eventsOf(dir, "root");
       const lifecycle = root.filter((e) =>
@@ -205,8 +218,26 @@ for (const kind of ["init-inf", "init-trap"] as const) {
 Deno.test("contained: a fork bomb stops at the actors-per-run quota", async () => {
   await withTempDir(async (dir) => {
     const s = await scene(dir, "forkbomb", { hostileFile: "forkbomb.json" });
+    // Keep the run going until the bomb has stopped spreading.
+    const chainsDir = join(dir, "chains");
+    const count = () => {
+      try {
+        return [...Deno.readDirSync(chainsDir)].length;
+      } catch {
+        return 0;
+      }
+    };
     const r = await provoke(s, {
-      messages: to("root.sib", "after"),
+      messages: async (write) => {
+        await write(to("root.sib", "before"));
+        // Until it reaches the quota, or has not grown for 3 s.
+        let last = -1;
+        for (let i = 0; i < 100 && count() < 1000 && count() !== last; i++) {
+          last = count();
+          await new Promise((r) => setTimeout(r, 3000));
+        }
+        await write(to("root.sib", "after"));
+      },
       timeoutMs: 120_000,
     });
     await assertContained(s, r);
@@ -271,7 +302,6 @@ for (
     ],
     ["random-flood", /quota exceeded: .*limits\.recorded_bytes = 4194304/, {}],
     ["table-bomb", /trap: .*unreachable/, { limits: { memory_mb: 16 } }],
-    ["start-spin", /trap: timed out after 1000 ms/, {}],
     ["busy", /trap: timed out after 1000 ms/, {}],
   ] as const
 ) {
@@ -287,6 +317,20 @@ for (
     });
   });
 }
+
+Deno.test("contained: a start function that spins is cut off at the call's time limit", async () => {
+  await withTempDir(async (dir) => {
+    const s = await scene(dir, "start-spin", {
+      extra: { supervision: { restart: "temporary" } },
+    });
+    const r = await provoke(s);
+    await assertContained(s, r);
+    const events = await eventsOf(dir, "root.hostile");
+    const error = events.find((e) => e.type === "handle.error");
+    assert.equal(error?.data.phase, "init");
+    assert.equal(error?.data.error, "trap: timed out after 1000 ms");
+  });
+});
 
 Deno.test("contained: a component that is /dev/zero or a FIFO is refused, not read", async () => {
   await withTempDir(async (dir) => {
