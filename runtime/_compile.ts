@@ -3,6 +3,7 @@
 // component and limit. Uses no Deno API, so it also runs in workers.
 import type { CompiledComponent } from "./instance.ts";
 import { capMemory } from "./_wasm.ts";
+import { instrument } from "./_interrupt.ts";
 
 /** A component that cannot be loaded; the message names file and reason. */
 export class ComponentError extends Error {
@@ -42,8 +43,10 @@ export function compileComponent(
   const modules: Record<string, WebAssembly.Module> = {};
   for (const [name, bytes] of Object.entries(component.cores)) {
     try {
+      // Instrumented so that a call can be stopped at its deadline
+      // without killing the worker (see _interrupt.ts).
       modules[name] = new WebAssembly.Module(
-        capMemory(bytes, memoryMb * 2 ** 20, { tableElements }),
+        instrument(capMemory(bytes, memoryMb * 2 ** 20, { tableElements })),
       );
     } catch (err) {
       throw new ComponentError(

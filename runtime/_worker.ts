@@ -10,6 +10,7 @@ import {
   type Standing,
 } from "./_guest.ts";
 import type { GuestFunction } from "./recorder.ts";
+import { deadline, GuestTrap, TimedOut } from "./instance.ts";
 
 /** Messages the host sends to a worker. */
 export type ToWorker =
@@ -27,6 +28,8 @@ export type ToWorker =
     fn: GuestFunction;
     args: string[];
     context: CallContext;
+    /** The call's time limit, instantiation included. */
+    timeoutMs: number;
   }
   | { type: "drop"; actor: string }
   | {
@@ -56,14 +59,17 @@ const directory: Directory = new Map();
 async function handle(msg: ToWorker): Promise<void> {
   switch (msg.type) {
     case "component":
-      components.set(
-        msg.key,
-        loadBindings(msg.bindings).then((instantiate) => ({
+      {
+        const loading = loadBindings(msg.bindings).then((instantiate) => ({
           instantiate,
           modules: msg.modules,
           bindings: msg.bindings,
-        })),
-      );
+        }));
+        // A failure is reported to the call that needs the component, not
+        // as an unhandled rejection that would take the worker down.
+        loading.catch(() => {});
+        components.set(msg.key, loading);
+      }
       return;
     case "drop":
       actors.delete(msg.actor);
@@ -94,27 +100,34 @@ async function handle(msg: ToWorker): Promise<void> {
         });
         return;
       }
-      // The host's time limit starts now, before instantiation: a start
-      // function that spins is cut off like a handler that spins.
+      // The time limit starts now, before instantiation: a start function
+      // that spins is cut off like a handler that spins.
       scope.postMessage({ type: "started", id: msg.id });
+      deadline.at = performance.now() + msg.timeoutMs;
+      deadline.ms = msg.timeoutMs;
       try {
         if (!actor) {
           actor = new GuestActor(msg.actor, c.instantiate, c, directory);
           actors.set(msg.actor, actor);
         }
       } catch (err) {
+        deadline.at = Infinity;
+        const cause = err instanceof GuestTrap ? err.cause : err;
         scope.postMessage({
           type: "result",
           id: msg.id,
           outcome: {
             calls: [],
             status: "trap",
-            error: `instantiation failed: ${(err as Error).message}`,
+            error: cause instanceof TimedOut
+              ? cause.message
+              : `instantiation failed: ${(err as Error).message}`,
           },
         });
         return;
       }
       const outcome = actor.call(msg.fn, msg.args, msg.context);
+      deadline.at = Infinity;
       if (outcome.status === "trap") {
         // After a trap an instance's memory may be anything: start afresh.
         actors.delete(msg.actor);

@@ -15,6 +15,7 @@ import {
   Standing,
 } from "./_guest.ts";
 import type { ToWorker } from "./_worker.ts";
+import { MAX_TIMEOUT_MS } from "./limits.ts";
 import type { Executor, GuestFunction, GuestOutcome } from "./recorder.ts";
 
 export type { CallContext, CallQuota, GuestComponent } from "./_guest.ts";
@@ -48,6 +49,8 @@ export interface ActorExecutor extends Executor {
 }
 
 const BOOT_LIMIT_MS = 30_000;
+/** How long past its deadline a call may take to stop before its worker is killed. */
+const KILL_GRACE_MS = 1000;
 /** Directory changes kept for workers to catch up on before a reset. */
 const DIRECTORY_LOG = 4096;
 
@@ -136,6 +139,7 @@ class WorkerSlot {
       fn: p.fn,
       args: p.args,
       context: slot.context(),
+      timeoutMs: slot.timeoutMs,
     });
     // Until the worker says the call started, only a worker that never
     // answers (it died, or cannot load the bindings) is cut off.
@@ -145,7 +149,12 @@ class WorkerSlot {
     );
   }
 
-  /** The call in flight has begun (instantiation first): start its clock. */
+  /**
+   * The call in flight has begun (instantiation first). The guest stops
+   * itself at its deadline (instrumented, see _interrupt.ts); only a worker
+   * that does not answer well after it is killed — which Deno cannot do
+   * to a thread stuck in a loop, so this is the last resort.
+   */
   #started(id: number): void {
     const p = this.running;
     if (p?.id !== id) return;
@@ -153,7 +162,7 @@ class WorkerSlot {
     const limit = this.#pool.slot(p.actor)?.timeoutMs ?? 0;
     this.#timer = setTimeout(
       () => this.#kill(`timed out after ${limit} ms`),
-      limit,
+      Math.min(limit + KILL_GRACE_MS, MAX_TIMEOUT_MS),
     );
   }
 

@@ -225,3 +225,50 @@ Deno.test("WorkerPool: a spinning actor does not delay another (calls go to free
     }
   });
 });
+
+/** CPU ticks used so far by this process's worker threads (Linux). */
+function workerTicks(): number {
+  let ticks = 0;
+  for (const task of Deno.readDirSync("/proc/self/task")) {
+    try {
+      const comm = Deno.readTextFileSync(`/proc/self/task/${task.name}/comm`);
+      if (!comm.startsWith("worker")) continue;
+      const stat = Deno.readTextFileSync(`/proc/self/task/${task.name}/stat`)
+        .split(") ")[1].split(" ");
+      ticks += Number(stat[11]) + Number(stat[12]);
+    } catch {
+      // The thread ended while we looked.
+    }
+  }
+  return ticks;
+}
+
+Deno.test("WorkerPool: a timed-out call stops in its worker; no thread spins on", async () => {
+  // Deno's Worker.terminate() leaves a looping thread spinning forever, so
+  // a time limit enforced by killing the worker would leak a core per
+  // time-out. Instrumented guests stop themselves instead.
+  await withTests(async (_dir, build) => {
+    const pool = new WorkerPool({ size: 2 });
+    try {
+      await register(pool, "spinner", await build("loop"), { timeoutMs: 100 });
+      for (let i = 0; i < 5; i++) {
+        const outcome = await pool.call("spinner", {
+          fn: "handle",
+          args: ["{}", "1"],
+        });
+        assert.deepEqual(outcome, {
+          calls: [],
+          status: "trap",
+          error: "timed out after 100 ms",
+        });
+      }
+      assert.equal(pool.workers, 1, "the worker was not replaced");
+      const before = workerTicks();
+      await new Promise((r) => setTimeout(r, 1000));
+      const spent = workerTicks() - before;
+      assert.ok(spent < 20, `worker threads used ${spent} ticks while idle`);
+    } finally {
+      pool.close();
+    }
+  });
+});

@@ -14,6 +14,38 @@
  * @module
  */
 import { compileComponent, type Transpiled } from "./_compile.ts";
+import { FUEL, INTERRUPT_FUNCTION, INTERRUPT_MODULE } from "./_interrupt.ts";
+
+/**
+ * When the call under way must stop, on the `performance.now()` clock, and
+ * its limit in ms. Instrumented guests check it every {@linkcode FUEL} loop
+ * iterations or calls; one call runs at a time on a thread, so one holder
+ * per thread is enough.
+ */
+export const deadline = { at: Infinity, ms: 0 };
+
+/** A call stopped at its deadline. */
+export class TimedOut extends Error {
+  override name = "TimedOut";
+}
+
+function check(): number {
+  if (performance.now() > deadline.at) {
+    throw new TimedOut(`timed out after ${deadline.ms} ms`);
+  }
+  return FUEL;
+}
+
+/** Core instantiation with the interrupt check every module may import. */
+function instantiateCore(
+  module: WebAssembly.Module,
+  imports?: Record<string, Record<string, unknown>>,
+): WebAssembly.Instance {
+  return new WebAssembly.Instance(module, {
+    ...imports,
+    [INTERRUPT_MODULE]: { [INTERRUPT_FUNCTION]: check },
+  } as WebAssembly.Imports);
+}
 
 /** A result crossing the actor boundary, either way. */
 export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -91,6 +123,10 @@ export class GuestTrap extends Error {
 export type BindingsInstantiate = (
   getCoreModule: (name: string) => WebAssembly.Module,
   imports: Record<string, Record<string, unknown>>,
+  instantiateCore?: (
+    module: WebAssembly.Module,
+    imports?: Record<string, Record<string, unknown>>,
+  ) => WebAssembly.Instance,
 ) => Record<string, Record<string, (...args: string[]) => unknown>>;
 
 const bindingsCache = new WeakMap<
@@ -193,11 +229,15 @@ export function createInstance(
   };
   let exports;
   try {
-    exports = bindings((name) => {
-      const module = modules[name];
-      if (!module) throw new TypeError(`no compiled core module ${name}`);
-      return module;
-    }, imports);
+    exports = bindings(
+      (name) => {
+        const module = modules[name];
+        if (!module) throw new TypeError(`no compiled core module ${name}`);
+        return module;
+      },
+      imports,
+      instantiateCore,
+    );
   } catch (err) {
     throw trapOf("instantiation", err);
   }

@@ -54,8 +54,19 @@ function decimal(literal: string): string {
 
 /** Why a number literal does not survive a parse and re-serialization. */
 function numberProblem(literal: string): string | null {
-  // Up to 15 digits, an integer is exact in a double.
-  if (literal.length <= 15 && /^-?\d+$/.test(literal)) return null;
+  // Without an exponent and with at most 15 digits, a decimal survives a
+  // double and back (15 significant digits always do): the common case,
+  // decided without parsing.
+  let digits = 0;
+  for (let i = 0; i < literal.length; i++) {
+    const c = literal.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits++;
+    else if (c === 101 || c === 69) {
+      digits = 16;
+      break;
+    }
+  }
+  if (digits <= 15) return null;
   const value = Number(literal);
   if (!Number.isFinite(value)) {
     return `number ${

@@ -236,6 +236,7 @@ Deno.test("contained: a fork bomb stops at the actors-per-run quota", async () =
           last = count();
           await new Promise((r) => setTimeout(r, 3000));
         }
+        await new Promise((r) => setTimeout(r, 1000));
         await write(to("root.sib", "after"));
       },
       timeoutMs: 120_000,
@@ -329,6 +330,36 @@ Deno.test("contained: a start function that spins is cut off at the call's time 
     const error = events.find((e) => e.type === "handle.error");
     assert.equal(error?.data.phase, "init");
     assert.equal(error?.data.error, "trap: timed out after 1000 ms");
+  });
+});
+
+Deno.test("contained: a timed-out call keeps what the guest saw, and replays to the same head", async () => {
+  await withTempDir(async (dir) => {
+    const s = await scene(dir, "call-then-spin");
+    const r = await provoke(s);
+    await assertContained(s, r);
+    assert.equal(hostileAnswer(r)?.error, "trap: timed out after 1000 ms");
+    const events = await eventsOf(dir, "root.hostile");
+    const at = events.findIndex((e) => e.type === "message.in");
+    assert.deepEqual(events.slice(at).map((e) => e.type), [
+      "message.in",
+      "host.call",
+      "host.call",
+      "handle.error",
+      "actor.stop",
+      "actor.start",
+      "actor.stop",
+    ]);
+    assert.equal(events[at + 1].data.function, "log");
+    assert.equal(events[at + 2].data.function, "self-id");
+    const replay = await runCli([
+      "replay",
+      join(dir, "chains"),
+      "--search",
+      dir,
+    ]);
+    assert.equal(replay.code, 0, replay.stdout + replay.stderr);
+    assert.equal(replay.stdout.match(/same head/g)?.length, 3, replay.stdout);
   });
 });
 

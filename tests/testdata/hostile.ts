@@ -29,6 +29,7 @@ export const HOSTILE_KINDS = [
   "self-ping",
   "start-spin",
   "busy",
+  "call-then-spin",
 ] as const;
 
 /** A kind of hostile actor. */
@@ -159,6 +160,10 @@ const KINDS: Record<
   (start $spin)`,
   },
   busy: { handle: "(loop $spin (br $spin)) unreachable" },
+  "call-then-spin": {
+    handle: `(call $log ${str("ping")}) ${selfId}
+      (loop $spin (br $spin)) unreachable`,
+  },
 };
 
 function wat(kind: HostileKind): string {
