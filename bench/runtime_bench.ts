@@ -11,6 +11,7 @@
 import { join } from "node:path";
 import { ChainWriter } from "../chain/mod.ts";
 import { loadBindings } from "../runtime/_guest.ts";
+import { instantiateCore } from "../runtime/instance.ts";
 import {
   ActorRecorder,
   compileCores,
@@ -39,7 +40,7 @@ const imports = {
   },
 };
 function bare() {
-  return instantiate((name) => modules[name], imports).actor;
+  return instantiate((name) => modules[name], imports, instantiateCore).actor;
 }
 const STATE = '{"count":1,"at":0}';
 

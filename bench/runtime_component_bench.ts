@@ -15,7 +15,11 @@ import {
   instantiate,
   loadComponent,
 } from "../runtime/mod.ts";
-import { createInstance, loadBindings } from "../runtime/instance.ts";
+import {
+  createInstance,
+  instantiateCore,
+  loadBindings,
+} from "../runtime/instance.ts";
 
 const COUNTER = new URL("../examples/counter/counter.wasm", import.meta.url)
   .pathname;
@@ -70,7 +74,7 @@ const raw = bindings((name) => component.modules[name], {
     random() {},
     selfId() {},
   },
-}).actor;
+}, instantiateCore).actor;
 Deno.bench('bare jco export: handle(state, "get")', {
   group: "handle",
   baseline: true,

@@ -36,8 +36,11 @@ function check(): number {
   return FUEL;
 }
 
-/** Core instantiation with the interrupt check every module may import. */
-function instantiateCore(
+/**
+ * Instantiates one core module with the interrupt check every instrumented
+ * module imports: pass it to jco bindings as their `instantiateCore`.
+ */
+export function instantiateCore(
   module: WebAssembly.Module,
   imports?: Record<string, Record<string, unknown>>,
 ): WebAssembly.Instance {
