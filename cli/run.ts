@@ -18,6 +18,9 @@ passes afterwards.
 A message line is any JSON value, sent to the root actor, or
 {"to": "<actor>", "msg": <JSON>} to address another actor.
 Replies: {"actor": "<id>", "reply": <JSON>} or {"actor": "<id>", "error": "..."}.
+A line that cannot be delivered (not JSON, not canonical JSON, too big, no
+such actor, a full mailbox) is answered {"input": "stdin:<n>", "error": "..."}
+(with "actor" when it named one), said on stderr too, and the run goes on.
 
 Options:
   --send JSON        deliver this message first (repeatable); with --send,
@@ -163,6 +166,7 @@ export const runCommand: Command = {
           value = parseDocument(line, "message");
         } catch (e) {
           err(`theater run: ${where}: ${(e as Error).message}`);
+          out(JSON.stringify({ input: where, error: (e as Error).message }));
           failed = true;
           return;
         }
@@ -178,6 +182,9 @@ export const runCommand: Command = {
         } catch (e) {
           if (!(e instanceof DeliveryError)) throw e;
           err(`theater run: ${where}: ${e.message}`);
+          out(
+            JSON.stringify({ input: where, actor: target, error: e.message }),
+          );
           failed = true;
         }
       };

@@ -185,6 +185,7 @@ Deno.test("run: a message that is not JSON is an error; earlier events stay", as
     assert.match(r.stderr, /stdin:2: message is not valid JSON/);
     assert.deepEqual(replies(r.stdout), [
       { actor: "counter", reply: { count: 1 } },
+      { input: "stdin:2", error: 'message is not valid JSON: "{oops"' },
       { actor: "counter", reply: { count: 2 } },
     ]);
     assert.equal((await verifyPath(chains)).ok, true);
@@ -224,5 +225,73 @@ Deno.test("run: the TypeScript kv example answers and records its calls", async 
     assert.ok(calls.includes("log") && calls.includes("now"), String(calls));
     assert.equal(events.at(-1)?.type, "actor.stop");
     assert.equal((await verifyPath(dir)).ok, true);
+  });
+});
+
+Deno.test("run: a bad --send is refused before anything starts or is recorded", async () => {
+  await withTempDir(async (dir) => {
+    const manifest = await testActor(dir, "echo");
+    const r = await runCli([
+      "run",
+      manifest,
+      "--send",
+      '"ok"',
+      "--send",
+      "1e400",
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /--send #2: message is not canonical JSON: number 1e400 is out of range/,
+    );
+    assert.equal(r.stdout, "");
+    // Nothing was started, so nothing was appended.
+    await assert.rejects(() => Deno.stat(join(dir, "chains")));
+  });
+});
+
+Deno.test("run: stdin lines that are not canonical JSON are refused by line, the run goes on", async () => {
+  await withTempDir(async (dir) => {
+    const manifest = await testActor(dir, "echo");
+    const r = await runCli(["run", manifest, "--quiet"], {
+      stdin: [
+        '"a"',
+        "1e400",
+        '"\\ud800"',
+        "9007199254740993",
+        '{"to":"nobody","msg":1}',
+        '"b"',
+      ].join("\n") + "\n",
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.deepEqual(replies(r.stdout), [
+      { actor: "echo", reply: null },
+      {
+        input: "stdin:2",
+        error:
+          "message is not canonical JSON: number 1e400 is out of range (it would become Infinity) (at character 0)",
+      },
+      {
+        input: "stdin:3",
+        error:
+          "message is not canonical JSON: string has a lone surrogate (at character 1)",
+      },
+      {
+        input: "stdin:4",
+        error:
+          "message is not canonical JSON: number 9007199254740993 cannot be kept exactly (it would become 9007199254740992) (at character 0)",
+      },
+      {
+        input: "stdin:5",
+        actor: "nobody",
+        error: 'no actor "nobody" is running',
+      },
+      { actor: "echo", reply: null },
+    ]);
+    assert.match(r.stderr, /stdin:2: message is not canonical JSON/);
+    assert.equal((await verifyPath(join(dir, "chains"))).ok, true);
+    const recorded = (await types(join(dir, "chains", "echo.jsonl")))
+      .filter((t) => t === "message.in").length;
+    assert.equal(recorded, 2);
   });
 });

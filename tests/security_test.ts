@@ -122,10 +122,15 @@ Deno.test("huge and deeply nested messages are refused; the actor goes on", asyn
       r.stderr,
       /stdin:3: message is nested more than 64 deep, over the limit/,
     );
-    assert.deepEqual(r.stdout.trim().split("\n").map((l) => JSON.parse(l)), [
-      { actor: "counter", reply: { count: 1 } },
-      { actor: "counter", reply: { count: 2 } },
-    ]);
+    assert.deepEqual(
+      r.stdout.trim().split("\n").map((l) => JSON.parse(l)).filter((l) =>
+        !l.input
+      ),
+      [
+        { actor: "counter", reply: { count: 1 } },
+        { actor: "counter", reply: { count: 2 } },
+      ],
+    );
     assert.equal((await verifyPath(join(dir, "chains"))).ok, true);
   });
 });
