@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { dirname } from "node:path";
 import { concatBytes } from "./_lines.ts";
 import { eventLine, sealEvent } from "./canonical.ts";
 import {
@@ -48,7 +49,7 @@ export interface OpenChainOptions {
   check?: "tail" | "full";
   /** Source of `ts` for events appended without one. */
   clock?: () => number;
-  /** Called with each event as it is appended, in chain order. */
+  /** Called with each event once it is durable per the policy, in order. */
   onAppend?: (event: ChainEvent) => void;
 }
 
@@ -124,24 +125,50 @@ export class ChainWriter {
     if (!FSYNC_POLICIES.includes(fsync)) {
       throw new ChainWriteError(`unknown fsync policy ${fsync}`);
     }
-    try {
-      const info = await Deno.lstat(path);
+    const checkLink = (info: Deno.FileInfo) => {
       if (info.isSymlink) {
         throw new ChainWriteError(`${path}: refusing to append to a symlink`);
       }
       if (!info.isFile) {
         throw new ChainWriteError(`${path}: not a regular file`);
       }
+    };
+    let before: Deno.FileInfo | null = null;
+    try {
+      before = await Deno.lstat(path);
+      checkLink(before);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw wrap(path, err);
     }
     let file: Deno.FsFile;
     try {
+      // A FIFO would block the open itself: only a regular file or none
+      // gets this far.
       file = await Deno.open(path, { append: true, create: true, read: true });
     } catch (err) {
       throw wrap(path, err);
     }
     try {
+      // Deno cannot open without following links: check after the open
+      // that the path is still the file we hold (no link swapped in).
+      const [held, now] = await Promise.all([file.stat(), Deno.lstat(path)]);
+      checkLink(now);
+      if (
+        held.ino !== now.ino || held.dev !== now.dev ||
+        (before && before.ino !== held.ino)
+      ) {
+        throw new ChainWriteError(
+          `${path}: the file changed while it was being opened`,
+        );
+      }
+      // One writer per chain, across processes (flock; released when the
+      // process dies, so a crash leaves no stale lock).
+      if (!(await file.tryLock(true))) {
+        throw new ChainWriteError(
+          `${path}: in use by another writer (another theater process?)`,
+        );
+      }
+      if (!before) await syncDirectory(dirname(path));
       const tail = options.check === "full"
         ? await fullTail(path, options.actor)
         : await readTail(path, file, options.actor);
@@ -252,7 +279,6 @@ export class ChainWriter {
         this.#queue.push({ bytes, event, resolve, reject });
       });
     });
-    for (const { event } of sealed) this.#onAppend?.(event);
     this.#pumping ??= this.#pump();
     return promises;
   }
@@ -296,7 +322,11 @@ export class ChainWriter {
         this.#pumping = null;
         return;
       }
-      for (const p of group) p.resolve(p.event);
+      for (const p of group) {
+        // Only what is on disk (per the policy) is reported as appended.
+        this.#onAppend?.(p.event);
+        p.resolve(p.event);
+      }
     }
   }
 }
@@ -304,6 +334,17 @@ export class ChainWriter {
 function wrap(path: string, err: unknown): ChainWriteError {
   if (err instanceof ChainWriteError) return err;
   return new ChainWriteError(`${path}: ${describeIoError(err)}`);
+}
+
+/** Makes a new directory entry durable (fsync of the directory). */
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    using d = await Deno.open(dir, { read: true });
+    await d.syncData();
+  } catch {
+    // Not every file system lets a directory be synced; the entry is then
+    // as durable as the system makes it.
+  }
 }
 
 async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {

@@ -111,6 +111,41 @@ async function ensureDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Takes the run directory's lock (`theater.lock`, flock), refusing at once
+ * when another process holds it, with that process's pid. The lock dies
+ * with the process, so a crash leaves nothing stale behind.
+ *
+ * @throws {ChainWriteError}
+ */
+async function lockRunDir(dir: string, chain: string): Promise<Deno.FsFile> {
+  const path = join(dir, "theater.lock");
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true, write: true, create: true });
+  } catch (err) {
+    throw new ChainWriteError(`${path}: cannot open: ${describeIoError(err)}`);
+  }
+  if (!(await file.tryLock(true))) {
+    const held = new TextDecoder().decode(await readAll(file)).trim();
+    file.close();
+    throw new ChainWriteError(
+      `${chain} is in use by another theater process${
+        /^\d+$/.test(held) ? ` (pid ${held})` : ""
+      }`,
+    );
+  }
+  await file.truncate(0);
+  await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  return file;
+}
+
+async function readAll(file: Deno.FsFile): Promise<Uint8Array> {
+  const buf = new Uint8Array(64);
+  const n = await file.read(buf);
+  return buf.subarray(0, n ?? 0);
+}
+
 /** A message the system could not deliver. */
 export class DeliveryError extends Error {
   override name = "DeliveryError";
@@ -169,6 +204,8 @@ export class ActorSystem {
   #ownsExecutor: boolean;
   #actors = new Map<string, Running>();
   #order: string[] = [];
+  /** The run directory's lock, held while the run lives. */
+  #lock: Promise<Deno.FsFile> | null = null;
   /** Ids of actors whose start is under way (not yet registered). */
   #starting = new Set<string>();
   #inFlight = new Set<Promise<unknown>>();
@@ -296,6 +333,11 @@ export class ActorSystem {
     const executable = executorComponent(component, manifest.limits);
     this.#chainDir ??= manifest.chainDir;
     await ensureDir(this.#chainDir);
+    this.#lock ??= lockRunDir(
+      this.#chainDir,
+      join(this.#chainDir, `${id}.jsonl`),
+    );
+    await this.#lock;
     const chainPath = join(this.#chainDir, `${id}.jsonl`);
     const checkpoints = manifest.checkpoint
       ? await startCheckpoints(chainPath, manifest.checkpoint)
@@ -710,5 +752,8 @@ export class ActorSystem {
     const roots = this.#order.filter((id) => !this.#actors.get(id)?.parent);
     for (const id of roots.reverse()) await this.#stopTree(id, reason);
     if (this.#ownsExecutor) this.#executor.close();
+    const lock = await this.#lock?.catch(() => null);
+    lock?.close();
+    this.#lock = null;
   }
 }

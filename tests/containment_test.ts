@@ -222,7 +222,9 @@ Deno.test("contained: a fork bomb stops at the actors-per-run quota", async () =
     const chainsDir = join(dir, "chains");
     const count = () => {
       try {
-        return [...Deno.readDirSync(chainsDir)].length;
+        return [...Deno.readDirSync(chainsDir)].filter((e) =>
+          e.name.endsWith(".jsonl")
+        ).length;
       } catch {
         return 0;
       }
@@ -242,10 +244,15 @@ Deno.test("contained: a fork bomb stops at the actors-per-run quota", async () =
       timeoutMs: 120_000,
     });
     await assertContained(s, r);
-    const chains = [...Deno.readDirSync(join(dir, "chains"))].length;
+    const chains = [...Deno.readDirSync(join(dir, "chains"))].filter((e) =>
+      e.name.endsWith(".jsonl")
+    ).length;
     assert.ok(chains <= 1000, `${chains} chains`);
     const failed = [];
     for await (const entry of Deno.readDir(join(dir, "chains"))) {
+      if (!entry.name.endsWith(".jsonl")) {
+        continue;
+      }
       for (const e of await eventsOf(dir, entry.name.replace(/\.jsonl$/, ""))) {
         if (e.type === "child.event" && e.data.event === "failed") {
           failed.push(String(e.data.reason));
@@ -287,7 +294,9 @@ Deno.test("contained: two manifests that list each other as children", async () 
     const s = { dir, root: join(dir, "root.json") };
     const r = await provoke(s, { messages: to("root.sib", "after") });
     await assertContained(s, r);
-    const chains = [...Deno.readDirSync(join(dir, "chains"))].length;
+    const chains = [...Deno.readDirSync(join(dir, "chains"))].filter((e) =>
+      e.name.endsWith(".jsonl")
+    ).length;
     assert.ok(chains <= 1000, `${chains} chains`);
   });
 });

@@ -295,3 +295,41 @@ Deno.test("run: stdin lines that are not canonical JSON are refused by line, the
     assert.equal(recorded, 2);
   });
 });
+
+Deno.test("run: a second run on the same run directory refuses at once; the chain stays whole", async () => {
+  await withTempDir(async (dir) => {
+    const manifest = await testActor(dir, "echo");
+    const first = runCli(["run", manifest, "--quiet"], {
+      stdin: '"one"\n',
+      holdStdin: true,
+      signal: "SIGTERM",
+      signalAfterMs: 6000,
+      timeoutMs: 30_000,
+    });
+    // Wait until the first run holds the directory.
+    const chain = join(dir, "chains", "echo.jsonl");
+    for (let i = 0; i < 100; i++) {
+      if ((await Deno.stat(chain).catch(() => null))?.size) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const second = await runCli(["run", manifest, "--quiet"], {
+      stdin: '"two"\n',
+      timeoutMs: 30_000,
+    });
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(
+      second.stderr,
+      /chains\/echo\.jsonl is in use by another theater process \(pid \d+\)/,
+    );
+    assert.equal(second.stdout, "");
+    const r = await first;
+    assert.equal(r.killed, false);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(replies(r.stdout), [{ actor: "echo", reply: null }]);
+    const report = await verifyPath(join(dir, "chains"));
+    assert.equal(report.ok, true, report.error?.message);
+    // After the first run ends, the directory is free again.
+    const third = await runCli(["run", manifest, "--quiet"], { stdin: "" });
+    assert.equal(third.code, 0, third.stderr);
+  });
+});
