@@ -5,8 +5,14 @@
  * @module
  */
 
-/** The only chain format version this code writes and accepts. */
-export const FORMAT_VERSION = 1;
+/**
+ * The newest chain format version this code writes and reads. Version 2
+ * added one event type, `actor.resume`; every other event is written and
+ * read exactly as in version 1. An event's `v` is the version that
+ * introduced its type ({@linkcode TYPE_VERSION}), so a chain without
+ * resumes is a version-1 chain byte for byte.
+ */
+export const FORMAT_VERSION = 2;
 
 /** Longest line, in bytes without its `\n`, that a chain may hold. */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -30,7 +36,7 @@ export type ChainLink = {
 
 /** One line of a chain file. */
 export interface ChainEvent {
-  v: 1;
+  v: 1 | 2;
   seq: number;
   actor: string;
   parent: string | null;
@@ -50,7 +56,8 @@ type FieldKind =
   | "array"
   | "hash"
   | "link|null"
-  | "string|null";
+  | "string|null"
+  | "cut|null";
 
 /**
  * The `data` members each event type must have, and their kinds. An event's
@@ -78,9 +85,29 @@ export const EVENT_DATA: Readonly<
   "message.out": { to: "string", msg: "json" },
   "child.event": { child: "string", event: "string", reason: "string|null" },
   "actor.stop": { reason: "string" },
+  "actor.resume": {
+    component: "hash",
+    manifest: "object",
+    params: "json",
+    cut: "cut|null",
+  },
 };
 
-/** The event types of format version 1. */
+/** The format version that introduced each event type: its events' `v`. */
+export const TYPE_VERSION: Readonly<Record<EventType, 1 | 2>> = {
+  "actor.start": 1,
+  "actor.init": 1,
+  "message.in": 1,
+  "host.call": 1,
+  "handle.ok": 1,
+  "handle.error": 1,
+  "message.out": 1,
+  "child.event": 1,
+  "actor.stop": 1,
+  "actor.resume": 2,
+};
+
+/** The event types of format versions 1 and 2. */
 export type EventType =
   | "actor.start"
   | "actor.init"
@@ -90,7 +117,8 @@ export type EventType =
   | "handle.error"
   | "message.out"
   | "child.event"
-  | "actor.stop";
+  | "actor.stop"
+  | "actor.resume";
 
 const HASH_RE = /^[0-9a-f]{64}$/;
 const ACTOR_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -137,6 +165,12 @@ function kindOk(kind: FieldKind, value: unknown): boolean {
       return value === null || isLink(value);
     case "string|null":
       return value === null || typeof value === "string";
+    case "cut|null":
+      return value === null || (
+        isObject(value) && Object.keys(value).length === 2 &&
+        Number.isSafeInteger(value.bytes) && (value.bytes as number) > 0 &&
+        isHash(value.sha256)
+      );
   }
 }
 
@@ -148,6 +182,8 @@ function describe(kind: FieldKind): string {
       return 'null or {"actor": <actor id>, "hash": <hex>}';
     case "json":
       return "any JSON value";
+    case "cut|null":
+      return 'null or {"bytes": <count>, "sha256": <hex>}';
     default:
       return `a ${kind.replace("|", " or ")}`;
   }
@@ -165,12 +201,12 @@ export function checkShape(value: unknown): ShapeProblem | null {
   if (!Object.hasOwn(value, "v")) {
     return { reason: "bad-field", message: 'missing field "v"' };
   }
-  if (value.v !== FORMAT_VERSION) {
+  if (value.v !== 1 && value.v !== 2) {
     return {
       reason: "unknown-version",
       message: `unknown format version ${
         JSON.stringify(value.v)
-      } (expected ${FORMAT_VERSION})`,
+      } (this reader knows 1 to ${FORMAT_VERSION})`,
     };
   }
   for (const name of ENVELOPE) {
@@ -206,6 +242,15 @@ export function checkShape(value: unknown): ShapeProblem | null {
     return {
       reason: "unknown-type",
       message: `unknown event type ${JSON.stringify(value.type)}`,
+    };
+  }
+  const introduced = TYPE_VERSION[value.type as EventType];
+  if (value.v !== introduced) {
+    return {
+      reason: "bad-field",
+      message: `${value.type}: field "v" must be ${introduced}, got ${
+        JSON.stringify(value.v)
+      }`,
     };
   }
   const spec = EVENT_DATA[value.type];

@@ -227,9 +227,18 @@ Deno.test("a chain named for another actor is a wrong actor on line 1", async ()
 Deno.test("an unknown format version is refused", async () => {
   await withChain(async (path, events) => {
     const l = await lines(path);
-    l[1] = reseal(events[1], { v: 2 as 1 });
+    l[1] = reseal(events[1], { v: 3 as 1 });
     await writeLines(path, l);
     await expectError(path, 2, "unknown-version");
+  });
+});
+
+Deno.test("an event must carry the version that introduced its type", async () => {
+  await withChain(async (path, events) => {
+    const l = await lines(path);
+    l[1] = reseal(events[1], { v: 2 });
+    await writeLines(path, l);
+    await expectError(path, 2, "bad-field");
   });
 });
 

@@ -6,15 +6,15 @@
  */
 import { dirname } from "node:path";
 import { concatBytes } from "./_lines.ts";
-import { eventLine, sealEvent } from "./canonical.ts";
+import { eventLine, sealEvent, sha256Hex } from "./canonical.ts";
 import {
   type ChainEvent,
   checkShape,
   type EventType,
-  FORMAT_VERSION,
   isActorId,
   type Json,
   MAX_LINE_BYTES,
+  TYPE_VERSION,
 } from "./event.ts";
 import { checkLine, describeIoError, verifyChain } from "./verify.ts";
 
@@ -244,7 +244,7 @@ export class ChainWriter {
       let line: string;
       try {
         event = sealEvent({
-          v: FORMAT_VERSION,
+          v: TYPE_VERSION[type],
           seq,
           actor: this.actor,
           parent: head,
@@ -426,5 +426,68 @@ async function readTail(
     return checked.event;
   } finally {
     if (closeAfter) file.close();
+  }
+}
+
+/** What {@linkcode cutTornTail} removed: its length and SHA-256. */
+export interface Cut {
+  bytes: number;
+  sha256: string;
+}
+
+/**
+ * Cuts a torn final line (bytes after the last newline: a write that a
+ * crash interrupted, never acknowledged) from a chain file, and says what
+ * was cut; null when the file ends cleanly. Only regular files are
+ * touched. Run it before opening the chain for appending, holding no
+ * writer on it.
+ *
+ * @throws {ChainWriteError}
+ */
+export async function cutTornTail(path: string): Promise<Cut | null> {
+  let file: Deno.FsFile;
+  try {
+    const info = await Deno.lstat(path);
+    if (!info.isFile) throw new ChainWriteError(`${path}: not a regular file`);
+    file = await Deno.open(path, { read: true, write: true });
+  } catch (err) {
+    throw wrap(path, err);
+  }
+  try {
+    const size = (await file.stat()).size;
+    if (size === 0) return null;
+    // Read back until a newline, at most one line's worth.
+    let start = size;
+    const blocks: Uint8Array[] = [];
+    while (start > 0) {
+      const from = Math.max(0, start - TAIL_BLOCK);
+      const block = new Uint8Array(start - from);
+      await file.seek(from, Deno.SeekMode.Start);
+      let got = 0;
+      while (got < block.length) {
+        const n = await file.read(block.subarray(got));
+        if (n === null) break;
+        got += n;
+      }
+      const nl = block.lastIndexOf(10);
+      blocks.unshift(nl === -1 ? block : block.subarray(nl + 1));
+      if (nl !== -1) {
+        start = from + nl + 1;
+        break;
+      }
+      start = from;
+      if (size - start > MAX_LINE_BYTES + 1) {
+        throw new ChainWriteError(
+          `${path}: the last line is over ${MAX_LINE_BYTES} bytes and has no newline`,
+        );
+      }
+    }
+    const torn = concatBytes(blocks);
+    if (torn.length === 0) return null;
+    await file.truncate(start);
+    await file.syncData();
+    return { bytes: torn.length, sha256: sha256Hex(torn) };
+  } finally {
+    file.close();
   }
 }

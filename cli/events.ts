@@ -62,6 +62,12 @@ export function summarize(event: ChainEvent): string {
       return `${d.child} ${d.event}${d.reason ? `: ${d.reason}` : ""}`;
     case "actor.stop":
       return `${d.reason}`;
+    case "actor.resume": {
+      const cut = d.cut as { bytes: number } | null;
+      return `resumed in a new run, component ${
+        String(d.component).slice(0, 12)
+      }` + (cut ? `; cut a torn last line of ${cut.bytes} bytes` : "");
+    }
   }
 }
 

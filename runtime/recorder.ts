@@ -73,6 +73,18 @@ export interface StartData {
   link: ChainLink | null;
 }
 
+/** What `actor.resume` records. */
+export interface ResumeData {
+  /** SHA-256 of the component the actor runs now. */
+  component: string;
+  /** The manifest as written now. */
+  manifest: { [key: string]: Json };
+  /** Params, for an `init` that runs again. */
+  params: Json;
+  /** The torn final line cut from the chain, if any. */
+  cut: { bytes: number; sha256: string } | null;
+}
+
 /** A supervisor call the guest made, to carry out after it commits. */
 export interface Effect {
   op: "spawn" | "stop" | "restart";
@@ -164,6 +176,44 @@ export class ActorRecorder {
   resume(start: StartData): Promise<void> {
     return this.#serial(async () => {
       await this.#start(start, false);
+    });
+  }
+
+  /**
+   * Records `actor.resume`: the actor continues its chain in a new run, from
+   * `state` (its last committed state, as the chain holds it), or, when its
+   * `init` never succeeded, by running `init` again. `cut` is the torn line
+   * cut from the chain's end, if any. Resolves with the recorded
+   * `actor.resume` and the init outcome (null when none ran).
+   */
+  continueChain(
+    data: ResumeData,
+    options: { init: boolean; state: Json },
+  ): Promise<{ event: ChainEvent; init: Delivery | null }> {
+    return this.#serial(async () => {
+      // The guest gets the state as the chain holds it, in a new run and
+      // in replay alike.
+      this.#state = options.state;
+      this.#stateText = JSON.stringify(options.state);
+      const resumed: StepEvent = {
+        type: "actor.resume",
+        data: {
+          component: data.component,
+          manifest: data.manifest,
+          params: data.params,
+          cut: data.cut as Json,
+        },
+        ts: this.writer.tick(),
+      };
+      if (options.init) {
+        const init = await this.#run("init", [JSON.stringify(data.params)], [
+          resumed,
+        ]);
+        return { event: init.input!, init };
+      }
+      const [event] = this.writer.appendAll([resumed]);
+      await this.writer.flush();
+      return { event: await event, init: null };
     });
   }
 

@@ -28,6 +28,7 @@ import { limitsOf } from "./limits.ts";
 import {
   ActorRecorder,
   type HostCallRecord,
+  type ResumeData,
   type StartData,
 } from "./recorder.ts";
 
@@ -88,6 +89,7 @@ export interface ReplayOptions {
 
 const INPUTS = new Set([
   "actor.start",
+  "actor.resume",
   "message.in",
   "child.event",
   "actor.stop",
@@ -297,7 +299,8 @@ export async function replayChain(
       );
       const d = input.data;
       switch (input.type) {
-        case "actor.start": {
+        case "actor.start":
+        case "actor.resume": {
           const file = options.component ??
             await findComponent(String(d.component), roots, seen);
           if (!file) {
@@ -330,6 +333,13 @@ export async function replayChain(
             timeoutMs: limits.handleTimeoutMs,
             context,
           });
+          if (input.type === "actor.resume") {
+            await recorder.continueChain(d as unknown as ResumeData, {
+              init: outputs.length > 0,
+              state: recorder.state,
+            });
+            break;
+          }
           const start = d as unknown as StartData;
           if (outputs.length > 0) await recorder.start(start);
           else await recorder.resume(start);

@@ -8,9 +8,12 @@
  */
 import { dirname, join } from "node:path";
 import {
+  type ChainEvent,
   type ChainLink,
   ChainWriteError,
   ChainWriter,
+  type Cut,
+  cutTornTail,
   describeIoError,
   fromHex,
   type FsyncPolicy,
@@ -21,6 +24,7 @@ import {
   readEvents,
   signCheckpoint,
   type SignerKey,
+  verifyChain,
 } from "../chain/mod.ts";
 import {
   type ActorExecutor,
@@ -40,6 +44,12 @@ import {
   type ResolvedManifest,
   resolveInside,
 } from "./manifest.ts";
+import {
+  ResumeFold,
+  type ResumePoint,
+  RUN_STOP,
+  wasRunning,
+} from "./_resume.ts";
 
 /** Where a run's output goes. */
 export interface SystemEvents {
@@ -146,6 +156,35 @@ async function readAll(file: Deno.FsFile): Promise<Uint8Array> {
   return buf.subarray(0, n ?? 0);
 }
 
+/**
+ * Where an existing chain leaves its actor, to resume it: a torn final
+ * line is cut first (and reported), then the chain must verify. Null when
+ * there is no chain yet (or an empty one).
+ *
+ * @throws {ChainWriteError} with the verifier's reason when it does not.
+ */
+async function resumePoint(
+  path: string,
+): Promise<{ point: ResumePoint; cut: Cut | null } | null> {
+  const info = await Deno.lstat(path).catch(() => null);
+  if (!info || (info.isFile && info.size === 0)) return null;
+  if (info.isSymlink) {
+    throw new ChainWriteError(`${path}: refusing to append to a symlink`);
+  }
+  const cut = await cutTornTail(path);
+  const report = await verifyChain(path);
+  if (!report.ok) {
+    const e = report.error!;
+    throw new ChainWriteError(
+      `${e.file}:${e.line}: cannot resume this chain: ${e.message} (to start afresh, use another run directory)`,
+    );
+  }
+  if (report.events === 0) return null;
+  const fold = new ResumeFold();
+  for await (const e of readEvents(path)) fold.add(e);
+  return { point: fold.point(), cut };
+}
+
 /** A message the system could not deliver. */
 export class DeliveryError extends Error {
   override name = "DeliveryError";
@@ -179,6 +218,8 @@ interface Running {
   checkpoints: Checkpointing | null;
   /** Whether `init` ever succeeded: if not, a restart runs it again. */
   initialized: boolean;
+  /** Where its chain left it, when the actor continues an earlier run. */
+  resume: { point: ResumePoint; cut: Cut | null } | null;
   /** Messages waiting for or in delivery (the mailbox). */
   queued: number;
   /** Their bytes. */
@@ -291,15 +332,32 @@ export class ActorSystem {
     } finally {
       this.#starting.delete(id);
     }
-    const init = await running.recorder.start({
-      component: running.sha256,
-      manifest: manifest.manifest as { [key: string]: Json },
-      params: running.params,
-      link: options.link ?? null,
-    });
-    this.#release(id, init);
-    running.initialized = init.ok;
-    if (!init.ok) {
+    const resume = running.resume;
+    let init: Delivery | null;
+    let first: ChainEvent;
+    if (resume) {
+      // The chain goes on where it ended: from the last committed state,
+      // or, if init never succeeded, with init again.
+      const resumed = await running.recorder.continueChain({
+        component: running.sha256,
+        manifest: manifest.manifest as { [key: string]: Json },
+        params: running.params,
+        cut: resume.cut,
+      }, { init: !resume.point.initialized, state: resume.point.state });
+      init = resumed.init;
+      first = resumed.init?.event ?? resumed.event;
+    } else {
+      init = await running.recorder.start({
+        component: running.sha256,
+        manifest: manifest.manifest as { [key: string]: Json },
+        params: running.params,
+        link: options.link ?? null,
+      });
+      first = init.event;
+    }
+    if (init) this.#release(id, init);
+    running.initialized = init?.ok ?? true;
+    if (init && !init.ok) {
       if (running.parent) {
         await this.#childFailed(id, `init failed: ${init.error}`);
       } else {
@@ -308,16 +366,63 @@ export class ActorSystem {
       return init;
     }
     if (running.parent) {
-      await this.#tell(running.parent, id, "started", null);
+      await this.#tell(
+        running.parent,
+        id,
+        "started",
+        resume ? "resumed" : null,
+      );
     }
-    const link = { actor: id, hash: init.event.hash };
+    const link = { actor: id, hash: first.hash };
+    const recorded = resume?.point.children;
+    const started = new Set<string>();
     for (const child of manifest.children) {
       await this.#startChild(id, child.manifest, {
         params: child.params,
         link,
+        // A manifest child the last run had stopped for good stays stopped.
+        unless: recorded
+          ? (childId) => {
+            started.add(childId);
+            return !wasRunning(recorded.get(childId));
+          }
+          : undefined,
       });
     }
-    return init;
+    if (recorded) {
+      // Spawned children that were running when the chain ended start
+      // again, each from its own chain (or afresh, if it never started).
+      const dir = dirname(manifest.path);
+      for (const [childId, child] of recorded) {
+        if (!child.spawn || started.has(childId) || !wasRunning(child)) {
+          continue;
+        }
+        let path: string;
+        try {
+          path = resolveInside(dir, child.spawn.manifest, "spawn manifest");
+        } catch (err) {
+          await this.#tell(id, childId, "failed", (err as Error).message);
+          continue;
+        }
+        await this.#startChild(id, path, {
+          id: childId,
+          params: child.spawn.params === null
+            ? undefined
+            : JSON.parse(child.spawn.params),
+          link: { actor: id, hash: child.spawn.hash },
+        });
+      }
+    }
+    return init ?? {
+      ok: true,
+      reply: null,
+      crashed: false,
+      event: first,
+      input: first,
+      logs: [],
+      outgoing: [],
+      effects: [],
+    };
   }
 
   /** Loads, opens and registers an actor: everything before `init`. */
@@ -339,6 +444,7 @@ export class ActorSystem {
     );
     await this.#lock;
     const chainPath = join(this.#chainDir, `${id}.jsonl`);
+    const resume = await resumePoint(chainPath);
     const checkpoints = manifest.checkpoint
       ? await startCheckpoints(chainPath, manifest.checkpoint)
       : null;
@@ -370,10 +476,11 @@ export class ActorSystem {
       writer,
       parent: options.parent ?? null,
       children: [],
-      spawned: 0,
+      spawned: resume?.point.spawned ?? 0,
       restarts: [],
       checkpoints,
-      initialized: false,
+      initialized: resume?.point.initialized ?? false,
+      resume,
       queued: 0,
       queuedBytes: 0,
     };
@@ -538,7 +645,13 @@ export class ActorSystem {
   async #startChild(
     parent: string,
     path: string,
-    options: { id?: string; params?: Json; link: ChainLink },
+    options: {
+      id?: string;
+      params?: Json;
+      link: ChainLink;
+      /** Given the child's id: true to leave it stopped. */
+      unless?: (id: string) => boolean;
+    },
   ): Promise<void> {
     let manifest: ResolvedManifest;
     try {
@@ -553,6 +666,7 @@ export class ActorSystem {
       return;
     }
     const id = options.id ?? `${parent}.${manifest.name}`;
+    if (options.unless?.(id)) return;
     try {
       await this.start(manifest, {
         id,
@@ -636,10 +750,13 @@ export class ActorSystem {
   }
 
   async #giveUp(parent: Running, child: string, reason: string) {
-    await this.#tell(parent.id, child, "given-up", reason);
+    // Every child stops (recorded, in reverse start order), then the
+    // supervisor gives up: nothing about these children comes after.
     for (const c of [...parent.children].reverse()) {
       await this.#stopTree(c, `given up by ${parent.id}`);
+      await this.#tell(parent.id, c, "stopped", `given up by ${parent.id}`);
     }
+    await this.#tell(parent.id, child, "given-up", reason);
     if (parent.parent) {
       await this.#childFailed(parent.id, `gave up on ${child}: ${reason}`);
     } else {
@@ -750,7 +867,10 @@ export class ActorSystem {
     }
     await this.idle();
     const roots = this.#order.filter((id) => !this.#actors.get(id)?.parent);
-    for (const id of roots.reverse()) await this.#stopTree(id, reason);
+    // Marked as stopped by the run, so the next run resumes these actors.
+    for (const id of roots.reverse()) {
+      await this.#stopTree(id, `${RUN_STOP}${reason}`);
+    }
     if (this.#ownsExecutor) this.#executor.close();
     const lock = await this.#lock?.catch(() => null);
     lock?.close();

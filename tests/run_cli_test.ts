@@ -76,17 +76,35 @@ Deno.test("run: the counter replies, records everything, and verifies", async ()
   });
 });
 
-Deno.test("run: a second run appends to the same chain", async () => {
+Deno.test("run: a second run resumes the chain where the first left it", async () => {
   await withTempDir(async (dir) => {
     const chains = join(dir, "chains");
     const args = ["run", join(COUNTER, "manifest.json"), "--chain-dir", chains];
-    await runCli([...args, "--send", '"inc"', "--quiet"]);
-    const second = await runCli([...args, "--send", '"inc"', "--quiet"]);
+    const first = await runCli([
+      ...args,
+      "--quiet",
+      "--send",
+      '"inc"',
+      "--send",
+      '"inc"',
+      "--send",
+      '"inc"',
+    ]);
+    assert.equal(first.code, 0, first.stderr);
+    const second = await runCli([...args, "--send", '"get"', "--quiet"]);
     assert.equal(second.code, 0, second.stderr);
     assert.equal(second.stderr, "");
+    assert.deepEqual(replies(second.stdout), [
+      { actor: "counter", reply: { count: 3 } },
+    ]);
     const t = await types(join(chains, "counter.jsonl"));
-    assert.equal(t.filter((x) => x === "actor.start").length, 2);
+    assert.equal(t.filter((x) => x === "actor.start").length, 1);
+    assert.equal(t.filter((x) => x === "actor.init").length, 1);
+    assert.equal(t.filter((x) => x === "actor.resume").length, 1);
     assert.equal((await verifyPath(chains)).ok, true);
+    const replay = await runCli(["replay", chains]);
+    assert.equal(replay.code, 0, replay.stdout + replay.stderr);
+    assert.match(replay.stdout, /same head/);
   });
 });
 

@@ -1,0 +1,132 @@
+// Copyright the Theater authors. MIT license.
+// Where an actor stands at the end of its chain, for resuming it: its last
+// committed state, its spawned children, and how each child last stood.
+// Pure: it folds events that were already verified.
+import type { ChainEvent, Json } from "../chain/mod.ts";
+
+/** The prefix of the `actor.stop` reason of every actor a run stops. */
+export const RUN_STOP = "run stopped: ";
+
+/** A child as its parent's chain last saw it. */
+export interface ChildRecord {
+  /** The last lifecycle event about it, or null if none was recorded. */
+  event: string | null;
+  reason: string | null;
+  /** For a spawned child: the manifest path and params, and the spawn. */
+  spawn?: { manifest: string; params: string | null; hash: string };
+}
+
+/** Where an actor's chain leaves it. */
+export interface ResumePoint {
+  /** The last committed state (null before any). */
+  state: Json;
+  /** Whether `init` ever succeeded. */
+  initialized: boolean;
+  /** Spawns that committed (names the next child). */
+  spawned: number;
+  /** Children by id, in the order they first appear. */
+  children: Map<string, ChildRecord>;
+  /** The reason of the final `actor.stop`, or null if it ends otherwise. */
+  stopped: string | null;
+  /** The hash of the last event. */
+  head: string | null;
+}
+
+const SUPERVISOR = "theater:actor/supervisor";
+
+/** Folds a chain's events into its {@linkcode ResumePoint}. */
+export class ResumeFold {
+  #point: ResumePoint = {
+    state: null,
+    initialized: false,
+    spawned: 0,
+    children: new Map(),
+    stopped: null,
+    head: null,
+  };
+  /** Spawns of the step under way: they count only if it commits. */
+  #pending: {
+    id: string;
+    manifest: string;
+    params: string | null;
+    hash: string;
+  }[] = [];
+
+  /** Takes the next event. */
+  add(e: ChainEvent): void {
+    const p = this.#point;
+    p.head = e.hash;
+    p.stopped = null;
+    const d = e.data;
+    switch (e.type) {
+      case "host.call": {
+        const result = d.result as { ok?: Json } | null;
+        if (
+          d.interface === SUPERVISOR && d.function === "spawn" &&
+          result !== null && typeof result === "object" && "ok" in result
+        ) {
+          const args = d.args as Json[];
+          this.#pending.push({
+            id: String(result.ok),
+            manifest: String(args[0]),
+            params: (args[1] ?? null) as string | null,
+            hash: e.hash,
+          });
+        }
+        return;
+      }
+      case "actor.init":
+        p.state = d.state;
+        p.initialized = true;
+        this.#commit();
+        return;
+      case "handle.ok":
+        p.state = d.state;
+        this.#commit();
+        return;
+      case "handle.error":
+        this.#pending = [];
+        return;
+      case "child.event": {
+        const id = String(d.child);
+        const child = p.children.get(id) ?? { event: null, reason: null };
+        child.event = String(d.event);
+        child.reason = d.reason === null ? null : String(d.reason);
+        p.children.set(id, child);
+        return;
+      }
+      case "actor.stop":
+        p.stopped = String(d.reason);
+        return;
+    }
+  }
+
+  #commit(): void {
+    const p = this.#point;
+    for (const s of this.#pending) {
+      p.spawned++;
+      const child = p.children.get(s.id) ?? { event: null, reason: null };
+      child.spawn = { manifest: s.manifest, params: s.params, hash: s.hash };
+      p.children.set(s.id, child);
+    }
+    this.#pending = [];
+  }
+
+  /** Where the events so far leave the actor. */
+  point(): ResumePoint {
+    return this.#point;
+  }
+}
+
+/**
+ * Whether a child was running when its parent's chain ends: it was started,
+ * restarted or failed (and not yet stopped), or the run stopped it, or it
+ * was spawned and never reported on (the run ended before it started).
+ */
+export function wasRunning(child: ChildRecord | undefined): boolean {
+  if (!child || child.event === null) return true;
+  if (child.event === "stopped") {
+    return child.reason?.startsWith(RUN_STOP) ?? false;
+  }
+  return child.event !== "given-up";
+}
