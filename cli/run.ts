@@ -15,6 +15,13 @@ those actors send each other), lets calls under way finish or time out,
 and records actor.stop for every actor, so \`theater verify <chain dir>\`
 passes afterwards.
 
+When the run directory already holds chains, the run resumes them: each
+actor continues from its last committed state (a torn last line left by a
+crash is cut and recorded), and children that were running start again. A
+chain that does not verify is refused. To start afresh, use another run
+directory (--chain-dir) or remove the old one. Only one theater process may
+use a run directory at a time.
+
 A message line is any JSON value, sent to the root actor, or
 {"to": "<actor>", "msg": <JSON>} to address another actor.
 Replies: {"actor": "<id>", "reply": <JSON>} or {"actor": "<id>", "error": "..."}.
@@ -151,7 +158,9 @@ export const runCommand: Command = {
       }
       if (!quiet) {
         err(
-          `theater run: ${manifest.name} started; chains in ${system.chainDir}`,
+          `theater run: ${manifest.name} ${
+            system.resumed ? "resumed" : "started"
+          }; chains in ${system.chainDir}`,
         );
       }
       const deliver = async (line: string | Overlong, where: string) => {

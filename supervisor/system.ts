@@ -247,11 +247,14 @@ export class ActorSystem {
   #order: string[] = [];
   /** The run directory's lock, held while the run lives. */
   #lock: Promise<Deno.FsFile> | null = null;
+  /** Children spawned by committed handlers, until their start is done. */
+  #spawning = new Map<string, Promise<void>>();
   /** Ids of actors whose start is under way (not yet registered). */
   #starting = new Set<string>();
   #inFlight = new Set<Promise<unknown>>();
   #chainDir: string | null;
   #failure: string | null = null;
+  #resumed = false;
   /** Run-wide limits, from the root manifest. */
   #runLimits: { actors: number; queuedBytes: number } | null = null;
   /** Bytes of messages waiting in every mailbox of the run. */
@@ -274,6 +277,11 @@ export class ActorSystem {
   /** The run directory, once the first actor has started. */
   get chainDir(): string | null {
     return this.#chainDir;
+  }
+
+  /** Whether the first actor started continued an earlier run's chain. */
+  get resumed(): boolean {
+    return this.#resumed;
   }
 
   /** Why the run cannot go on (the root gave up), or null. */
@@ -333,6 +341,7 @@ export class ActorSystem {
       this.#starting.delete(id);
     }
     const resume = running.resume;
+    if (this.#order.length === 1 && resume) this.#resumed = true;
     let init: Delivery | null;
     let first: ChainEvent;
     if (resume) {
@@ -509,6 +518,12 @@ export class ActorSystem {
     } = {},
   ): Promise<Delivery> {
     const actor = this.#actors.get(to);
+    const spawning = this.#spawning.get(to);
+    if (!actor && spawning) {
+      // Spawned by a handler that committed; the child is starting: the
+      // message waits for it, as it would in its mailbox.
+      return spawning.then(() => this.send(to, msg, options));
+    }
     if (!actor) {
       return Promise.reject(
         new DeliveryError(`no actor ${JSON.stringify(to)} is running`),
@@ -590,7 +605,17 @@ export class ActorSystem {
         );
     }
     if (d.effects.length > 0) {
-      this.#track(this.#apply(from, d.effects));
+      const applied = this.#apply(from, d.effects);
+      this.#track(applied);
+      for (const e of d.effects) {
+        if (e.op !== "spawn") continue;
+        const done = applied.catch(() => {}).finally(() => {
+          if (this.#spawning.get(e.child) === done) {
+            this.#spawning.delete(e.child);
+          }
+        });
+        this.#spawning.set(e.child, done);
+      }
     }
   }
 

@@ -1,0 +1,161 @@
+// Copyright the Theater authors. MIT license.
+// Resume: a run on a run directory with chains continues them, and a crash
+// at any point loses nothing that was acknowledged.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type ChainEvent, readEvents, verifyPath } from "../chain/mod.ts";
+import { buildTestComponent } from "../runtime/testdata/components.ts";
+import { runCli, withTempDir } from "./_helpers.ts";
+
+const COUNTER = new URL("../examples/counter/counter.wasm", import.meta.url)
+  .pathname;
+
+async function eventsOf(path: string): Promise<ChainEvent[]> {
+  const out: ChainEvent[] = [];
+  for await (const e of readEvents(path)) out.push(e);
+  return out;
+}
+
+function replies(stdout: string): Record<string, unknown>[] {
+  return stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+}
+
+const to = (actor: string, msg: unknown) =>
+  JSON.stringify({ to: actor, msg }) + "\n";
+
+Deno.test("resume: a supervision tree with a spawned child comes back with the same tree and states", async () => {
+  await withTempDir(async (dir) => {
+    await buildTestComponent("supervisor", dir);
+    await Deno.copyFile(COUNTER, join(dir, "counter.wasm"));
+    const write = (name: string, body: unknown) =>
+      Deno.writeTextFile(join(dir, name), JSON.stringify(body));
+    // The supervisor spawns ./echo.json on "s…": here, a counter.
+    await write("echo.json", {
+      name: "echo",
+      component: "./counter.wasm",
+      params: { start: 10 },
+    });
+    await write("a.json", { name: "a", component: "./counter.wasm" });
+    await write("root.json", {
+      name: "root",
+      component: "./supervisor.wasm",
+      chain: { fsync: "none" },
+      children: [{ manifest: "./a.json" }],
+    });
+    const root = join(dir, "root.json");
+    const first = await runCli(["run", root, "--quiet"], {
+      stdin: '"spawn"\n' + to("root.echo-1", "inc") +
+        to("root.echo-1", "inc") + to("root.a", "inc"),
+    });
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(replies(first.stdout), [
+      { actor: "root", reply: "root.echo-1" },
+      { actor: "root.echo-1", reply: { count: 11 } },
+      { actor: "root.echo-1", reply: { count: 12 } },
+      { actor: "root.a", reply: { count: 1 } },
+    ]);
+    const second = await runCli(["run", root, "--quiet"], {
+      stdin: to("root.echo-1", "get") + to("root.a", "get") + '"spawn"\n' +
+        to("root.echo-2", "get"),
+    });
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual(replies(second.stdout), [
+      { actor: "root.echo-1", reply: { count: 12 } },
+      { actor: "root.a", reply: { count: 1 } },
+      // The next spawn is named after those already made.
+      { actor: "root", reply: "root.echo-2" },
+      { actor: "root.echo-2", reply: { count: 10 } },
+    ]);
+    const chains = join(dir, "chains");
+    const report = await verifyPath(chains);
+    assert.equal(report.ok, true, report.error?.message);
+    for (const actor of ["root", "root.a", "root.echo-1"]) {
+      const types = (await eventsOf(join(chains, `${actor}.jsonl`))).map((e) =>
+        e.type
+      );
+      assert.equal(types.filter((t) => t === "actor.resume").length, 1, actor);
+      assert.equal(types.filter((t) => t === "actor.init").length, 1, actor);
+    }
+    const replay = await runCli(["replay", chains, "--search", dir]);
+    assert.equal(replay.code, 0, replay.stdout + replay.stderr);
+    assert.equal(replay.stdout.match(/same head/g)?.length, 4, replay.stdout);
+  });
+});
+
+Deno.test("resume: a torn last line is cut and recorded; a tampered chain is refused", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.copyFile(COUNTER, join(dir, "counter.wasm"));
+    await Deno.writeTextFile(
+      join(dir, "m.json"),
+      JSON.stringify({ name: "c", component: "./counter.wasm" }),
+    );
+    const m = join(dir, "m.json");
+    const chain = join(dir, "chains", "c.jsonl");
+    assert.equal((await runCli(["run", m, "--send", '"inc"'])).code, 0);
+    const torn = '{"actor":"c","data":{"from":"ext';
+    await Deno.writeTextFile(chain, torn, { append: true });
+    const r = await runCli(["run", m, "--send", '"get"', "--quiet"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(replies(r.stdout), [{ actor: "c", reply: { count: 1 } }]);
+    const resume = (await eventsOf(chain)).find((e) =>
+      e.type === "actor.resume"
+    );
+    assert.equal((resume?.data.cut as { bytes: number }).bytes, torn.length);
+    assert.equal((await verifyPath(chain)).ok, true);
+    // Altered history is not resumed: the verifier's reason, exit 2.
+    const text = await Deno.readTextFile(chain);
+    await Deno.writeTextFile(chain, text.replace('"count":1', '"count":9'));
+    const bad = await runCli(["run", m, "--send", '"get"']);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /c\.jsonl:\d+: cannot resume this chain: /);
+    assert.equal(bad.stdout, "");
+  });
+});
+
+Deno.test("resume: kill -9 at 20 random points loses no acknowledged reply, and the next run resumes", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.copyFile(COUNTER, join(dir, "counter.wasm"));
+    await Deno.writeTextFile(
+      join(dir, "m.json"),
+      JSON.stringify({
+        name: "c",
+        component: "./counter.wasm",
+        chain: { fsync: "every-event" },
+      }),
+    );
+    const m = join(dir, "m.json");
+    const chain = join(dir, "chains", "c.jsonl");
+    let acknowledged = 0;
+    for (let round = 0; round < 20; round++) {
+      const r = await runCli(["run", m, "--quiet"], {
+        stdin: async (write) => {
+          for (let i = 0; i < 400; i++) {
+            await write('"inc"\n');
+            await new Promise((r) => setTimeout(r, 2));
+          }
+        },
+        holdStdin: true,
+        signal: "SIGKILL",
+        signalAfterMs: 300 + Math.floor(Math.random() * 500),
+        timeoutMs: 60_000,
+      });
+      const counts = replies(r.stdout).map((l) =>
+        (l.reply as { count: number }).count
+      );
+      if (counts.length > 0) acknowledged = counts.at(-1)!;
+      // Every reply that was printed is in the chain.
+      const next = await runCli(["run", m, "--send", '"get"', "--quiet"]);
+      assert.equal(next.code, 0, `round ${round}: ${next.stderr}`);
+      const [got] = replies(next.stdout);
+      const count = (got.reply as { count: number }).count;
+      assert.ok(
+        count >= acknowledged,
+        `round ${round}: resumed at ${count}, ${acknowledged} was acknowledged`,
+      );
+      acknowledged = count;
+      const report = await verifyPath(chain);
+      assert.equal(report.ok, true, report.error?.message);
+    }
+    assert.ok(acknowledged > 0);
+  });
+});
