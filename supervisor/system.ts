@@ -865,8 +865,10 @@ export class ActorSystem {
     this.#order = this.#order.filter((a) => a !== id);
     const parent = actor.parent ? this.#actors.get(actor.parent) : undefined;
     if (parent) parent.children = parent.children.filter((c) => c !== id);
-    this.#executor.unregister(id);
+    // No new message reaches it from here, but those already in its mailbox
+    // are delivered first: the stop is queued behind them.
     await actor.recorder.stop(reason);
+    this.#executor.unregister(id);
     await this.#checkpoint(actor, true);
     await actor.writer.close();
   }

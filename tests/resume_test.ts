@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type ChainEvent, readEvents, verifyPath } from "../chain/mod.ts";
 import { buildTestComponent } from "../runtime/testdata/components.ts";
+import { buildHostile } from "./testdata/hostile.ts";
 import { runCli, withTempDir } from "./_helpers.ts";
 
 const COUNTER = new URL("../examples/counter/counter.wasm", import.meta.url)
@@ -157,5 +158,40 @@ Deno.test("resume: kill -9 at 20 random points loses no acknowledged reply, and 
       assert.equal(report.ok, true, report.error?.message);
     }
     assert.ok(acknowledged > 0);
+  });
+});
+
+Deno.test("lifecycle: send(b, msg) then stop(b) in one handler: b gets the message first, and it replays", async () => {
+  await withTempDir(async (dir) => {
+    await buildHostile("send-then-stop", dir);
+    await buildHostile("echo", dir);
+    const write = (name: string, body: unknown) =>
+      Deno.writeTextFile(join(dir, name), JSON.stringify(body));
+    await write("b.json", { name: "b", component: "./echo.wasm" });
+    await write("root.json", {
+      name: "root",
+      component: "./send-then-stop.wasm",
+      children: [{ manifest: "./b.json" }],
+    });
+    const r = await runCli(["run", join(dir, "root.json"), "--quiet"], {
+      stdin: '"root.b"\n',
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(replies(r.stdout), [{ actor: "root", reply: "sent" }]);
+    const chains = join(dir, "chains");
+    const b = (await eventsOf(join(chains, "root.b.jsonl"))).map((e) =>
+      `${e.type}${
+        e.type === "message.in" ? ` ${JSON.stringify(e.data.msg)}` : ""
+      }`
+    );
+    assert.deepEqual(b.slice(-3), [
+      'message.in "ping"',
+      "handle.ok",
+      "actor.stop",
+    ]);
+    const report = await verifyPath(chains);
+    assert.equal(report.ok, true, report.error?.message);
+    const replay = await runCli(["replay", chains, "--search", dir]);
+    assert.equal(replay.code, 0, replay.stdout + replay.stderr);
   });
 });

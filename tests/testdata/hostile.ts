@@ -30,6 +30,7 @@ export const HOSTILE_KINDS = [
   "start-spin",
   "busy",
   "call-then-spin",
+  "send-then-stop",
 ] as const;
 
 /** A kind of hostile actor. */
@@ -160,6 +161,17 @@ const KINDS: Record<
   (start $spin)`,
   },
   busy: { handle: "(loop $spin (br $spin)) unreachable" },
+  // Not hostile: a parent's last words to a child, then stop(child), in
+  // one handler; the message is a JSON string naming the child.
+  "send-then-stop": {
+    handle: `(call $send (i32.add (local.get 2) (i32.const 1))
+        (i32.sub (local.get 3) (i32.const 2)) ${
+      str("ping")
+    } (i32.const ${SEND_RET}))
+      (call $stop (i32.add (local.get 2) (i32.const 1))
+        (i32.sub (local.get 3) (i32.const 2)) (i32.const ${SPAWN_RET}))
+      (call $reply (local.get 0) (local.get 1) ${str("sent")})`,
+  },
   "call-then-spin": {
     handle: `(call $log ${str("ping")}) ${selfId}
       (loop $spin (br $spin)) unreachable`,
@@ -177,6 +189,7 @@ function wat(kind: HostileKind): string {
   (import "theater:actor/runtime@0.1.0" "self-id" (func $self (param i32)))
   (import "theater:actor/message@0.1.0" "send" (func $send (param i32 i32 i32 i32 i32)))
   (import "theater:actor/supervisor@0.1.0" "spawn" (func $spawn (param i32 i32 i32 i32 i32 i32)))
+  (import "theater:actor/supervisor@0.1.0" "stop" (func $stop (param i32 i32 i32)))
   (memory (export "memory") 33)
   (global $heap (mut i32) (i32.const 2097152))
   ${data}
