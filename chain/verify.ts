@@ -32,7 +32,9 @@ export type VerifyReason =
   | "seq-gap"
   | "seq-repeat"
   | "broken-link"
-  | "dangling-link";
+  | "dangling-link"
+  | "bad-link"
+  | "missing-chain";
 
 /** The first thing wrong with a chain. */
 export interface VerifyError {
@@ -77,6 +79,8 @@ export class ChainReadError extends Error {
 export interface VerifyChainOptions {
   /** The actor the chain must belong to (its file name stem in a run dir). */
   actor?: string;
+  /** Called with every intact event and its line, in order. */
+  onEvent?: (event: ChainEvent, line: number) => void;
   /** Called with every cross-chain link in an intact event, in order. */
   onLink?: (link: ChainLink, line: number) => void;
   /** Longest line accepted, in bytes. */
@@ -94,8 +98,14 @@ export type VerifyOptions = Pick<
 async function openForRead(path: string): Promise<Deno.FsFile> {
   let file: Deno.FsFile;
   try {
+    // Look before opening: opening a FIFO would block until a writer came.
+    const before = await Deno.stat(path);
+    if (!before.isFile) {
+      throw new ChainReadError(`${path}: not a regular file`);
+    }
     file = await Deno.open(path, { read: true });
   } catch (err) {
+    if (err instanceof ChainReadError) throw err;
     throw new ChainReadError(`${path}: cannot read: ${describeIoError(err)}`);
   }
   const info = await file.stat();
@@ -278,6 +288,7 @@ export async function verifyChain(
         }
         const link = event.data.link as ChainLink | null | undefined;
         if (link && options.onLink) options.onLink(link, n);
+        options.onEvent?.(event, n);
         prev = event;
         report.actor = event.actor;
         report.head = event.hash;
@@ -300,16 +311,33 @@ interface PendingLink {
   file: string;
   line: number;
   link: ChainLink;
+  /** For a `message.in`: the receiver and the SHA-256 of its message. */
+  delivery?: { to: string; msg: string };
+}
+
+/** What a link's target must be, as found in the target chain. */
+interface Target {
+  type: string;
+  /** For a `message.out`: the receiver and the SHA-256 of its message. */
+  to?: string;
+  msg?: string;
+}
+
+function messageHash(msg: unknown): string {
+  return sha256Hex(canonicalJson(msg));
 }
 
 /**
- * Verifies every `*.jsonl` chain in a run directory, then the cross-chain
- * links between them: each link must name an actor with a chain here and an
- * event in it with that hash. Memory grows with the number of links, not
- * events.
+ * Verifies every `*.jsonl` chain in a run directory, then what holds the
+ * chains together (§6 of docs/chain-format.md): each link must name an
+ * event that exists in the named actor's chain; a `message.in` link must
+ * name a `message.out` to this actor with the same message, and each
+ * `message.out` may be consumed once; and every child a chain says was
+ * `started` must have its chain here. Memory grows with the number of
+ * links and children, not events.
  *
- * @throws {ChainReadError} when the directory cannot be read or holds no
- * chains.
+ * @throws {ChainReadError} when the directory cannot be read, holds no
+ * chains, or holds a `*.jsonl` that is not a regular file.
  */
 export async function verifyDir(
   dir: string,
@@ -318,11 +346,16 @@ export async function verifyDir(
   const names: string[] = [];
   try {
     for await (const entry of Deno.readDir(dir)) {
-      if (entry.name.endsWith(".jsonl") && !entry.isDirectory) {
-        names.push(entry.name);
+      if (!entry.name.endsWith(".jsonl")) continue;
+      if (!entry.isFile) {
+        throw new ChainReadError(
+          `${join(dir, entry.name)}: not a regular file`,
+        );
       }
+      names.push(entry.name);
     }
   } catch (err) {
+    if (err instanceof ChainReadError) throw err;
     throw new ChainReadError(`${dir}: cannot read: ${describeIoError(err)}`);
   }
   if (names.length === 0) {
@@ -337,63 +370,126 @@ export async function verifyDir(
     error: null,
   };
   const pending = new Map<string, PendingLink[]>();
+  const children: { file: string; line: number; child: string }[] = [];
   for (const name of names) {
     const file = join(dir, name);
+    const actor = basename(name, ".jsonl");
     const chain = await verifyChain(file, {
-      actor: basename(name, ".jsonl"),
+      actor,
       maxLineBytes: options.maxLineBytes,
       onProgress: options.onProgress,
-      onLink: (link, line) => {
+      onEvent: (event, line) => {
+        if (event.type === "child.event" && event.data.event === "started") {
+          children.push({ file, line, child: String(event.data.child) });
+        }
+        const link = event.data.link as ChainLink | null | undefined;
+        if (!link) return;
         const list = pending.get(link.actor) ?? [];
-        list.push({ file, line, link });
+        list.push({
+          file,
+          line,
+          link,
+          delivery: event.type === "message.in"
+            ? { to: actor, msg: messageHash(event.data.msg) }
+            : undefined,
+        });
         pending.set(link.actor, list);
       },
     });
     report.chains.push(chain);
     report.error ??= chain.error;
   }
-  const dangling: VerifyError[] = [];
+  const problems: VerifyError[] = [];
+  const present = new Set(names.map((n) => basename(n, ".jsonl")));
+  for (const { file, line, child } of children) {
+    if (present.has(child)) continue;
+    problems.push({
+      file,
+      line,
+      reason: "missing-chain",
+      message: `child ${child} was started, but ${
+        join(dir, `${child}.jsonl`)
+      } is missing`,
+    });
+  }
   for (const [actor, links] of pending) {
     report.links += links.length;
     const target = report.chains.find((c) =>
       basename(c.file, ".jsonl") === actor
     );
     const found = target
-      ? await hashesIn(target.file, links, target.events)
-      : new Set();
-    for (const { file, line, link } of links) {
-      if (found.has(link.hash)) continue;
-      dangling.push({
-        file,
-        line,
-        reason: "dangling-link",
-        message: target
-          ? `link to ${actor} event ${link.hash} not found in ${target.file}`
-          : `link to actor ${actor}, which has no chain in ${dir}`,
-      });
+      ? await targetsIn(target.file, links, target.events)
+      : new Map<string, Target>();
+    const consumed = new Map<string, PendingLink>();
+    for (const p of links) {
+      const { file, line, link, delivery } = p;
+      const t = found.get(link.hash);
+      if (!t) {
+        problems.push({
+          file,
+          line,
+          reason: "dangling-link",
+          message: target
+            ? `link to ${actor} event ${link.hash} not found in ${target.file}`
+            : `link to actor ${actor}, which has no chain in ${dir}`,
+        });
+        continue;
+      }
+      if (!delivery) continue;
+      const why = t.type !== "message.out"
+        ? `names a ${t.type}, not a message.out`
+        : t.to !== delivery.to
+        ? `names a message.out to ${t.to}, not to ${delivery.to}`
+        : t.msg !== delivery.msg
+        ? "names a message.out with another message"
+        : consumed.has(link.hash)
+        ? `names a message.out already delivered at ${
+          consumed.get(link.hash)!.file
+        }:${consumed.get(link.hash)!.line}`
+        : null;
+      if (why) {
+        problems.push({
+          file,
+          line,
+          reason: "bad-link",
+          message: `message.in link to ${actor} event ${link.hash} ${why}`,
+        });
+        continue;
+      }
+      consumed.set(link.hash, p);
     }
   }
-  dangling.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
-  report.error ??= dangling[0] ?? null;
+  problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
+  report.error ??= problems[0] ?? null;
   report.ok = report.error === null;
   return report;
 }
 
-/** The wanted hashes among the first `lines` (intact) lines of a chain. */
-async function hashesIn(
+/** The wanted events among the first `lines` (intact) lines of a chain. */
+async function targetsIn(
   path: string,
   wanted: PendingLink[],
   lines: number,
-): Promise<Set<string>> {
+): Promise<Map<string, Target>> {
   const want = new Set(wanted.map((p) => p.link.hash));
-  const found = new Set<string>();
+  const found = new Map<string, Target>();
   const file = await openForRead(path);
   try {
     scan: for await (const batch of readLines(file)) {
       for (const raw of batch) {
         if (raw.number > lines) break scan;
-        const hash = JSON.parse(decoder.decode(raw.bytes)).hash;
-        if (want.has(hash)) found.add(hash);
+        const event = JSON.parse(decoder.decode(raw.bytes)) as ChainEvent;
+        if (!want.has(event.hash)) continue;
+        found.set(
+          event.hash,
+          event.type === "message.out"
+            ? {
+              type: event.type,
+              to: String(event.data.to),
+              msg: messageHash(event.data.msg),
+            }
+            : { type: event.type },
+        );
         if (found.size === want.size) break scan;
       }
     }

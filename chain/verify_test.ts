@@ -344,8 +344,15 @@ Deno.test("a missing file or a directory without chains cannot be read", async (
   }
 });
 
-async function linkedDir(dir: string, linkTo: (a: ChainEvent[]) => string) {
+async function linkedDir(
+  dir: string,
+  linkTo: (a: ChainEvent[]) => string,
+  options: { msg?: string; deliveries?: number } = {},
+) {
   const a = await makeChain(join(dir, "a.jsonl"), "a", 3);
+  const wa = await ChainWriter.open(join(dir, "a.jsonl"), { actor: "a" });
+  const sent = await wa.append("message.out", { to: "b", msg: "hi" });
+  await wa.close();
   const writer = await ChainWriter.open(join(dir, "b.jsonl"), { actor: "b" });
   await writer.append("actor.start", {
     component: "cd".repeat(32),
@@ -353,13 +360,106 @@ async function linkedDir(dir: string, linkTo: (a: ChainEvent[]) => string) {
     params: null,
     link: { actor: "a", hash: linkTo(a) },
   });
-  await writer.append("message.in", {
-    from: "a",
-    msg: "hi",
-    link: { actor: "a", hash: a[2].hash },
-  });
+  for (let i = 0; i < (options.deliveries ?? 1); i++) {
+    await writer.append("message.in", {
+      from: "a",
+      msg: options.msg ?? "hi",
+      link: { actor: "a", hash: sent.hash },
+    });
+  }
   await writer.close();
+  return { a, sent };
 }
+
+Deno.test("a message.in link must name a message.out to it, with its message, once", async () => {
+  for (
+    const [name, options, pattern] of [
+      ["another message", { msg: "bye" }, /with another message/],
+      [
+        "delivered twice",
+        { deliveries: 2 },
+        /already delivered at .*b\.jsonl:2/,
+      ],
+    ] as const
+  ) {
+    const dir = await Deno.makeTempDir();
+    try {
+      await linkedDir(dir, (a) => a[1].hash, options);
+      const report = await verifyDir(dir);
+      assert.equal(report.error?.reason, "bad-link", name);
+      assert.match(report.error!.message, pattern, name);
+      assert.equal(report.error?.file, join(dir, "b.jsonl"));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+  // A message.in that links to some other event (here an actor.start).
+  const dir = await Deno.makeTempDir();
+  try {
+    const { a } = await linkedDir(dir, (a) => a[1].hash);
+    const w = await ChainWriter.open(join(dir, "b.jsonl"), { actor: "b" });
+    await w.append("message.in", {
+      from: "mallory",
+      msg: "hi",
+      link: { actor: "a", hash: a[0].hash },
+    });
+    await w.close();
+    const report = await verifyDir(dir);
+    assert.equal(report.error?.reason, "bad-link");
+    assert.match(report.error!.message, /names a \S+, not a message.out/);
+    assert.equal(report.error?.line, 3);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a started child whose chain was deleted is reported", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await linkedDir(dir, (a) => a[1].hash);
+    const w = await ChainWriter.open(join(dir, "a.jsonl"), { actor: "a" });
+    await w.append("child.event", {
+      child: "a.kid",
+      event: "started",
+      reason: null,
+    });
+    await w.close();
+    const report = await verifyDir(dir);
+    assert.equal(report.error?.reason, "missing-chain");
+    assert.equal(report.error?.file, join(dir, "a.jsonl"));
+    assert.equal(report.error?.line, 5);
+    assert.match(
+      report.error!.message,
+      /child a\.kid was started, but .*a\.kid\.jsonl is missing/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a FIFO or a symlink named *.jsonl is refused, not read", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await linkedDir(dir, (a) => a[1].hash);
+    const fifo = join(dir, "x.jsonl");
+    const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    if (made.success) {
+      await assert.rejects(
+        () => verifyDir(dir),
+        /x\.jsonl: not a regular file/,
+      );
+      await assert.rejects(
+        () => verifyPath(fifo),
+        /x\.jsonl: not a regular file/,
+      );
+      await Deno.remove(fifo);
+    }
+    await Deno.symlink(join(dir, "a.jsonl"), join(dir, "y.jsonl"));
+    await assert.rejects(() => verifyDir(dir), /y\.jsonl: not a regular file/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("a directory verifies every chain and its cross-links", async () => {
   const dir = await Deno.makeTempDir();

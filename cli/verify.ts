@@ -15,6 +15,7 @@ import { type Command, err, out, parse, UsageError } from "./_common.ts";
 
 const HELP = `Usage: theater verify [--json] <chain.jsonl | chain-dir>
        theater verify <chain.jsonl> --checkpoint CP --pubkey KEY.pub
+       theater verify <run dir> --pubkey KEY.pub
        theater verify --proof FILE --checkpoint CP --pubkey KEY.pub
 
 Checks that a chain file is intact: every line valid canonical JSON, every
@@ -31,7 +32,9 @@ the chain (docs/chain-format.md §10-§12).
 Options:
   --json              print a machine-readable report on stdout
   --checkpoint FILE   a signed checkpoint (theater checkpoint)
-  --pubkey FILE       the public key that must have signed it
+  --pubkey FILE       the public key that must have signed it; alone, with a
+                      run directory: every <actor>.checkpoint in it is
+                      checked against its chain and this key
   --proof FILE        a proof file (theater prove)
   -h, --help  show this help
 
@@ -115,6 +118,63 @@ async function verifyAgainstCheckpoint(
   return ok ? 0 : 1;
 }
 
+/**
+ * `verify <run dir> --pubkey K`: the directory as usual, then every
+ * `<actor>.checkpoint` in it against its chain and the key.
+ */
+async function verifyDirCheckpoints(
+  positionals: string[],
+  pubkey: string,
+): Promise<number> {
+  if (positionals.length !== 1) {
+    throw new UsageError("--pubkey alone takes exactly one run directory");
+  }
+  const dir = positionals[0];
+  const report = await verifyPath(dir);
+  if (!("chains" in report)) {
+    throw new UsageError(
+      "--pubkey without --checkpoint checks a run directory's checkpoints",
+    );
+  }
+  if (!report.ok) {
+    err(describe(report.error!));
+    return 1;
+  }
+  const verifier = await parseVerifierKey(await Deno.readTextFile(pubkey));
+  let checked = 0;
+  for (const chain of report.chains) {
+    const path = chain.file.replace(/\.jsonl$/, ".checkpoint");
+    const info = await Deno.lstat(path).catch(() => null);
+    if (!info) continue;
+    if (!info.isFile) {
+      err(`${path}: not a regular file`);
+      return 1;
+    }
+    let problem: string | null;
+    try {
+      const checkpoint = await openCheckpoint(
+        await Deno.readTextFile(path),
+        verifier,
+      );
+      problem = await checkChainAgainst(chain.file, checkpoint);
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) throw e;
+      problem = `${path}: ${e.message}`;
+    }
+    if (problem) {
+      err(problem);
+      return 1;
+    }
+    checked++;
+  }
+  out(
+    `${dir}: ok, ${report.chains.length} chains, ${report.links} cross-chain links, ${checked} checkpoint${
+      checked === 1 ? "" : "s"
+    } signed by ${verifier.name}`,
+  );
+  return 0;
+}
+
 /** `theater verify`. */
 export const verifyCommand: Command = {
   name: "verify",
@@ -129,6 +189,9 @@ export const verifyCommand: Command = {
     });
     if (values.checkpoint !== undefined || values.proof !== undefined) {
       return await verifyAgainstCheckpoint(positionals, values);
+    }
+    if (values.pubkey !== undefined) {
+      return await verifyDirCheckpoints(positionals, values.pubkey as string);
     }
     if (positionals.length !== 1) {
       throw new UsageError("verify takes exactly one chain file or directory");

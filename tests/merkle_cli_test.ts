@@ -138,6 +138,28 @@ Deno.test("run writes signed checkpoints every N events when the manifest asks",
       join(dir, "k.pub"),
     ]);
     assert.equal(ok.code, 0, ok.stderr);
+    // The whole run directory with every checkpoint it holds.
+    const chains = join(dir, "chains");
+    const all = await runCli([
+      "verify",
+      chains,
+      "--pubkey",
+      join(dir, "k.pub"),
+    ]);
+    assert.equal(all.code, 0, all.stderr);
+    assert.match(all.stdout, /1 checkpoint signed by /);
+    // A checkpoint that another key did not sign is refused.
+    const original = await Deno.readTextFile(chain);
+    await runCli(["keygen", "--out", join(dir, "other")]);
+    const other = await runCli([
+      "verify",
+      chains,
+      "--pubkey",
+      join(dir, "other.pub"),
+    ]);
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, /counter\.checkpoint: /);
+    await Deno.writeTextFile(chain, original);
     const lines = (await Deno.readTextFile(chain)).split("\n");
     await Deno.writeTextFile(
       chain,
