@@ -121,6 +121,11 @@ export const runCommand: Command = {
       cacheDir: values["cache-dir"] as string | undefined,
       onLog: quiet ? undefined : (actor, line) => err(`[${actor}] ${line}`),
       onWarning: (message) => err(`theater run: ${message}`),
+      onRootStopped: (reason) => {
+        if (!quiet) err(`theater run: ${manifest.name} ${reason}`);
+        rootStopped = true;
+        wake();
+      },
       onFatal: (message) => {
         err(`theater run: ${message}; stopping the run`);
         onInterrupt();
@@ -128,6 +133,7 @@ export const runCommand: Command = {
     });
     let failed = false;
     let interrupted = false;
+    let rootStopped = false;
     let wake = () => {};
     // deno-lint-ignore prefer-const
     let onInterrupt: () => void;
@@ -198,13 +204,16 @@ export const runCommand: Command = {
         }
       };
       for (const [i, line] of sends.entries()) {
-        if (interrupted) break;
+        if (interrupted || rootStopped) break;
         await deliver(line, `--send #${i + 1}`);
       }
-      if (!interrupted && (sends.length === 0 || !Deno.stdin.isTerminal())) {
+      if (
+        !interrupted && !rootStopped &&
+        (sends.length === 0 || !Deno.stdin.isTerminal())
+      ) {
         const lines = stdinLines();
         let n = 0;
-        while (!interrupted) {
+        while (!interrupted && !rootStopped) {
           const next = await Promise.race([lines.next(), interrupt]);
           if (next === null || next.done) break;
           await deliver(next.value, `stdin:${++n}`);
@@ -215,6 +224,8 @@ export const runCommand: Command = {
           ? `supervisor gave up`
           : interrupted
           ? "interrupted"
+          : rootStopped
+          ? "the root stopped itself"
           : "end of input",
       );
       if (!quiet) err(`theater run: stopped; chains in ${system.chainDir}`);

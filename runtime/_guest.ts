@@ -168,9 +168,15 @@ export class GuestActor {
             [manifest, params],
             () => this.#spawn(manifest, params),
           )) as Result<string>,
+        // An actor may stop itself (a normal exit) or one of its children.
         stop: (child) =>
           fromRecord(
-            host(SUPERVISOR, "stop", [child], () => this.#child(child)),
+            host(
+              SUPERVISOR,
+              "stop",
+              [child],
+              () => child === this.id ? { ok: null } : this.#child(child),
+            ),
           ) as Result<null>,
         restart: (child) =>
           fromRecord(

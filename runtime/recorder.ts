@@ -291,24 +291,6 @@ export class ActorRecorder {
     });
   }
 
-  /**
-   * Records a restart: `actor.stop`, then `actor.start`; with `fresh`, runs
-   * `init` again, otherwise the actor resumes from its last committed state.
-   * Resolves with the init outcome, or null when resuming.
-   */
-  restart(
-    reason: string,
-    start: StartData & { fresh: boolean },
-  ): Promise<Delivery | null> {
-    return this.#serial(() =>
-      this.#start(start, start.fresh, [{
-        type: "actor.stop",
-        data: { reason },
-        ts: this.writer.tick(),
-      }])
-    );
-  }
-
   /** Records `actor.stop` and waits for everything to be durable. */
   stop(reason: string): Promise<void> {
     return this.#serial(async () => {

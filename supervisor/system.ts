@@ -44,6 +44,7 @@ import {
   type ResolvedManifest,
   resolveInside,
 } from "./manifest.ts";
+import { chargeRestart, type Exit, restartPlan, shouldRestart } from "./otp.ts";
 import {
   ResumeFold,
   type ResumePoint,
@@ -57,6 +58,8 @@ export interface SystemEvents {
   onLog?: (actor: string, line: string) => void;
   /** Something went wrong that is not a reply to anyone. */
   onWarning?: (message: string) => void;
+  /** The root actor stopped itself: the run is over. */
+  onRootStopped?: (reason: string) => void;
   /** The root supervisor gave up: the run cannot go on. */
   onFatal?: (message: string) => void;
 }
@@ -578,7 +581,12 @@ export class ActorSystem {
         ? new DeliveryError(`not delivered to ${to}: ${err.message}`)
         : err;
     }).then(async (d) => {
-      this.#release(to, d);
+      const applied = this.#release(to, d);
+      if (applied && d.effects.some((e) => e.op === "stop" && e.child === to)) {
+        // An actor that stopped itself has stopped by the time its reply
+        // is out: nothing more is delivered to it.
+        await applied.catch(() => {});
+      }
       await this.#checkpoint(actor, false);
       if (d.crashed && actor.parent && this.#actors.get(to) === actor) {
         await this.#childFailed(to, d.error ?? "crashed");
@@ -589,8 +597,11 @@ export class ActorSystem {
     return delivery;
   }
 
-  /** Lets a recorded outcome's effects out: logs, messages, supervision. */
-  #release(from: string, d: Delivery): void {
+  /**
+   * Lets a recorded outcome's effects out: logs, messages, supervision.
+   * Returns the supervision work under way, if any.
+   */
+  #release(from: string, d: Delivery): Promise<void> | null {
     for (const line of d.logs) this.options.onLog?.(from, line);
     const actor = this.#actors.get(from);
     if (actor) {
@@ -604,7 +615,8 @@ export class ActorSystem {
           )
         );
     }
-    if (d.effects.length > 0) {
+    if (d.effects.length === 0) return null;
+    {
       const applied = this.#apply(from, d.effects);
       this.#track(applied);
       for (const e of d.effects) {
@@ -616,6 +628,7 @@ export class ActorSystem {
         });
         this.#spawning.set(e.child, done);
       }
+      return applied;
     }
   }
 
@@ -655,13 +668,22 @@ export class ActorSystem {
           params,
           link: effect.link,
         });
+      } else if (effect.op === "stop" && effect.child === from) {
+        // The actor stopped itself: a normal exit.
+        await this.#childExited(from, "stopped itself", "normal");
+        return;
       } else if (effect.op === "stop") {
         if (!this.#actors.has(effect.child)) continue;
         await this.#stopTree(effect.child, `stopped by ${from}`);
         await this.#tell(from, effect.child, "stopped", `stopped by ${from}`);
       } else {
         if (!this.#actors.has(effect.child)) continue;
-        await this.#restart(effect.child, `restarted by ${from}`, effect.link);
+        await this.#halt(effect.child, `restarted by ${from}`);
+        await this.#startAgain(
+          effect.child,
+          `restarted by ${from}`,
+          effect.link,
+        );
       }
     }
   }
@@ -731,26 +753,54 @@ export class ActorSystem {
     return { actor: parentId, hash: recorded.hash };
   }
 
+  /** A child crashed: see {@linkcode ActorSystem.#childExited}. */
+  #childFailed(id: string, reason: string): Promise<void> {
+    return this.#childExited(id, reason, "crash");
+  }
+
   /**
-   * A child crashed: tell its parent, then restart it per the child's
-   * restart type and the parent's strategy, unless the parent is over its
-   * restart intensity, in which case the parent gives up and fails in turn.
+   * An actor crashed, or stopped itself normally. Its parent hears of it
+   * (`failed` or `stopped`), then OTP's rules apply (supervisor/otp.ts):
+   * restart or not by the child's restart type; charge the parent's
+   * intensity on a monotonic clock, giving up past it; and carry out the
+   * parent's strategy: stop every affected child, last started first, then
+   * start them all again in order. A root that stops itself ends the run.
    */
-  async #childFailed(id: string, reason: string): Promise<void> {
+  async #childExited(id: string, reason: string, exit: Exit): Promise<void> {
     const child = this.#actors.get(id);
-    const parent = child?.parent ? this.#actors.get(child.parent) : undefined;
-    if (!child || !parent) return;
-    const link = await this.#tell(parent.id, id, "failed", reason);
+    if (!child) return;
+    const parent = child.parent ? this.#actors.get(child.parent) : undefined;
+    if (!parent) {
+      // A root has no supervisor: a crash is recorded and it goes on; a
+      // normal stop ends the run.
+      if (exit === "normal") {
+        await this.#stopTree(id, reason);
+        this.options.onRootStopped?.(reason);
+      }
+      return;
+    }
+    const link = await this.#tell(
+      parent.id,
+      id,
+      exit === "crash" ? "failed" : "stopped",
+      reason,
+    );
     if (this.#stopping) return;
-    if (child.manifest.supervision.restart === "temporary") {
-      await this.#stopTree(id, `failed: ${reason}`);
-      await this.#tell(parent.id, id, "stopped", "temporary: not restarted");
+    const type = child.manifest.supervision.restart;
+    if (!shouldRestart(type, exit)) {
+      await this.#stopTree(id, exit === "crash" ? `failed: ${reason}` : reason);
+      if (exit === "crash") {
+        await this.#tell(parent.id, id, "stopped", `${type}: not restarted`);
+      }
       return;
     }
     const { maxRestarts, periodMs, strategy } = parent.manifest.supervision;
-    const now = Date.now();
-    parent.restarts = parent.restarts.filter((t) => now - t < periodMs);
-    if (parent.restarts.length >= maxRestarts) {
+    const charged = chargeRestart(parent.restarts, performance.now(), {
+      maxRestarts,
+      periodMs,
+    });
+    parent.restarts = charged.history;
+    if (charged.giveUp) {
       await this.#giveUp(
         parent,
         id,
@@ -758,19 +808,16 @@ export class ActorSystem {
       );
       return;
     }
-    parent.restarts.push(now);
-    const siblings = parent.children;
-    const targets = strategy === "one-for-one"
-      ? [id]
-      : strategy === "one-for-all"
-      ? [...siblings]
-      : siblings.slice(siblings.indexOf(id));
-    for (const target of targets) {
-      await this.#restart(
-        target,
-        target === id ? `failed: ${reason}` : `${strategy}: ${id} failed`,
-        link,
-      );
+    const plan = restartPlan(strategy, parent.children, id);
+    const why = (target: string) =>
+      target !== id
+        ? `${strategy}: ${id} ${exit === "crash" ? "failed" : "stopped"}`
+        : exit === "crash"
+        ? `failed: ${reason}`
+        : reason;
+    for (const target of plan.stop) await this.#halt(target, why(target));
+    for (const target of plan.start) {
+      await this.#startAgain(target, why(target), link);
     }
   }
 
@@ -790,23 +837,44 @@ export class ActorSystem {
     }
   }
 
-  /** Restarts an actor in place, resuming from its last committed state. */
-  async #restart(id: string, reason: string, link: ChainLink | null) {
+  /**
+   * Stops an actor for a restart: its children first (each recorded as
+   * `stopped` in its chain), then `actor.stop` — after the messages
+   * already in its mailbox. It stays registered as a member of the tree.
+   */
+  async #halt(id: string, reason: string): Promise<void> {
     const actor = this.#actors.get(id);
     if (!actor) return;
-    // A fresh instance: drop the old one wherever it lives.
+    for (const child of [...actor.children].reverse()) {
+      await this.#stopTree(child, reason);
+      await this.#tell(id, child, "stopped", reason);
+    }
+    await actor.recorder.stop(reason);
     this.#executor.unregister(id);
+  }
+
+  /**
+   * Starts a halted actor again on its chain: `actor.start`, then `init`
+   * when the manifest says `restart_from: "init"` or init never succeeded
+   * (otherwise it resumes its last committed state); then the children its
+   * manifest lists, each on its own chain.
+   */
+  async #startAgain(id: string, reason: string, link: ChainLink | null) {
+    const actor = this.#actors.get(id);
+    if (!actor) return;
+    // A fresh instance, wherever it will run.
     this.#executor.register(id, actor.slot);
-    const init = await actor.recorder.restart(reason, {
+    const start = {
       component: actor.sha256,
       manifest: actor.manifest.manifest as { [key: string]: Json },
       params: actor.params,
       link,
-      // An actor whose init never succeeded has no state to resume: a
-      // restart is another attempt to start it.
-      fresh: actor.manifest.supervision.restartFrom === "init" ||
-        !actor.initialized,
-    });
+    };
+    const fresh = actor.manifest.supervision.restartFrom === "init" ||
+      !actor.initialized;
+    const init = fresh
+      ? await actor.recorder.start(start)
+      : (await actor.recorder.resume(start), null);
     if (init) {
       this.#release(id, init);
       actor.initialized ||= init.ok;
@@ -816,6 +884,14 @@ export class ActorSystem {
       if (actor.parent) {
         await this.#childFailed(id, `init failed: ${init.error}`);
       } else await this.#stopTree(id, `init failed: ${init.error}`);
+      return;
+    }
+    const started = { actor: id, hash: actor.writer.head! };
+    for (const child of actor.manifest.children) {
+      await this.#startChild(id, child.manifest, {
+        params: child.params,
+        link: started,
+      });
     }
   }
 

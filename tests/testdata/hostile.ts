@@ -31,6 +31,7 @@ export const HOSTILE_KINDS = [
   "busy",
   "call-then-spin",
   "send-then-stop",
+  "stop-self",
 ] as const;
 
 /** A kind of hostile actor. */
@@ -170,6 +171,14 @@ const KINDS: Record<
     } (i32.const ${SEND_RET}))
       (call $stop (i32.add (local.get 2) (i32.const 1))
         (i32.sub (local.get 3) (i32.const 2)) (i32.const ${SPAWN_RET}))
+      (call $reply (local.get 0) (local.get 1) ${str("sent")})`,
+  },
+  // Not hostile: an actor that stops itself (a normal exit) on any message.
+  "stop-self": {
+    handle: `${selfId}
+      (call $stop (i32.load (i32.const ${SELF})) (i32.load (i32.const ${
+      SELF + 4
+    })) (i32.const ${SPAWN_RET}))
       (call $reply (local.get 0) (local.get 1) ${str("sent")})`,
   },
   "call-then-spin": {
