@@ -17,8 +17,10 @@
  *
  * `theater build` bundles the actor with this module and binds it to the
  * component's `theater:actor/*` imports and exports: JSON is parsed and
- * written here, and anything the actor throws becomes the WIT `err` (an
- * error reply, not a crash). This file has no imports, so `theater new` can
+ * written here. An `ActorError` the actor throws becomes the WIT `err` (an
+ * error reply, not a crash); anything else it throws (a bug: a TypeError,
+ * running out of memory) is logged and crashes the call, so its supervisor
+ * sees it ("let it crash"). This file has no imports, so `theater new` can
  * copy it into a project as `theater_sdk.ts`.
  *
  * @module
@@ -130,12 +132,21 @@ function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Runs `fn`, turning anything it throws into a WIT `err` string. */
-function guard<T>(fn: () => T): T {
+/**
+ * Runs `fn`. An `ActorError` it throws becomes the WIT `err` string. Any
+ * other exception is a crash: it is logged (so the chain says what went
+ * wrong), then the export returns a value the component cannot lower,
+ * which traps the call (componentize-qjs turns any thrown value into
+ * `err`, so a trap has to be made this way).
+ */
+function guard<T>(fn: () => T, log: (message: string) => void): T {
   try {
     return fn();
   } catch (err) {
-    throw errText(err);
+    if (err instanceof ActorError) throw errText(err);
+    const name = err instanceof Error ? err.name : typeof err;
+    log(`crash: uncaught ${name}: ${errText(err)}`);
+    return Symbol("crash") as unknown as T;
   }
 }
 
@@ -170,8 +181,8 @@ export function makeHost(imports: RawImports): Host {
 
 /**
  * Binds a typed actor to the component's imports and exports: parses the
- * JSON the host passes in, writes the JSON it passes back, and maps thrown
- * errors to the WIT `err`.
+ * JSON the host passes in, writes the JSON it passes back, and maps a
+ * thrown `ActorError` to the WIT `err` and any other exception to a crash.
  */
 export function bindActor<State, Message, Reply>(
   definition: ActorDefinition<State, Message, Reply>,
@@ -181,8 +192,10 @@ export function bindActor<State, Message, Reply>(
   return {
     actor: {
       init: (params) =>
-        guard(() =>
-          JSON.stringify(definition.init(JSON.parse(params) as Json, host))
+        guard(
+          () =>
+            JSON.stringify(definition.init(JSON.parse(params) as Json, host)),
+          host.log,
         ),
       handle: (state, msg) =>
         guard(() => {
@@ -195,7 +208,7 @@ export function bindActor<State, Message, Reply>(
             JSON.stringify(out.state),
             out.reply === undefined ? null : JSON.stringify(out.reply),
           ];
-        }),
+        }, host.log),
     },
     supervised: {
       onChildEvent: (state, event) =>
@@ -207,7 +220,7 @@ export function bindActor<State, Message, Reply>(
             host,
           ) ?? current;
           return JSON.stringify(next);
-        }),
+        }, host.log),
     },
   };
 }

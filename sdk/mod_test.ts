@@ -70,6 +70,27 @@ Deno.test("a thrown error or a failed host call becomes the WIT err string", () 
   );
 });
 
+Deno.test("any other exception is a crash: logged, then a value that traps", () => {
+  const log: string[] = [];
+  const buggy = bindActor(
+    defineActor<null, string, null>({
+      init: () => null,
+      handle: (_state, msg) => {
+        if (msg === "oops") {
+          return (null as unknown as { f(): never }).f();
+        }
+        throw new RangeError("out of range");
+      },
+    }),
+    fakeImports(log),
+  );
+  const out = buggy.actor.handle("null", '"oops"');
+  assert.equal(typeof out, "symbol");
+  assert.match(log[0], /^crash: uncaught TypeError: /);
+  assert.equal(typeof buggy.actor.handle("null", '"x"'), "symbol");
+  assert.equal(log[1], "crash: uncaught RangeError: out of range");
+});
+
 Deno.test("onChildEvent is optional and typed", () => {
   const seen: string[] = [];
   const sup = bindActor(

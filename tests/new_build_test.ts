@@ -93,3 +93,43 @@ Deno.test("new refuses a bad name, a bad template and a non-empty directory", as
     assert.match(full.stderr, /exists and is not empty/);
   });
 });
+
+Deno.test("a TypeScript actor: ActorError is an error reply, a bug is a crash the supervisor sees", async () => {
+  await withTempDir(async (dir) => {
+    assert.equal((await runCli(["new", "demo"], { cwd: dir })).code, 0);
+    const project = join(dir, "demo");
+    const source = join(project, "actor.ts");
+    await Deno.writeTextFile(
+      source,
+      (await Deno.readTextFile(source)).replace(
+        'if (msg === "get")',
+        'if ((msg as unknown) === "bug") (null as unknown as { x(): void }).x();\n    if (msg === "get")',
+      ),
+    );
+    const build = await runCli(["build", project], { flags: BUILD_FLAGS });
+    assert.equal(build.code, 0, build.stderr);
+    const run = await runCli(
+      ["run", join(project, "manifest.json"), "--quiet"],
+      { stdin: '"inc"\n"bug"\n"nonsense"\n"get"\n' },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const out = run.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(out[0], { actor: "demo", reply: { count: 1 } });
+    assert.equal(out[1].error, "trap: unreachable");
+    assert.match(out[2].error, /^unknown message "nonsense"$/);
+    assert.deepEqual(out[3], { actor: "demo", reply: { count: 1 } });
+    const events = (await Deno.readTextFile(
+      join(project, "chains", "demo.jsonl"),
+    )).trim().split("\n").map((l) => JSON.parse(l));
+    const crash = events.findIndex((e) =>
+      e.type === "handle.error" && e.data.error === "trap: unreachable"
+    );
+    assert.ok(crash > 0);
+    assert.match(
+      String(events[crash - 1].data.args[0]),
+      /^crash: uncaught TypeError: /,
+    );
+    const replay = await runCli(["replay", join(project, "chains")]);
+    assert.equal(replay.code, 0, replay.stdout + replay.stderr);
+  });
+});
