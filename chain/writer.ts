@@ -389,30 +389,13 @@ async function readTail(
         `${path}: refusing to append: torn tail (the last line has no newline; was a write interrupted?)`,
       );
     }
-    // Walk back block by block to the newline before the last line.
-    let start = size - 1;
-    const blocks: Uint8Array[] = [];
-    while (start > 0) {
-      const from = Math.max(0, start - TAIL_BLOCK);
-      const block = new Uint8Array(start - from);
-      await file.seek(from, Deno.SeekMode.Start);
-      let got = 0;
-      while (got < block.length) {
-        const n = await file.read(block.subarray(got));
-        if (n === null) break;
-        got += n;
-      }
-      const nl = block.lastIndexOf(10);
-      blocks.unshift(nl === -1 ? block : block.subarray(nl + 1));
-      if (nl !== -1) break;
-      start = from;
-      if (size - start > MAX_LINE_BYTES + 1) {
-        throw new ChainWriteError(
-          `${path}: refusing to append: last line is over ${MAX_LINE_BYTES} bytes`,
-        );
-      }
+    const line = await lineBefore(file, size - 1);
+    if (!line) {
+      throw new ChainWriteError(
+        `${path}: refusing to append: last line is over ${MAX_LINE_BYTES} bytes`,
+      );
     }
-    const checked = checkLine(concatBytes(blocks));
+    const checked = checkLine(line.bytes);
     if ("reason" in checked) {
       throw new ChainWriteError(
         `${path}: refusing to append: last line is invalid: ${checked.message}`,
@@ -427,6 +410,39 @@ async function readTail(
   } finally {
     if (closeAfter) file.close();
   }
+}
+
+/**
+ * The bytes from the last newline before `end` up to `end`, read back
+ * block by block, and where they start; null when that is longer than a
+ * line may be.
+ */
+async function lineBefore(
+  file: Deno.FsFile,
+  end: number,
+): Promise<{ start: number; bytes: Uint8Array } | null> {
+  let start = end;
+  const blocks: Uint8Array[] = [];
+  while (start > 0) {
+    const from = Math.max(0, start - TAIL_BLOCK);
+    const block = new Uint8Array(start - from);
+    await file.seek(from, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < block.length) {
+      const n = await file.read(block.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    const nl = block.lastIndexOf(10);
+    blocks.unshift(nl === -1 ? block : block.subarray(nl + 1));
+    if (nl !== -1) {
+      start = from + nl + 1;
+      break;
+    }
+    start = from;
+    if (end - start > MAX_LINE_BYTES) return null;
+  }
+  return { start, bytes: concatBytes(blocks) };
 }
 
 /** What {@linkcode cutTornTail} removed: its length and SHA-256. */
@@ -456,35 +472,15 @@ export async function cutTornTail(path: string): Promise<Cut | null> {
   try {
     const size = (await file.stat()).size;
     if (size === 0) return null;
-    // Read back until a newline, at most one line's worth.
-    let start = size;
-    const blocks: Uint8Array[] = [];
-    while (start > 0) {
-      const from = Math.max(0, start - TAIL_BLOCK);
-      const block = new Uint8Array(start - from);
-      await file.seek(from, Deno.SeekMode.Start);
-      let got = 0;
-      while (got < block.length) {
-        const n = await file.read(block.subarray(got));
-        if (n === null) break;
-        got += n;
-      }
-      const nl = block.lastIndexOf(10);
-      blocks.unshift(nl === -1 ? block : block.subarray(nl + 1));
-      if (nl !== -1) {
-        start = from + nl + 1;
-        break;
-      }
-      start = from;
-      if (size - start > MAX_LINE_BYTES + 1) {
-        throw new ChainWriteError(
-          `${path}: the last line is over ${MAX_LINE_BYTES} bytes and has no newline`,
-        );
-      }
+    const tail = await lineBefore(file, size);
+    if (!tail) {
+      throw new ChainWriteError(
+        `${path}: the last line is over ${MAX_LINE_BYTES} bytes and has no newline`,
+      );
     }
-    const torn = concatBytes(blocks);
+    const torn = tail.bytes;
     if (torn.length === 0) return null;
-    await file.truncate(start);
+    await file.truncate(tail.start);
     await file.syncData();
     return { bytes: torn.length, sha256: sha256Hex(torn) };
   } finally {

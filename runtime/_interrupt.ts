@@ -10,6 +10,7 @@
 // other trap, its host calls so far intact, and the worker goes on.
 //
 // Uses no Deno API: it also runs where modules are compiled.
+import { writeU32 as u32 } from "./_wasm.ts";
 
 /** The import every instrumented module has. */
 export const INTERRUPT_MODULE = "theater:interrupt";
@@ -79,17 +80,6 @@ class Reader {
     if (align & 0x40) this.u32();
     this.leb();
   }
-}
-
-function u32(value: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = value & 0x7f;
-    value = Math.floor(value / 128);
-    if (value !== 0) b |= 0x80;
-    out.push(b);
-  } while (value !== 0);
-  return out;
 }
 
 function s32(value: number): number[] {

@@ -33,7 +33,8 @@ function readU32(bytes: Uint8Array, at: number): [number, number] {
   }
 }
 
-function writeU32(value: number): number[] {
+/** The unsigned LEB128 encoding of `value`. */
+export function writeU32(value: number): number[] {
   const out: number[] = [];
   do {
     let b = value & 0x7f;

@@ -56,6 +56,15 @@ const components = new Map<
 const actors = new Map<string, GuestActor>();
 const directory: Directory = new Map();
 
+/** Answers a call that failed before the guest ran. */
+function failed(id: number, error: string): void {
+  scope.postMessage({
+    type: "result",
+    id,
+    outcome: { calls: [], status: "trap", error },
+  });
+}
+
 async function handle(msg: ToWorker): Promise<void> {
   switch (msg.type) {
     case "component":
@@ -89,15 +98,7 @@ async function handle(msg: ToWorker): Promise<void> {
         if (!c) throw new Error(`component ${msg.key} was not sent`);
       } catch (err) {
         scope.postMessage({ type: "started", id: msg.id });
-        scope.postMessage({
-          type: "result",
-          id: msg.id,
-          outcome: {
-            calls: [],
-            status: "trap",
-            error: `instantiation failed: ${(err as Error).message}`,
-          },
-        });
+        failed(msg.id, `instantiation failed: ${(err as Error).message}`);
         return;
       }
       // The time limit starts now, before instantiation: a start function
@@ -113,17 +114,12 @@ async function handle(msg: ToWorker): Promise<void> {
       } catch (err) {
         deadline.at = Infinity;
         const cause = err instanceof GuestTrap ? err.cause : err;
-        scope.postMessage({
-          type: "result",
-          id: msg.id,
-          outcome: {
-            calls: [],
-            status: "trap",
-            error: cause instanceof TimedOut
-              ? cause.message
-              : `instantiation failed: ${(err as Error).message}`,
-          },
-        });
+        failed(
+          msg.id,
+          cause instanceof TimedOut
+            ? cause.message
+            : `instantiation failed: ${(err as Error).message}`,
+        );
         return;
       }
       const outcome = actor.call(msg.fn, msg.args, msg.context);

@@ -4,7 +4,12 @@
  *
  * @module
  */
-import { type ChainEvent, eventLine, sealEvent } from "../chain/mod.ts";
+import {
+  type ChainEvent,
+  eventLine,
+  readEvents,
+  sealEvent,
+} from "../chain/mod.ts";
 
 /** What a CLI run printed and how it exited. */
 export interface CliResult {
@@ -168,4 +173,21 @@ export async function writeBigChain(
   } finally {
     file.close();
   }
+}
+
+/** Every event of a chain file, in order. */
+export async function chainEvents(path: string): Promise<ChainEvent[]> {
+  const out: ChainEvent[] = [];
+  for await (const e of readEvents(path)) out.push(e);
+  return out;
+}
+
+/** The JSON lines `theater run` printed. */
+export function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+}
+
+/** A stdin line for `theater run` addressed to `actor`. */
+export function addressed(actor: string, msg: unknown): string {
+  return JSON.stringify({ to: actor, msg }) + "\n";
 }

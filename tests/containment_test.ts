@@ -5,9 +5,15 @@
 // host's peak RSS stays under 1 GB, and the run directory verifies.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readEvents, verifyPath } from "../chain/mod.ts";
+import { verifyPath } from "../chain/mod.ts";
 import { buildHostile, type HostileKind } from "./testdata/hostile.ts";
-import { type CliResult, runCli, withTempDir } from "./_helpers.ts";
+import {
+  addressed,
+  chainEvents,
+  type CliResult,
+  runCli,
+  withTempDir,
+} from "./_helpers.ts";
 
 const GB = 1024 ** 3;
 
@@ -51,8 +57,7 @@ async function scene(
   return { dir, root: join(dir, "root.json") };
 }
 
-const to = (actor: string, msg: unknown) =>
-  JSON.stringify({ to: actor, msg }) + "\n";
+const to = addressed;
 
 /** Runs the scene: one message to the hostile actor, then one to sib. */
 async function provoke(
@@ -100,13 +105,8 @@ function hostileAnswer(r: { lines: Record<string, unknown>[] }) {
   return r.lines.find((l) => l.actor === "root.hostile");
 }
 
-async function eventsOf(dir: string, actor: string) {
-  const events = [];
-  for await (const e of readEvents(join(dir, "chains", `${actor}.jsonl`))) {
-    events.push(e);
-  }
-  return events;
-}
+const eventsOf = (dir: string, actor: string) =>
+  chainEvents(join(dir, "chains", `${actor}.jsonl`));
 
 for (
   const [kind, pattern] of [

@@ -3,18 +3,19 @@
 // restarts that start manifest children again, a root that stops itself.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type ChainEvent, readEvents, verifyPath } from "../chain/mod.ts";
+import { type ChainEvent, verifyPath } from "../chain/mod.ts";
 import { buildTestComponent } from "../runtime/testdata/components.ts";
 import { buildHostile } from "./testdata/hostile.ts";
-import { runCli, withTempDir } from "./_helpers.ts";
+import {
+  addressed,
+  chainEvents,
+  jsonLines,
+  runCli,
+  withTempDir,
+} from "./_helpers.ts";
 
-async function eventsOf(dir: string, actor: string): Promise<ChainEvent[]> {
-  const out: ChainEvent[] = [];
-  for await (const e of readEvents(join(dir, "chains", `${actor}.jsonl`))) {
-    out.push(e);
-  }
-  return out;
-}
+const eventsOf = (dir: string, actor: string) =>
+  chainEvents(join(dir, "chains", `${actor}.jsonl`));
 
 function lifecycle(events: ChainEvent[], child: string): string[] {
   return events.filter((e) =>
@@ -22,12 +23,9 @@ function lifecycle(events: ChainEvent[], child: string): string[] {
   ).map((e) => `${e.data.event}${e.data.reason ? `: ${e.data.reason}` : ""}`);
 }
 
-function replies(stdout: string): Record<string, unknown>[] {
-  return stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
-}
+const replies = jsonLines;
 
-const to = (actor: string, msg: unknown) =>
-  JSON.stringify({ to: actor, msg }) + "\n";
+const to = addressed;
 
 Deno.test("otp: a child that stops itself: transient and temporary stay stopped, permanent restarts", async () => {
   await withTempDir(async (dir) => {

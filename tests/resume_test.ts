@@ -3,26 +3,25 @@
 // at any point loses nothing that was acknowledged.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type ChainEvent, readEvents, verifyPath } from "../chain/mod.ts";
+import { verifyPath } from "../chain/mod.ts";
 import { buildTestComponent } from "../runtime/testdata/components.ts";
 import { buildHostile } from "./testdata/hostile.ts";
-import { runCli, withTempDir } from "./_helpers.ts";
+import {
+  addressed,
+  chainEvents,
+  jsonLines,
+  runCli,
+  withTempDir,
+} from "./_helpers.ts";
 
 const COUNTER = new URL("../examples/counter/counter.wasm", import.meta.url)
   .pathname;
 
-async function eventsOf(path: string): Promise<ChainEvent[]> {
-  const out: ChainEvent[] = [];
-  for await (const e of readEvents(path)) out.push(e);
-  return out;
-}
+const eventsOf = chainEvents;
 
-function replies(stdout: string): Record<string, unknown>[] {
-  return stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
-}
+const replies = jsonLines;
 
-const to = (actor: string, msg: unknown) =>
-  JSON.stringify({ to: actor, msg }) + "\n";
+const to = addressed;
 
 Deno.test("resume: a supervision tree with a spawned child comes back with the same tree and states", async () => {
   await withTempDir(async (dir) => {
