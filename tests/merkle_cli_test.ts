@@ -1,7 +1,8 @@
 // Copyright the Theater authors. MIT license.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runCli, withTempDir } from "./_helpers.ts";
+import { type ChainEvent, eventLine, sealEvent } from "../chain/mod.ts";
+import { chainEvents, runCli, withTempDir } from "./_helpers.ts";
 
 /** `theater verify <subject> --checkpoint <cp> --pubkey <pub>`. */
 function verifyAgainst(subject: string, cp: string, pub: string) {
@@ -140,6 +141,7 @@ Deno.test("run writes signed checkpoints every N events when the manifest asks",
     assert.equal(ok.code, 0, ok.stderr);
     // The whole run directory with every checkpoint it holds.
     const chains = join(dir, "chains");
+    const original = await Deno.readTextFile(chain);
     const all = await runCli([
       "verify",
       chains,
@@ -148,8 +150,30 @@ Deno.test("run writes signed checkpoints every N events when the manifest asks",
     ]);
     assert.equal(all.code, 0, all.stderr);
     assert.match(all.stdout, /1 checkpoint signed by /);
+    // Rewritten consistently (every hash and parent redone), the chain
+    // verifies on its own, but not against the checkpoint beside it.
+    let parent: string | null = null;
+    const forged = (await chainEvents(chain)).map((e) => {
+      const { hash: _, ...rest } = e;
+      if (e.type === "handle.ok") {
+        rest.data = { ...rest.data, reply: { count: 1000 } };
+      }
+      const sealed: ChainEvent = sealEvent({ ...rest, parent });
+      parent = sealed.hash;
+      return eventLine(sealed) + "\n";
+    });
+    await Deno.writeTextFile(chain, forged.join(""));
+    assert.equal((await runCli(["verify", chains])).code, 0);
+    const caught = await runCli([
+      "verify",
+      chains,
+      "--pubkey",
+      join(dir, "k.pub"),
+    ]);
+    assert.equal(caught.code, 1, caught.stdout);
+    assert.match(caught.stderr, /counter/);
+    await Deno.writeTextFile(chain, original);
     // A checkpoint that another key did not sign is refused.
-    const original = await Deno.readTextFile(chain);
     await runCli(["keygen", "--out", join(dir, "other")]);
     const other = await runCli([
       "verify",

@@ -155,6 +155,17 @@ Deno.test("resume: kill -9 at 20 random points loses no acknowledged reply, and 
       acknowledged = count;
       const report = await verifyPath(chain);
       assert.equal(report.ok, true, report.error?.message);
+      // And it resumed exactly the last committed state.
+      const events = await eventsOf(chain);
+      const resumed = events.findLastIndex((e) => e.type === "actor.resume");
+      const committed = events.slice(0, resumed).findLast((e) =>
+        e.type === "handle.ok" || e.type === "actor.init"
+      );
+      assert.equal(
+        (committed?.data.state as { count: number }).count,
+        count,
+        `round ${round}`,
+      );
     }
     assert.ok(acknowledged > 0);
   });
