@@ -49,3 +49,28 @@ export function sealEvent(event: UnsealedEvent): ChainEvent {
 export function eventLine(event: ChainEvent): string {
   return canonicalJson(event);
 }
+
+/**
+ * Seals an event and writes its line with one canonicalisation of `data`:
+ * the envelope members are simple (an actor id, a hash or null, integers,
+ * a type name), so their RFC 8785 form is written directly, in the key
+ * order RFC 8785 sorts them to, and the hashed text and the line differ
+ * only by the `hash` member. Equal, byte for byte, to
+ * `eventLine(sealEvent(event))` (tested over random events).
+ *
+ * @throws {TypeError} when `data` has no canonical form.
+ */
+export function sealLine(
+  event: UnsealedEvent,
+): { event: ChainEvent; line: string } {
+  const head = `{"actor":${JSON.stringify(event.actor)},"data":${
+    canonicalJson(event.data)
+  },`;
+  const tail = `"parent":${
+    event.parent === null ? "null" : `"${event.parent}"`
+  },"seq":${event.seq},"ts":${event.ts},"type":${
+    JSON.stringify(event.type)
+  },"v":${event.v}}`;
+  const hash = sha256Hex(head + tail);
+  return { event: { ...event, hash }, line: `${head}"hash":"${hash}",${tail}` };
+}

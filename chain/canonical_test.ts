@@ -1,7 +1,14 @@
 // Copyright the Theater authors. MIT license.
 import assert from "node:assert/strict";
-import { canonicalJson, hashEvent, sealEvent, sha256Hex } from "./canonical.ts";
-import type { UnsealedEvent } from "./event.ts";
+import {
+  canonicalJson,
+  eventLine,
+  hashEvent,
+  sealEvent,
+  sealLine,
+  sha256Hex,
+} from "./canonical.ts";
+import type { Json, UnsealedEvent } from "./event.ts";
 
 const VECTORS = new URL("../../shared/testdata/jcs/", import.meta.url);
 
@@ -56,4 +63,50 @@ Deno.test("the worked example of docs/chain-format.md hashes as documented", asy
   assert.ok(doc.includes(bytes), "doc shows the canonical bytes");
   assert.ok(doc.includes(hashEvent(event)), "doc shows the hash");
   assert.equal(sealEvent(event).hash, hashEvent(event));
+});
+
+Deno.test("sealLine writes exactly the RFC 8785 line of the sealed event", () => {
+  const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)];
+  const value = (depth: number): unknown => {
+    const kind = Math.floor(Math.random() * (depth > 2 ? 4 : 6));
+    switch (kind) {
+      case 0:
+        return pick([null, true, false]);
+      case 1:
+        return pick([0, -0.5, 1e21, 123456789.125, 2 ** 53 - 1, 5e-324]);
+      case 2:
+        return pick([
+          "",
+          "a\u00e9\u20ac",
+          "\ud83d\ude00",
+          '\u0000\n\t"\\',
+          "\u2028",
+        ]);
+      case 3:
+        return Math.random() * 1e6;
+      case 4:
+        return Array.from({ length: 3 }, () => value(depth + 1));
+      default:
+        return Object.fromEntries(
+          Array.from({ length: 3 }, (_, i) => [
+            pick(["b", "a", "\u00e9", "€", "\ud83d\ude00", `k${i}`]),
+            value(depth + 1),
+          ]),
+        );
+    }
+  };
+  for (let i = 0; i < 500; i++) {
+    const event = {
+      v: 1 as const,
+      seq: i,
+      actor: pick(["counter", "a.b-1", "root.x_y"]),
+      parent: i === 0 ? null : "ab".repeat(32),
+      ts: 1764028800000 + i,
+      type: pick(["handle.ok", "message.in", "actor.stop"] as const),
+      data: { state: value(0), reply: value(0) } as { [key: string]: Json },
+    };
+    const { event: sealed, line } = sealLine(event);
+    assert.equal(line, eventLine(sealEvent(event)));
+    assert.equal(sealed.hash, sealEvent(event).hash);
+  }
 });
