@@ -223,6 +223,11 @@ interface Running {
   initialized: boolean;
   /** Where its chain left it, when the actor continues an earlier run. */
   resume: { point: ResumePoint; cut: Cut | null } | null;
+  /**
+   * While a restart has stopped the actor and not yet started it again:
+   * messages wait for this before they enter the mailbox.
+   */
+  paused: Promise<void> | null;
   /** Messages waiting for or in delivery (the mailbox). */
   queued: number;
   /** Their bytes. */
@@ -493,6 +498,7 @@ export class ActorSystem {
       checkpoints,
       initialized: resume?.point.initialized ?? false,
       resume,
+      paused: null,
       queued: 0,
       queuedBytes: 0,
     };
@@ -531,6 +537,11 @@ export class ActorSystem {
       return Promise.reject(
         new DeliveryError(`no actor ${JSON.stringify(to)} is running`),
       );
+    }
+    if (actor.paused) {
+      // Stopped for a restart: the message is delivered to the restarted
+      // actor, after its start, never in between.
+      return actor.paused.then(() => this.send(to, msg, options));
     }
     if (this.#stopping) {
       return Promise.reject(
@@ -678,10 +689,9 @@ export class ActorSystem {
         await this.#tell(from, effect.child, "stopped", `stopped by ${from}`);
       } else {
         if (!this.#actors.has(effect.child)) continue;
-        await this.#halt(effect.child, `restarted by ${from}`);
-        await this.#startAgain(
-          effect.child,
-          `restarted by ${from}`,
+        await this.#restartAll(
+          { stop: [effect.child], start: [effect.child] },
+          () => `restarted by ${from}`,
           effect.link,
         );
       }
@@ -815,10 +825,7 @@ export class ActorSystem {
         : exit === "crash"
         ? `failed: ${reason}`
         : reason;
-    for (const target of plan.stop) await this.#halt(target, why(target));
-    for (const target of plan.start) {
-      await this.#startAgain(target, why(target), link);
-    }
+    await this.#restartAll(plan, why, link);
   }
 
   async #giveUp(parent: Running, child: string, reason: string) {
@@ -835,6 +842,39 @@ export class ActorSystem {
       this.#failure = `${parent.id} gave up on ${child}: ${reason}`;
       this.options.onFatal?.(this.#failure);
     }
+  }
+
+  /**
+   * Carries out a restart plan: every target is paused (messages to it
+   * wait), stopped in the plan's order, then started again in order.
+   */
+  async #restartAll(
+    plan: { stop: string[]; start: string[] },
+    why: (target: string) => string,
+    link: ChainLink | null,
+  ): Promise<void> {
+    const resume = new Map<string, () => void>();
+    for (const target of plan.start) {
+      const actor = this.#actors.get(target);
+      if (!actor || actor.paused) continue;
+      actor.paused = new Promise((r) => resume.set(target, r));
+    }
+    try {
+      for (const target of plan.stop) await this.#halt(target, why(target));
+      for (const target of plan.start) {
+        await this.#startAgain(target, why(target), link);
+        this.#unpause(target, resume);
+      }
+    } finally {
+      for (const target of resume.keys()) this.#unpause(target, resume);
+    }
+  }
+
+  #unpause(target: string, resume: Map<string, () => void>): void {
+    const actor = this.#actors.get(target);
+    if (actor) actor.paused = null;
+    resume.get(target)?.();
+    resume.delete(target);
   }
 
   /**

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type ChainEvent, readEvents, verifyDir } from "../chain/mod.ts";
-import { WorkerPool } from "../runtime/mod.ts";
+import { replayChain, WorkerPool } from "../runtime/mod.ts";
 import {
   buildTestComponent,
   type TestComponent,
@@ -370,4 +370,41 @@ Deno.test("mailbox: a guest's send to a full mailbox gets err", async () => {
       err: 'the mailbox of "sup.a" is full',
     });
   });
+});
+
+Deno.test("restart: messages sent while siblings restart wait for the restart, and none is lost", async () => {
+  await withTree(
+    "trap",
+    { strategy: "one-for-all", max_restarts: 10, period_ms: 60000 },
+    async ({ dir, system }) => {
+      const crash = system.send("sup.bad", 1);
+      const during = Array.from(
+        { length: 20 },
+        (_, i) => system.send(i % 2 ? "sup.a" : "sup.c", i),
+      );
+      assert.equal((await crash).crashed, true);
+      const delivered = await Promise.all(during);
+      assert.ok(delivered.every((d) => d.ok), "every message was answered");
+      await system.idle();
+      for (const actor of ["sup.a", "sup.c"]) {
+        const list = await events(dir, actor);
+        assert.equal(count(list, "handle.error"), 0, actor);
+        assert.equal(count(list, "message.in"), 10, actor);
+        // Stopped and started again exactly once, in that order.
+        const life = list.filter((e) => e.type.startsWith("actor."))
+          .map((e) => e.type);
+        assert.deepEqual(life.slice(0, 4), [
+          "actor.start",
+          "actor.init",
+          "actor.stop",
+          "actor.start",
+        ]);
+        const replayed = await replayChain(
+          join(dir, "chains", `${actor}.jsonl`),
+          { search: [dir] },
+        );
+        assert.equal(replayed.ok, true, replayed.divergence?.detail);
+      }
+    },
+  );
 });
