@@ -19,7 +19,12 @@ globalThis.addEventListener("unload", () => {
 await buildTestComponent("echo", dir);
 await buildTestComponent("relay", dir);
 const manifest = (name: string, component: string) =>
-  validateManifest({ name, component, chain: { fsync: "none" } }, {
+  validateManifest({
+    name,
+    component,
+    chain: { fsync: "none" },
+    limits: { actors: 10_000 },
+  }, {
     path: join(dir, `${name}.json`),
   });
 

@@ -168,7 +168,8 @@ export class ChainWriter {
           `${path}: in use by another writer (another theater process?)`,
         );
       }
-      if (!before) await syncDirectory(dirname(path));
+      // A new chain survives a crash only if its directory entry does.
+      if (!before && fsync !== "none") await syncDirectory(dirname(path));
       const tail = options.check === "full"
         ? await fullTail(path, options.actor)
         : await readTail(path, file, options.actor);
