@@ -10,7 +10,6 @@ import { basename, dirname, join } from "node:path";
 import {
   type ChainEvent,
   ChainWriter,
-  checkLine,
   type Json,
   readEvents,
   sha256Hex,
@@ -94,6 +93,8 @@ const INPUTS = new Set([
   "child.event",
   "actor.stop",
 ]);
+/** Events of a chain replay keeps from verifying rather than read again. */
+const KEEP_EVENTS = 200_000;
 const SKIP_DIRS = new Set(["node_modules", ".git", "chains"]);
 
 /** Finds a `.wasm` file with the given SHA-256 below the search roots. */
@@ -135,9 +136,11 @@ async function findComponent(
 }
 
 /** Groups a chain into steps: an input event and the events it caused. */
-async function* steps(path: string): AsyncGenerator<ChainEvent[]> {
+async function* steps(
+  events: Iterable<ChainEvent> | AsyncIterable<ChainEvent>,
+): AsyncGenerator<ChainEvent[]> {
   let step: ChainEvent[] = [];
-  for await (const event of readEvents(path)) {
+  for await (const event of events) {
     if (INPUTS.has(event.type) && step.length > 0) {
       yield step;
       step = [];
@@ -145,46 +148,6 @@ async function* steps(path: string): AsyncGenerator<ChainEvent[]> {
     step.push(event);
   }
   if (step.length > 0) yield step;
-}
-
-/** Reads the lines appended to a file since the last call. */
-class Tail {
-  #path: string;
-  #offset = 0;
-  #rest = new Uint8Array(0);
-  constructor(path: string) {
-    this.#path = path;
-  }
-  async next(): Promise<ChainEvent[]> {
-    const file = await Deno.open(this.#path);
-    try {
-      await file.seek(this.#offset, Deno.SeekMode.Start);
-      const chunks = [this.#rest];
-      const buf = new Uint8Array(64 * 1024);
-      let n: number | null;
-      while ((n = await file.read(buf)) !== null) {
-        chunks.push(buf.slice(0, n));
-        this.#offset += n;
-      }
-      const all = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
-      let at = 0;
-      for (const c of chunks) {
-        all.set(c, at);
-        at += c.length;
-      }
-      const out: ChainEvent[] = [];
-      let start = 0;
-      for (let nl = all.indexOf(10); nl !== -1; nl = all.indexOf(10, start)) {
-        const checked = checkLine(all.subarray(start, nl));
-        if ("event" in checked) out.push(checked.event);
-        start = nl + 1;
-      }
-      this.#rest = all.slice(start);
-      return out;
-    } finally {
-      file.close();
-    }
-  }
 }
 
 function brief(value: Json, max = 200): string {
@@ -250,7 +213,14 @@ export async function replayChain(
   path: string,
   options: ReplayOptions = {},
 ): Promise<ReplayReport> {
-  const verified = await verifyChain(path);
+  // The verifying pass keeps the events of a chain of ordinary size, so
+  // the replay does not read and check every line a second time.
+  let kept: ChainEvent[] | null = [];
+  const verified = await verifyChain(path, {
+    onEvent: (e) => {
+      if (kept && kept.push(e) > KEEP_EVENTS) kept = null;
+    },
+  });
   if (!verified.ok) {
     const e = verified.error!;
     throw new ReplayError(
@@ -269,12 +239,15 @@ export async function replayChain(
   const out = join(scratch, basename(path));
   const tsQueue: number[] = [];
   let lastTs = 0;
+  // What the replay appends is compared in memory, as it is appended,
+  // never read back from the scratch chain.
+  const appended: ChainEvent[] = [];
   const writer = await ChainWriter.open(out, {
     actor,
     fsync: "none",
     clock: () => tsQueue.shift() ?? lastTs,
+    onAppend: (e) => appended.push(e),
   });
-  const tail = new Tail(out);
   let replay: HostCallRecord[] = [];
   let quota: CallQuota | undefined;
   const context = (): CallContext => ({ children: [], replay, quota });
@@ -290,7 +263,7 @@ export async function replayChain(
     divergence: null,
   };
   try {
-    for await (const step of steps(path)) {
+    for await (const step of steps(kept ?? readEvents(path))) {
       const [input, ...outputs] = step;
       tsQueue.push(...step.map((e) => e.ts));
       lastTs = step.at(-1)!.ts;
@@ -368,7 +341,7 @@ export async function replayChain(
             "not-intact",
           );
       }
-      const produced = await tail.next();
+      const produced = appended.splice(0);
       for (let i = 0; i < Math.max(step.length, produced.length); i++) {
         const expected = step[i] ?? null;
         const actual = produced[i] ?? null;
