@@ -7,12 +7,13 @@
 
 /**
  * The newest chain format version this code writes and reads. Version 2
- * added one event type, `actor.resume`; every other event is written and
- * read exactly as in version 1. An event's `v` is the version that
+ * added `actor.resume`, version 3 `handle.patch` (a new state as a JSON
+ * Patch from the one before); every other event is written and read
+ * exactly as in version 1. An event's `v` is the version that
  * introduced its type ({@linkcode TYPE_VERSION}), so a chain without
  * resumes is a version-1 chain byte for byte.
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
 /** Longest line, in bytes without its `\n`, that a chain may hold. */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -36,7 +37,7 @@ export type ChainLink = {
 
 /** One line of a chain file. */
 export interface ChainEvent {
-  v: 1 | 2;
+  v: 1 | 2 | 3;
   seq: number;
   actor: string;
   parent: string | null;
@@ -81,6 +82,7 @@ export const EVENT_DATA: Readonly<
     result: "json",
   },
   "handle.ok": { state: "json", reply: "json" },
+  "handle.patch": { patch: "array", reply: "json", state_hash: "hash" },
   "handle.error": { phase: "string", error: "string" },
   "message.out": { to: "string", msg: "json" },
   "child.event": { child: "string", event: "string", reason: "string|null" },
@@ -94,12 +96,13 @@ export const EVENT_DATA: Readonly<
 };
 
 /** The format version that introduced each event type: its events' `v`. */
-export const TYPE_VERSION: Readonly<Record<EventType, 1 | 2>> = {
+export const TYPE_VERSION: Readonly<Record<EventType, 1 | 2 | 3>> = {
   "actor.start": 1,
   "actor.init": 1,
   "message.in": 1,
   "host.call": 1,
   "handle.ok": 1,
+  "handle.patch": 3,
   "handle.error": 1,
   "message.out": 1,
   "child.event": 1,
@@ -107,13 +110,14 @@ export const TYPE_VERSION: Readonly<Record<EventType, 1 | 2>> = {
   "actor.resume": 2,
 };
 
-/** The event types of format versions 1 and 2. */
+/** The event types of format versions 1 to 3. */
 export type EventType =
   | "actor.start"
   | "actor.init"
   | "message.in"
   | "host.call"
   | "handle.ok"
+  | "handle.patch"
   | "handle.error"
   | "message.out"
   | "child.event"
@@ -201,7 +205,7 @@ export function checkShape(value: unknown): ShapeProblem | null {
   if (!Object.hasOwn(value, "v")) {
     return { reason: "bad-field", message: 'missing field "v"' };
   }
-  if (value.v !== 1 && value.v !== 2) {
+  if (value.v !== 1 && value.v !== 2 && value.v !== 3) {
     return {
       reason: "unknown-version",
       message: `unknown format version ${

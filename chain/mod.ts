@@ -25,3 +25,4 @@ export * from "./merkle.ts";
 export * from "./checkpoint.ts";
 export * from "./proofs.ts";
 export * from "./files.ts";
+export * from "./state.ts";

@@ -227,7 +227,7 @@ Deno.test("a chain named for another actor is a wrong actor on line 1", async ()
 Deno.test("an unknown format version is refused", async () => {
   await withChain(async (path, events) => {
     const l = await lines(path);
-    l[1] = reseal(events[1], { v: 3 as 1 });
+    l[1] = reseal(events[1], { v: 4 as 1 });
     await writeLines(path, l);
     await expectError(path, 2, "unknown-version");
   });

@@ -54,6 +54,8 @@ export function summarize(event: ChainEvent): string {
       }) -> ${brief(d.result, 40)}`;
     case "handle.ok":
       return `state ${brief(d.state, 40)} reply ${brief(d.reply, 40)}`;
+    case "handle.patch":
+      return `patch ${brief(d.patch, 40)} reply ${brief(d.reply, 40)}`;
     case "handle.error":
       return `${d.phase}: ${d.error}`;
     case "message.out":

@@ -1,12 +1,13 @@
 // Copyright the Theater authors. MIT license.
-import { type Json, readEvents } from "../chain/mod.ts";
+import { type Json, readEvents, StateTracker } from "../chain/mod.ts";
 import { type Command, intFlag, out, parse, UsageError } from "./_common.ts";
 
 const HELP = `Usage: theater state <chain.jsonl> --at N
        theater state <chain.jsonl> --diff A B
 
 Shows the actor's state right after event N, as recorded (the last
-actor.init or handle.ok at or before N; null before the first). With --diff,
+actor.init or handle.ok at or before N, with the handle.patch changes after
+it, each checked against its state_hash; null before the first). With --diff,
 lists what changed between the states after events A and B:
   ~ path: old -> new    + path: value    - path: value
 
@@ -22,18 +23,16 @@ export async function statesAt(
 ): Promise<Map<number, Json>> {
   const wanted = [...new Set(seqs)].sort((a, b) => a - b);
   const found = new Map<number, Json>();
-  let state: Json = null;
+  const tracker = new StateTracker();
   let i = 0;
   for await (const event of readEvents(path)) {
     while (i < wanted.length && event.seq > wanted[i]) {
-      found.set(wanted[i++], state);
+      found.set(wanted[i++], structuredClone(tracker.state));
     }
     if (i === wanted.length) break;
-    if (event.type === "actor.init" || event.type === "handle.ok") {
-      state = event.data.state;
-    }
+    tracker.add(event);
   }
-  while (i < wanted.length) found.set(wanted[i++], state);
+  while (i < wanted.length) found.set(wanted[i++], tracker.state);
   return found;
 }
 

@@ -7,12 +7,15 @@
  *
  * @module
  */
-import type {
-  ChainEvent,
-  ChainLink,
-  ChainWriter,
-  EventType,
-  Json,
+import {
+  canonicalJson,
+  type ChainEvent,
+  type ChainLink,
+  type ChainWriter,
+  diffStates,
+  type EventType,
+  type Json,
+  sha256Hex,
 } from "../chain/mod.ts";
 import { parseDocument } from "./json_limits.ts";
 
@@ -146,6 +149,13 @@ export class ActorRecorder {
   #stateText = "null";
   #busy: Promise<unknown> = Promise.resolve();
   #closing: string | null = null;
+  /** Bytes of patches recorded since the last full state. */
+  #patchBytes = 0;
+  /**
+   * In replay: the form the record gives the state of the step under way
+   * (`full` for `handle.ok`, `patch` for `handle.patch`).
+   */
+  stateForm?: () => "full" | "patch" | undefined;
 
   constructor(
     id: string,
@@ -193,6 +203,7 @@ export class ActorRecorder {
     return this.#serial(async () => {
       // The guest gets the state as the chain holds it, in a new run and
       // in replay alike.
+      this.#patchBytes = 0;
       this.#state = options.state;
       this.#stateText = JSON.stringify(options.state);
       const resumed: StepEvent = {
@@ -222,6 +233,7 @@ export class ActorRecorder {
     init: boolean,
     before: StepEvent[] = [],
   ): Promise<Delivery | null> {
+    this.#patchBytes = 0;
     const started: StepEvent = {
       type: "actor.start",
       data: {
@@ -308,6 +320,30 @@ export class ActorRecorder {
     this.#closing ??= reason;
   }
 
+  /**
+   * How a new state is recorded: as a `handle.patch` from the last state
+   * while the patches written since the last full state stay smaller than
+   * the state itself (so a chain grows with the changes, and reading a state
+   * back costs at most about twice its size), else as a full `handle.ok`.
+   * Replay writes the form the record has. Returns the event and the patch
+   * bytes since the last full state, to keep once it is appended.
+   */
+  #stateEvent(state: Json, reply: Json): [StepEvent, number] {
+    const full: StepEvent = { type: "handle.ok", data: { state, reply } };
+    const form = this.stateForm?.();
+    if (form === "full") return [full, 0];
+    const text = canonicalJson(state);
+    const patch = diffStates(this.#state, state);
+    const size = JSON.stringify(patch).length;
+    if (form !== "patch" && this.#patchBytes + size >= text.length) {
+      return [full, 0];
+    }
+    return [{
+      type: "handle.patch",
+      data: { patch, reply, state_hash: sha256Hex(text) },
+    }, this.#patchBytes + size];
+  }
+
   #serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.#busy.then(fn, fn);
     this.#busy = next.catch(() => {});
@@ -381,19 +417,29 @@ export class ActorRecorder {
     }
     let recorded: Promise<ChainEvent>[] | null = null;
     if (failure === null) {
-      const done: StepEvent = fn === "init"
-        ? { type: "actor.init", data: { state } }
-        : { type: "handle.ok", data: { state, reply } };
+      let done: StepEvent = { type: "handle.ok", data: { state, reply } };
+      let patchBytes = 0;
+      if (fn === "init") done = { type: "actor.init", data: { state } };
+      else {
+        try {
+          [done, patchBytes] = this.#stateEvent(state, reply);
+        } catch (err) {
+          failure = `cannot record the new state: ${(err as Error).message}`;
+          crashed = true;
+        }
+      }
       const out: StepEvent[] = sends.map((s) => ({
         type: "message.out",
         data: { to: s.to, msg: s.msg },
       }));
       try {
+        if (failure !== null) throw new TypeError(failure);
         recorded = this.writer.appendAll([...input, ...calls, done, ...out]);
+        this.#patchBytes = patchBytes;
       } catch (err) {
         // An outcome the chain cannot hold is a crash of the call, never an
         // escape from the loop.
-        failure = `cannot record the outcome: ${(err as Error).message}`;
+        failure ??= `cannot record the outcome: ${(err as Error).message}`;
         crashed = true;
       }
     }

@@ -270,6 +270,13 @@ export async function replayChain(
       replay = outputs.filter((e) => e.type === "host.call").map((e) =>
         e.data as unknown as HostCallRecord
       );
+      // The form the record gives this step's new state.
+      const form = outputs.some((e) => e.type === "handle.patch")
+        ? "patch"
+        : outputs.some((e) => e.type === "handle.ok")
+        ? "full"
+        : undefined;
+      recorder.stateForm = () => form;
       const d = input.data;
       switch (input.type) {
         case "actor.start":

@@ -2,7 +2,7 @@
 // Where an actor stands at the end of its chain, for resuming it: its last
 // committed state, its spawned children, and how each child last stood.
 // Pure: it folds events that were already verified.
-import type { ChainEvent, Json } from "../chain/mod.ts";
+import { type ChainEvent, type Json, StateTracker } from "../chain/mod.ts";
 
 /** The prefix of the `actor.stop` reason of every actor a run stops. */
 export const RUN_STOP = "run stopped: ";
@@ -44,6 +44,7 @@ export class ResumeFold {
     stopped: null,
     head: null,
   };
+  #state = new StateTracker();
   /** Spawns of the step under way: they count only if it commits. */
   #pending: {
     id: string;
@@ -52,7 +53,11 @@ export class ResumeFold {
     hash: string;
   }[] = [];
 
-  /** Takes the next event. */
+  /**
+   * Takes the next event.
+   *
+   * @throws {StateError} when a state patch does not lead where it says.
+   */
   add(e: ChainEvent): void {
     const p = this.#point;
     p.head = e.hash;
@@ -76,12 +81,13 @@ export class ResumeFold {
         return;
       }
       case "actor.init":
-        p.state = d.state;
+        this.#state.add(e);
         p.initialized = true;
         this.#commit();
         return;
       case "handle.ok":
-        p.state = d.state;
+      case "handle.patch":
+        this.#state.add(e);
         this.#commit();
         return;
       case "handle.error":
@@ -112,8 +118,13 @@ export class ResumeFold {
     this.#pending = [];
   }
 
-  /** Where the events so far leave the actor. */
+  /**
+   * Where the events so far leave the actor.
+   *
+   * @throws {StateError} when the last state patch does not give its hash.
+   */
   point(): ResumePoint {
+    this.#point.state = this.#state.state;
     return this.#point;
   }
 }

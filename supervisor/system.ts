@@ -184,8 +184,24 @@ async function resumePoint(
   }
   if (report.events === 0) return null;
   const fold = new ResumeFold();
-  for await (const e of readEvents(path)) fold.add(e);
-  return { point: fold.point(), cut };
+  for await (const e of readEvents(path)) {
+    try {
+      fold.add(e);
+    } catch (err) {
+      throw new ChainWriteError(
+        `${path}:${e.seq + 1}: cannot resume this chain: ${
+          (err as Error).message
+        }`,
+      );
+    }
+  }
+  try {
+    return { point: fold.point(), cut };
+  } catch (err) {
+    throw new ChainWriteError(
+      `${path}: cannot resume this chain: ${(err as Error).message}`,
+    );
+  }
 }
 
 /** A message the system could not deliver. */
