@@ -80,7 +80,8 @@ Deno.test("the worked example of docs/chain-format.md holds", async () => {
   const doc = await Deno.readTextFile(
     new URL("../docs/chain-format.md", import.meta.url),
   );
-  const data = JSON.parse(doc.match(/\n(\{"patch":.*\})\n/)![1]);
+  const block = doc.match(/```json\n(\{\n  "patch":[^`]*)```/)![1];
+  const data = JSON.parse(block);
   const before = { count: 1, log: ["a"] };
   const after = { count: 2, log: ["a", "b"] };
   assert.deepEqual(data.patch, diffStates(before, after));
