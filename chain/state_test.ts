@@ -80,7 +80,7 @@ Deno.test("the worked example of docs/chain-format.md holds", async () => {
   const doc = await Deno.readTextFile(
     new URL("../docs/chain-format.md", import.meta.url),
   );
-  const block = doc.match(/```json\n(\{\n  "patch":[^`]*)```/)![1];
+  const block = doc.match(/```json\n(\{\n {2}"patch":[^`]*)```/)![1];
   const data = JSON.parse(block);
   const before = { count: 1, log: ["a"] };
   const after = { count: 2, log: ["a", "b"] };
