@@ -138,6 +138,12 @@ function instructions(
   end?: number,
 ): void {
   const bytes = r.bytes;
+  // Unchanged instructions are copied in runs, not one by one.
+  let copied = r.at;
+  const flush = (to: number) => {
+    if (to > copied) out.push(bytes.subarray(copied, to));
+    copied = to;
+  };
   while (end === undefined || r.at < end) {
     const start = r.at;
     const op = r.byte();
@@ -145,11 +151,13 @@ function instructions(
       case 0x10: // call
       case 0x12: // return_call
       case 0xd2: // ref.func
+        flush(start);
         out.push([op, ...func(r.u32(), remap)]);
+        copied = r.at;
         continue;
       case 0x03: // loop
         r.blocktype();
-        out.push(bytes.subarray(start, r.at));
+        flush(r.at);
         out.push(remap.check);
         continue;
       case 0x02:
@@ -158,8 +166,10 @@ function instructions(
         r.blocktype();
         break;
       case 0x0b:
-        out.push([op]);
-        if (end === undefined) return;
+        if (end === undefined) {
+          flush(r.at);
+          return;
+        }
         continue;
       case 0x07:
       case 0x08:
@@ -256,8 +266,8 @@ function instructions(
           throw unknown(op);
         }
     }
-    out.push(bytes.subarray(start, r.at));
   }
+  flush(r.at);
 }
 
 function unknown(op: number, sub?: number): InstrumentError {
