@@ -1,7 +1,7 @@
 // Copyright the Theater authors. MIT license.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { eventLine, sealEvent } from "./canonical.ts";
+import { eventLine, sealEvent, sha256Hex } from "./canonical.ts";
 import type { ChainEvent, UnsealedEvent } from "./event.ts";
 import {
   ChainReadError,
@@ -511,6 +511,46 @@ Deno.test("a chain whose file name is not its actor fails in a directory", async
     await makeChain(join(dir, "a.jsonl"), "b", 2);
     const report = await verifyDir(dir);
     assert.equal(report.error?.reason, "wrong-actor");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the fast path and the general path agree: integer-like keys, lone surrogates, key order", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "c.jsonl");
+    const w = await ChainWriter.open(path, { actor: "c", fsync: "none" });
+    // JSON.parse puts "9" before "10"; RFC 8785 puts "10" first.
+    await w.append("handle.ok", {
+      state: { "10": 1, "9": 2, "b": { "2": 0, "11": 1 }, "a": "\u00e9" },
+      reply: ["\ud83d\ude00", 1e21, 0.1],
+    });
+    await w.close();
+    const ok = await verifyChain(path);
+    assert.equal(ok.ok, true, ok.error?.message);
+    // A lone surrogate, escaped, in a line hashed as a writer would hash it.
+    const body =
+      '{"actor":"c","data":{"reply":null,"state":"\\ud800"},"parent":null,"seq":0,"ts":1,"type":"handle.ok","v":1}';
+    const hash = sha256Hex(body);
+    const line = body.replace(',"parent"', `,"hash":"${hash}","parent"`);
+    await Deno.writeTextFile(path, line + "\n");
+    const bad = await verifyChain(path);
+    assert.equal(bad.error?.reason, "bad-field", bad.error?.message);
+    // Keys out of order, hash over that text: not canonical.
+    const unsorted =
+      '{"actor":"c","data":{"state":null,"reply":null},"parent":null,"seq":0,"ts":1,"type":"handle.ok","v":1}';
+    const h2 = sha256Hex(unsorted);
+    await Deno.writeTextFile(
+      path,
+      unsorted.replace(',"parent"', `,"hash":"${h2}","parent"`) + "\n",
+    );
+    const reordered = await verifyChain(path);
+    assert.ok(
+      reordered.error?.reason === "bad-hash" ||
+        reordered.error?.reason === "not-canonical",
+      reordered.error?.message,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
