@@ -22,15 +22,25 @@ export interface CliResult {
   killed: boolean;
 }
 
-/** The high-water mark of a process's resident memory, in bytes. */
-async function peakRssOf(pid: number): Promise<number | null> {
-  try {
-    const status = await Deno.readTextFile(`/proc/${pid}/status`);
-    const kb = status.match(/^VmHWM:\s+(\d+) kB/m)?.[1];
-    return kb ? Number(kb) * 1024 : null;
-  } catch {
-    return null;
+/**
+ * Samples a process's resident-memory high-water mark (VmHWM) until it
+ * exits, from a shell: Deno does not let a process read /proc without
+ * every permission. Resolves with the last sample, in bytes (0 when none
+ * could be taken).
+ */
+async function sampleRss(pid: number): Promise<number> {
+  const script = `while [ -e /proc/${pid}/status ]; do
+    grep '^VmHWM:' /proc/${pid}/status 2>/dev/null; sleep 0.02; done`;
+  const { stdout } = await new Deno.Command("sh", {
+    args: ["-c", script],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  let peak = 0;
+  for (const m of new TextDecoder().decode(stdout).matchAll(/(\d+) kB/g)) {
+    peak = Math.max(peak, Number(m[1]) * 1024);
   }
+  return peak;
 }
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -76,10 +86,7 @@ export async function runCli(
   const child = command.spawn();
   // VmHWM only grows: the last sample before exit is the peak, give or
   // take what grew in the final few milliseconds.
-  let peakRss = 0;
-  const sampler = setInterval(async () => {
-    peakRss = Math.max(peakRss, await peakRssOf(child.pid) ?? 0);
-  }, 20);
+  const sampler = sampleRss(child.pid);
   let killed = false;
   const killer = options.timeoutMs === undefined ? undefined : setTimeout(
     () => {
@@ -108,11 +115,10 @@ export async function runCli(
       code,
       stdout: decoder.decode(stdout),
       stderr: decoder.decode(stderr),
-      peakRss,
+      peakRss: await sampler,
       killed,
     };
   } finally {
-    clearInterval(sampler);
     clearTimeout(killer);
     clearTimeout(signaller);
   }

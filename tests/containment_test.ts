@@ -87,6 +87,7 @@ async function assertContained(
 ): Promise<void> {
   assert.equal(r.killed, false, `the run had to be killed\n${r.stderr}`);
   assert.ok(r.code === 0 || r.code === 1, `exit ${r.code}\n${r.stderr}`);
+  assert.ok(r.peakRss > 0, "the memory sampler took no sample");
   assert.ok(
     r.peakRss < GB,
     `peak RSS ${(r.peakRss / 2 ** 20).toFixed(0)} MiB`,
