@@ -135,7 +135,10 @@ export class ChainWriter {
     };
     let before: Deno.FileInfo | null = null;
     try {
-      before = await Deno.lstat(path);
+      // Synchronous file-system calls here and below: each is a few µs,
+      // where an async one is a thread-pool round trip (spawning actors
+      // opens a chain each).
+      before = Deno.lstatSync(path);
       checkLink(before);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw wrap(path, err);
@@ -144,14 +147,15 @@ export class ChainWriter {
     try {
       // A FIFO would block the open itself: only a regular file or none
       // gets this far.
-      file = await Deno.open(path, { append: true, create: true, read: true });
+      file = Deno.openSync(path, { append: true, create: true, read: true });
     } catch (err) {
       throw wrap(path, err);
     }
     try {
       // Deno cannot open without following links: check after the open
       // that the path is still the file we hold (no link swapped in).
-      const [held, now] = await Promise.all([file.stat(), Deno.lstat(path)]);
+      const held = file.statSync();
+      const now = Deno.lstatSync(path);
       checkLink(now);
       if (
         held.ino !== now.ino || held.dev !== now.dev ||
@@ -163,7 +167,7 @@ export class ChainWriter {
       }
       // One writer per chain, across processes (flock; released when the
       // process dies, so a crash leaves no stale lock).
-      if (!(await file.tryLock(true))) {
+      if (!file.tryLockSync(true)) {
         throw new ChainWriteError(
           `${path}: in use by another writer (another theater process?)`,
         );
@@ -172,7 +176,7 @@ export class ChainWriter {
       if (!before && fsync !== "none") await syncDirectory(dirname(path));
       const tail = options.check === "full"
         ? await fullTail(path, options.actor)
-        : await readTail(path, file, options.actor);
+        : readTail(path, file, options.actor);
       return new ChainWriter(path, file, {
         actor: options.actor,
         fsync,
@@ -388,31 +392,31 @@ async function fullTail(
       `${path}:${e.line}: refusing to append: ${e.message}`,
     );
   }
-  return await readTail(path, await Deno.open(path), actor, true);
+  return readTail(path, await Deno.open(path), actor, true);
 }
 
 /**
  * Reads and checks the last line of a chain: it must end in `\n`, be a
  * valid event of this actor with a correct hash.
  */
-async function readTail(
+function readTail(
   path: string,
   file: Deno.FsFile,
   actor: string,
   closeAfter = false,
-): Promise<ChainEvent | null> {
+): ChainEvent | null {
   try {
-    const size = (await file.stat()).size;
+    const size = file.statSync().size;
     if (size === 0) return null;
     const last = new Uint8Array(1);
-    await file.seek(size - 1, Deno.SeekMode.Start);
-    await file.read(last);
+    file.seekSync(size - 1, Deno.SeekMode.Start);
+    file.readSync(last);
     if (last[0] !== 10) {
       throw new ChainWriteError(
         `${path}: refusing to append: torn tail (the last line has no newline; was a write interrupted?)`,
       );
     }
-    const line = await lineBefore(file, size - 1);
+    const line = lineBefore(file, size - 1);
     if (!line) {
       throw new ChainWriteError(
         `${path}: refusing to append: last line is over ${MAX_LINE_BYTES} bytes`,
@@ -440,19 +444,19 @@ async function readTail(
  * block by block, and where they start; null when that is longer than a
  * line may be.
  */
-async function lineBefore(
+function lineBefore(
   file: Deno.FsFile,
   end: number,
-): Promise<{ start: number; bytes: Uint8Array } | null> {
+): { start: number; bytes: Uint8Array } | null {
   let start = end;
   const blocks: Uint8Array[] = [];
   while (start > 0) {
     const from = Math.max(0, start - TAIL_BLOCK);
     const block = new Uint8Array(start - from);
-    await file.seek(from, Deno.SeekMode.Start);
+    file.seekSync(from, Deno.SeekMode.Start);
     let got = 0;
     while (got < block.length) {
-      const n = await file.read(block.subarray(got));
+      const n = file.readSync(block.subarray(got));
       if (n === null) break;
       got += n;
     }
@@ -470,7 +474,9 @@ async function lineBefore(
 
 /** What {@linkcode cutTornTail} removed: its length and SHA-256. */
 export interface Cut {
+  /** How many bytes were cut. */
   bytes: number;
+  /** Their SHA-256. */
   sha256: string;
 }
 
@@ -495,7 +501,7 @@ export async function cutTornTail(path: string): Promise<Cut | null> {
   try {
     const size = (await file.stat()).size;
     if (size === 0) return null;
-    const tail = await lineBefore(file, size);
+    const tail = lineBefore(file, size);
     if (!tail) {
       throw new ChainWriteError(
         `${path}: the last line is over ${MAX_LINE_BYTES} bytes and has no newline`,

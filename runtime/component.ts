@@ -9,7 +9,7 @@ import { join } from "node:path";
 import {
   describeIoError,
   FileRefused,
-  readRegularFile,
+  readRegularFileSync,
   sha256Hex,
 } from "../chain/mod.ts";
 import { type ActorLimits, DEFAULT_LIMITS } from "./limits.ts";
@@ -287,7 +287,7 @@ export async function loadComponent(
   let bytes: Uint8Array;
   const maxMb = options.maxMb ?? DEFAULT_LIMITS.componentMb;
   try {
-    bytes = await readRegularFile(path, maxMb * 1024 * 1024);
+    bytes = readRegularFileSync(path, maxMb * 1024 * 1024);
   } catch (err) {
     if (err instanceof FileRefused) {
       throw new ComponentError(

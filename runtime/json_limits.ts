@@ -21,6 +21,7 @@ const encoder = new TextEncoder();
 
 /** What is wrong with a document, and the character offset where. */
 export interface DocumentProblem {
+  /** What is wrong, to follow the document's name. */
   message: string;
   /** UTF-16 offset in the text, when the problem has a place. */
   at?: number;

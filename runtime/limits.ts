@@ -43,8 +43,9 @@ export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 export interface LimitField {
   /** The key in {@linkcode ActorLimits}. */
   key: keyof ActorLimits;
-  /** Smallest and largest values accepted. */
+  /** Smallest value accepted. */
   min: number;
+  /** Largest value accepted. */
   max: number;
 }
 
@@ -94,6 +95,7 @@ export function limitName(key: keyof ActorLimits): string {
 /** Why a call was cut off: a quota it went past, named as in manifests. */
 export class QuotaExceeded extends RangeError {
   override name = "QuotaExceeded";
+  /** `key` names the limit, `limit` its value, `what` what went past it. */
   constructor(key: keyof ActorLimits, limit: number, what: string) {
     super(`quota exceeded: ${what} (${limitName(key)} = ${limit})`);
   }

@@ -57,7 +57,9 @@ export interface Executor {
 
 /** An outgoing message the guest sent, as recorded. */
 export interface Outgoing {
+  /** The receiver's actor id. */
   to: string;
+  /** The message, as recorded. */
   msg: Json;
   /** Length of the message's JSON text, as the guest sent it. */
   size: number;

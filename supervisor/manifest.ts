@@ -11,7 +11,7 @@ import {
   describeIoError,
   FSYNC_POLICIES,
   type Json,
-  readRegularFile,
+  readRegularFileSync,
 } from "../chain/mod.ts";
 import {
   type ActorLimits,
@@ -233,14 +233,27 @@ export function validateManifest(
 }
 
 /**
+ * Reads, parses and validates a manifest file; the promise rejects with a
+ * {@linkcode ManifestError}. (The reading is synchronous: a manifest is
+ * small, and a spawn reads one.)
+ */
+export function loadManifest(path: string): Promise<ResolvedManifest> {
+  try {
+    return Promise.resolve(loadManifestSync(path));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/**
  * Reads, parses and validates a manifest file.
  *
  * @throws {ManifestError}
  */
-export async function loadManifest(path: string): Promise<ResolvedManifest> {
+export function loadManifestSync(path: string): ResolvedManifest {
   let text: string;
   try {
-    text = await readSmallFile(path, MAX_MANIFEST_BYTES);
+    text = readSmallFile(path, MAX_MANIFEST_BYTES);
   } catch (err) {
     throw new ManifestError(`${path}: cannot read: ${describeIoError(err)}`);
   }
@@ -270,9 +283,6 @@ export async function loadManifest(path: string): Promise<ResolvedManifest> {
  *
  * @throws {Error} naming what is wrong.
  */
-export async function readSmallFile(
-  path: string,
-  maxBytes: number,
-): Promise<string> {
-  return new TextDecoder().decode(await readRegularFile(path, maxBytes));
+export function readSmallFile(path: string, maxBytes: number): string {
+  return new TextDecoder().decode(readRegularFileSync(path, maxBytes));
 }

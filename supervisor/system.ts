@@ -169,7 +169,12 @@ async function readAll(file: Deno.FsFile): Promise<Uint8Array> {
 async function resumePoint(
   path: string,
 ): Promise<{ point: ResumePoint; cut: Cut | null } | null> {
-  const info = await Deno.lstat(path).catch(() => null);
+  let info: Deno.FileInfo | null = null;
+  try {
+    info = Deno.lstatSync(path);
+  } catch {
+    // No chain yet.
+  }
   if (!info || (info.isFile && info.size === 0)) return null;
   if (info.isSymlink) {
     throw new ChainWriteError(`${path}: refusing to append to a symlink`);
