@@ -172,7 +172,7 @@ class WorkerSlot {
     const p = this.running;
     this.running = null;
     p.resolve(outcome);
-    this.#pool.freed(this);
+    this.#pool.freed();
   }
 
   /** Kills the worker and fails the call in flight. */
@@ -338,7 +338,7 @@ export class WorkerPool implements ActorExecutor {
   }
 
   /** A worker finished its call. */
-  freed(_worker: WorkerSlot): void {
+  freed(): void {
     this.#dispatch();
   }
 

@@ -648,20 +648,18 @@ export class ActorSystem {
         );
     }
     if (d.effects.length === 0) return null;
-    {
-      const applied = this.#apply(from, d.effects);
-      this.#track(applied);
-      for (const e of d.effects) {
-        if (e.op !== "spawn") continue;
-        const done = applied.catch(() => {}).finally(() => {
-          if (this.#spawning.get(e.child) === done) {
-            this.#spawning.delete(e.child);
-          }
-        });
-        this.#spawning.set(e.child, done);
-      }
-      return applied;
+    const applied = this.#apply(from, d.effects);
+    this.#track(applied);
+    for (const e of d.effects) {
+      if (e.op !== "spawn") continue;
+      const done = applied.catch(() => {}).finally(() => {
+        if (this.#spawning.get(e.child) === done) {
+          this.#spawning.delete(e.child);
+        }
+      });
+      this.#spawning.set(e.child, done);
     }
+    return applied;
   }
 
   async #apply(from: string, effects: Effect[]): Promise<void> {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { join } from "node:path";
 import {
   type ChainEvent,
   eventLine,
@@ -196,4 +197,13 @@ export function jsonLines(stdout: string): Record<string, unknown>[] {
 /** A stdin line for `theater run` addressed to `actor`. */
 export function addressed(actor: string, msg: unknown): string {
   return JSON.stringify({ to: actor, msg }) + "\n";
+}
+
+/** Writes `body` as JSON to `<dir>/<name>` (a manifest, for one). */
+export function writeJson(
+  dir: string,
+  name: string,
+  body: unknown,
+): Promise<void> {
+  return Deno.writeTextFile(join(dir, name), JSON.stringify(body));
 }

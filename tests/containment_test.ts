@@ -13,6 +13,7 @@ import {
   type CliResult,
   runCli,
   withTempDir,
+  writeJson,
 } from "./_helpers.ts";
 
 const GB = 1024 ** 3;
@@ -37,8 +38,7 @@ async function scene(
 ): Promise<Scene> {
   await buildHostile(kind, dir);
   await buildHostile("echo", dir);
-  const write = (name: string, body: unknown) =>
-    Deno.writeTextFile(join(dir, name), JSON.stringify(body));
+  const write = (name: string, body: unknown) => writeJson(dir, name, body);
   const hostileFile = options.hostileFile ?? "hostile.json";
   await write(hostileFile, {
     name: "hostile",
@@ -274,8 +274,7 @@ Deno.test("contained: a fork bomb stops at the actors-per-run quota", async () =
 Deno.test("contained: two manifests that list each other as children", async () => {
   await withTempDir(async (dir) => {
     await buildHostile("echo", dir);
-    const write = (name: string, body: unknown) =>
-      Deno.writeTextFile(join(dir, name), JSON.stringify(body));
+    const write = (name: string, body: unknown) => writeJson(dir, name, body);
     await write("a.json", {
       name: "a",
       component: "./echo.wasm",

@@ -12,6 +12,7 @@ import {
   jsonLines,
   runCli,
   withTempDir,
+  writeJson,
 } from "./_helpers.ts";
 
 const eventsOf = (dir: string, actor: string) =>
@@ -31,8 +32,7 @@ Deno.test("otp: a child that stops itself: transient and temporary stay stopped,
   await withTempDir(async (dir) => {
     await buildHostile("stop-self", dir);
     await buildHostile("echo", dir);
-    const write = (name: string, body: unknown) =>
-      Deno.writeTextFile(join(dir, name), JSON.stringify(body));
+    const write = (name: string, body: unknown) => writeJson(dir, name, body);
     for (const type of ["transient", "temporary", "permanent"]) {
       await write(`${type}.json`, {
         name: type,
@@ -89,8 +89,7 @@ Deno.test("otp: a restarted supervisor starts its manifest children again", asyn
   await withTempDir(async (dir) => {
     await buildTestComponent("supervisor", dir);
     await buildHostile("echo", dir);
-    const write = (name: string, body: unknown) =>
-      Deno.writeTextFile(join(dir, name), JSON.stringify(body));
+    const write = (name: string, body: unknown) => writeJson(dir, name, body);
     await write("leaf.json", { name: "leaf", component: "./echo.wasm" });
     // The supervisor component traps on a message starting with "t".
     await write("mid.json", {

@@ -12,6 +12,7 @@ import {
   jsonLines,
   runCli,
   withTempDir,
+  writeJson,
 } from "./_helpers.ts";
 
 const COUNTER = new URL("../examples/counter/counter.wasm", import.meta.url)
@@ -27,8 +28,7 @@ Deno.test("resume: a supervision tree with a spawned child comes back with the s
   await withTempDir(async (dir) => {
     await buildTestComponent("supervisor", dir);
     await Deno.copyFile(COUNTER, join(dir, "counter.wasm"));
-    const write = (name: string, body: unknown) =>
-      Deno.writeTextFile(join(dir, name), JSON.stringify(body));
+    const write = (name: string, body: unknown) => writeJson(dir, name, body);
     // The supervisor spawns ./echo.json on "s…": here, a counter.
     await write("echo.json", {
       name: "echo",
@@ -175,8 +175,7 @@ Deno.test("lifecycle: send(b, msg) then stop(b) in one handler: b gets the messa
   await withTempDir(async (dir) => {
     await buildHostile("send-then-stop", dir);
     await buildHostile("echo", dir);
-    const write = (name: string, body: unknown) =>
-      Deno.writeTextFile(join(dir, name), JSON.stringify(body));
+    const write = (name: string, body: unknown) => writeJson(dir, name, body);
     await write("b.json", { name: "b", component: "./echo.wasm" });
     await write("root.json", {
       name: "root",
