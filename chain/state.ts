@@ -24,13 +24,20 @@ export function stateHash(state: Json): string {
   return sha256Hex(canonicalJson(state));
 }
 
-/** A state with its keys in RFC 8785 order: what patches are made from. */
-function canonical(state: Json): Json {
-  return JSON.parse(canonicalJson(state));
+/**
+ * A state in RFC 8785 form: its text, and the value parsed back from it
+ * (keys in RFC 8785 order), which is what patches are made between.
+ */
+export function canonicalState(state: Json): { text: string; value: Json } {
+  const text = canonicalJson(state);
+  return { text, value: JSON.parse(text) };
 }
 
-/** The RFC 6902 patch that turns `from` into `to`. */
-export function diffStates(from: Json, to: Json): Json[] {
+/**
+ * The RFC 6902 patch between two states already in RFC 8785 key order
+ * (see {@linkcode canonicalState}).
+ */
+export function patchBetween(from: Json, to: Json): Json[] {
   const kind = (v: Json) =>
     v === null || typeof v !== "object"
       ? "value"
@@ -41,10 +48,12 @@ export function diffStates(from: Json, to: Json): Json[] {
     // Not two containers of one kind: the whole state is replaced.
     return [{ op: "replace", path: "", value: to }];
   }
-  return jsonpatch.compare(
-    canonical(from) as object,
-    canonical(to) as object,
-  ) as unknown as Json[];
+  return jsonpatch.compare(from as object, to as object) as unknown as Json[];
+}
+
+/** The RFC 6902 patch that turns `from` into `to`, in any key order. */
+export function diffStates(from: Json, to: Json): Json[] {
+  return patchBetween(canonicalState(from).value, canonicalState(to).value);
 }
 
 /**

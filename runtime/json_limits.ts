@@ -168,24 +168,47 @@ export function checkDocument(
   text: string,
   options: { maxBytes?: number } = {},
 ): DocumentProblem | null {
-  const max = options.maxBytes ?? MAX_DOCUMENT_BYTES;
+  const checked = inspect(text, options.maxBytes ?? MAX_DOCUMENT_BYTES);
+  return "problem" in checked ? checked.problem : null;
+}
+
+/** The gate and the parse in one: the parsed value, or what is wrong. */
+function inspect(
+  text: string,
+  max: number,
+): { value: Json } | { problem: DocumentProblem } {
   if (text.length > max / 3) {
     const bytes = encoder.encode(text).length;
     if (bytes > max) {
-      return { message: `is ${bytes} bytes, over the limit of ${max}` };
+      return {
+        problem: { message: `is ${bytes} bytes, over the limit of ${max}` },
+      };
     }
   }
   const problem = scan(text);
-  if (problem?.message.startsWith("is nested")) return problem;
+  if (problem?.message.startsWith("is nested")) return { problem };
+  let value: Json;
   try {
-    JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     return {
-      message: `is not valid JSON: ${JSON.stringify(text.slice(0, 80))}`,
+      problem: {
+        message: `is not valid JSON: ${JSON.stringify(text.slice(0, 80))}`,
+      },
     };
   }
-  if (problem) problem.message = `is not canonical JSON: ${problem.message}`;
-  return problem;
+  if (problem) {
+    problem.message = `is not canonical JSON: ${problem.message}`;
+    return { problem };
+  }
+  return { value };
+}
+
+/** A problem as one line: the message, and where when it has a place. */
+function describe(problem: DocumentProblem): string {
+  return problem.at === undefined
+    ? problem.message
+    : `${problem.message} (at character ${problem.at})`;
 }
 
 /**
@@ -194,10 +217,7 @@ export function checkDocument(
  */
 export function documentProblem(text: string): string | null {
   const problem = checkDocument(text);
-  if (!problem) return null;
-  return problem.at === undefined
-    ? problem.message
-    : `${problem.message} (at character ${problem.at})`;
+  return problem ? describe(problem) : null;
 }
 
 /**
@@ -207,7 +227,9 @@ export function documentProblem(text: string): string | null {
  * @throws {SyntaxError} naming what is wrong.
  */
 export function parseDocument(text: string, what: string): Json {
-  const problem = documentProblem(text);
-  if (problem) throw new SyntaxError(`${what} ${problem}`);
-  return JSON.parse(text);
+  const checked = inspect(text, MAX_DOCUMENT_BYTES);
+  if ("problem" in checked) {
+    throw new SyntaxError(`${what} ${describe(checked.problem)}`);
+  }
+  return checked.value;
 }

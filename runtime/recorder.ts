@@ -8,13 +8,13 @@
  * @module
  */
 import {
-  canonicalJson,
+  canonicalState,
   type ChainEvent,
   type ChainLink,
   type ChainWriter,
-  diffStates,
   type EventType,
   type Json,
+  patchBetween,
   sha256Hex,
 } from "../chain/mod.ts";
 import { parseDocument } from "./json_limits.ts";
@@ -153,6 +153,10 @@ export class ActorRecorder {
   #closing: string | null = null;
   /** Bytes of patches recorded since the last full state. */
   #patchBytes = 0;
+  /** The last committed state in RFC 8785 key order, once computed. */
+  #canonical: Json | undefined;
+  /** The same for the state of the step under way. */
+  #nextCanonical: Json | undefined;
   /**
    * In replay: the form the record gives the state of the step under way
    * (`full` for `handle.ok`, `patch` for `handle.patch`).
@@ -206,6 +210,7 @@ export class ActorRecorder {
       // The guest gets the state as the chain holds it, in a new run and
       // in replay alike.
       this.#patchBytes = 0;
+      this.#canonical = undefined;
       this.#state = options.state;
       this.#stateText = JSON.stringify(options.state);
       const resumed: StepEvent = {
@@ -333,16 +338,23 @@ export class ActorRecorder {
   #stateEvent(state: Json, reply: Json): [StepEvent, number] {
     const full: StepEvent = { type: "handle.ok", data: { state, reply } };
     const form = this.stateForm?.();
-    if (form === "full") return [full, 0];
-    const text = canonicalJson(state);
-    const patch = diffStates(this.#state, state);
+    if (form === "full") {
+      this.#nextCanonical = undefined;
+      return [full, 0];
+    }
+    // Each state is canonicalised once, and kept in that form as the base
+    // of the next patch.
+    this.#canonical ??= canonicalState(this.#state).value;
+    const next = canonicalState(state);
+    this.#nextCanonical = next.value;
+    const patch = patchBetween(this.#canonical, next.value);
     const size = JSON.stringify(patch).length;
-    if (form !== "patch" && this.#patchBytes + size >= text.length) {
+    if (form !== "patch" && this.#patchBytes + size >= next.text.length) {
       return [full, 0];
     }
     return [{
       type: "handle.patch",
-      data: { patch, reply, state_hash: sha256Hex(text) },
+      data: { patch, reply, state_hash: sha256Hex(next.text) },
     }, this.#patchBytes + size];
   }
 
@@ -480,6 +492,7 @@ export class ActorRecorder {
     await this.writer.flush();
     this.#state = state;
     this.#stateText = stateText;
+    this.#canonical = fn === "init" ? undefined : this.#nextCanonical;
     const doneAt = input.length + calls.length;
     return {
       ok: true,
