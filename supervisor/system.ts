@@ -180,7 +180,19 @@ async function resumePoint(
     throw new ChainWriteError(`${path}: refusing to append to a symlink`);
   }
   const cut = await cutTornTail(path);
-  const report = await verifyChain(path);
+  // One pass: the chain is verified and folded as it is read.
+  const fold = new ResumeFold();
+  let folding: string | null = null;
+  const report = await verifyChain(path, {
+    onEvent: (e) => {
+      if (folding !== null) return;
+      try {
+        fold.add(e);
+      } catch (err) {
+        folding = `${path}:${e.seq + 1}: ${(err as Error).message}`;
+      }
+    },
+  });
   if (!report.ok) {
     const e = report.error!;
     throw new ChainWriteError(
@@ -188,23 +200,12 @@ async function resumePoint(
     );
   }
   if (report.events === 0) return null;
-  const fold = new ResumeFold();
-  for await (const e of readEvents(path)) {
-    try {
-      fold.add(e);
-    } catch (err) {
-      throw new ChainWriteError(
-        `${path}:${e.seq + 1}: cannot resume this chain: ${
-          (err as Error).message
-        }`,
-      );
-    }
-  }
   try {
+    if (folding !== null) throw new Error(folding);
     return { point: fold.point(), cut };
   } catch (err) {
     throw new ChainWriteError(
-      `${path}: cannot resume this chain: ${(err as Error).message}`,
+      `cannot resume ${path}: ${(err as Error).message}`,
     );
   }
 }

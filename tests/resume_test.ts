@@ -3,7 +3,7 @@
 // at any point loses nothing that was acknowledged.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { verifyPath } from "../chain/mod.ts";
+import { ChainWriter, verifyPath } from "../chain/mod.ts";
 import { buildTestComponent } from "../runtime/testdata/components.ts";
 import { buildHostile } from "./testdata/hostile.ts";
 import {
@@ -202,5 +202,32 @@ Deno.test("lifecycle: send(b, msg) then stop(b) in one handler: b gets the messa
     assert.equal(report.ok, true, report.error?.message);
     const replay = await runCli(["replay", chains, "--search", dir]);
     assert.equal(replay.code, 0, replay.stdout + replay.stderr);
+  });
+});
+
+Deno.test("resume: a chain whose patches do not lead to their state_hash is refused", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.copyFile(COUNTER, join(dir, "counter.wasm"));
+    await writeJson(dir, "m.json", { name: "c", component: "./counter.wasm" });
+    await Deno.mkdir(join(dir, "chains"));
+    // Well sealed (it verifies), but the patch's state_hash is wrong.
+    const w = await ChainWriter.open(join(dir, "chains", "c.jsonl"), {
+      actor: "c",
+      fsync: "none",
+    });
+    await w.append("actor.init", { state: { count: 1 } });
+    await w.append("handle.patch", {
+      patch: [{ op: "replace", path: "/count", value: 2 }],
+      reply: null,
+      state_hash: "00".repeat(32),
+    });
+    await w.close();
+    const r = await runCli(["run", join(dir, "m.json"), "--send", '"get"']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /cannot resume .*c\.jsonl: .*the patched state does not have the recorded state_hash/,
+    );
+    assert.equal(r.stdout, "");
   });
 });
