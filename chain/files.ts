@@ -12,17 +12,18 @@ export class FileRefused extends Error {
 }
 
 /**
- * Reads a whole regular file of at most `maxBytes`. A FIFO, a device (such
- * as /dev/zero), a directory or a larger file is refused before it is read:
- * `stat` first, so that opening a FIFO cannot block, then `stat` again on
- * the open file, so that a file swapped in between is caught too.
+ * Opens a regular file of at most `maxBytes` (default: any size) for
+ * reading. A FIFO, a device (such as /dev/zero), a directory or a larger
+ * file is refused before it is read: `stat` first, so that opening a FIFO
+ * cannot block, then `stat` again on the open file, so that a file swapped
+ * in between is caught too. Returns the file and its size.
  *
  * @throws {FileRefused | Deno.errors.NotFound | Error}
  */
-export function readRegularFileSync(
+export function openRegularSync(
   path: string,
-  maxBytes: number,
-): Uint8Array<ArrayBuffer> {
+  maxBytes = Infinity,
+): { file: Deno.FsFile; size: number } {
   const check = (info: Deno.FileInfo) => {
     if (!info.isFile) throw new FileRefused("is not a regular file");
     if (info.size > maxBytes) {
@@ -34,10 +35,30 @@ export function readRegularFileSync(
   // Synchronous: a few µs each, where async calls are thread-pool round
   // trips; a spawn reads its component this way.
   check(Deno.statSync(path));
-  using file = Deno.openSync(path, { read: true });
-  const info = file.statSync();
-  check(info);
-  const bytes = new Uint8Array(info.size);
+  const file = Deno.openSync(path, { read: true });
+  try {
+    const info = file.statSync();
+    check(info);
+    return { file, size: info.size };
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+}
+
+/**
+ * Reads a whole regular file of at most `maxBytes` (see
+ * {@linkcode openRegularSync}).
+ *
+ * @throws {FileRefused | Deno.errors.NotFound | Error}
+ */
+export function readRegularFileSync(
+  path: string,
+  maxBytes: number,
+): Uint8Array<ArrayBuffer> {
+  const { file, size } = openRegularSync(path, maxBytes);
+  using _ = file;
+  const bytes = new Uint8Array(size);
   let at = 0;
   while (at < bytes.length) {
     const n = file.readSync(bytes.subarray(at));

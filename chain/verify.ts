@@ -8,6 +8,7 @@
 import { basename, join } from "node:path";
 import { readLines } from "./_lines.ts";
 import { canonicalJson, sha256Hex } from "./canonical.ts";
+import { FileRefused, openRegularSync } from "./files.ts";
 import {
   type ChainEvent,
   type ChainLink,
@@ -95,25 +96,15 @@ export type VerifyOptions = Pick<
   "maxLineBytes" | "onProgress"
 >;
 
-async function openForRead(path: string): Promise<Deno.FsFile> {
-  let file: Deno.FsFile;
+function openForRead(path: string): Deno.FsFile {
   try {
-    // Look before opening: opening a FIFO would block until a writer came.
-    const before = await Deno.stat(path);
-    if (!before.isFile) {
+    return openRegularSync(path).file;
+  } catch (err) {
+    if (err instanceof FileRefused) {
       throw new ChainReadError(`${path}: not a regular file`);
     }
-    file = await Deno.open(path, { read: true });
-  } catch (err) {
-    if (err instanceof ChainReadError) throw err;
     throw new ChainReadError(`${path}: cannot read: ${describeIoError(err)}`);
   }
-  const info = await file.stat();
-  if (!info.isFile) {
-    file.close();
-    throw new ChainReadError(`${path}: not a regular file`);
-  }
-  return file;
 }
 
 /** A short, human reason for a file system error. */
@@ -254,7 +245,7 @@ export async function verifyChain(
   path: string,
   options: VerifyChainOptions = {},
 ): Promise<ChainReport> {
-  const file = await openForRead(path);
+  const file = openForRead(path);
   const report: ChainReport = {
     file: path,
     ok: false,
@@ -515,7 +506,7 @@ async function targetsIn(
 ): Promise<Map<string, Target>> {
   const want = new Set(wanted.map((p) => p.link.hash));
   const found = new Map<string, Target>();
-  const file = await openForRead(path);
+  const file = openForRead(path);
   try {
     scan: for await (const batch of readLines(file)) {
       for (const raw of batch) {
