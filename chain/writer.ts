@@ -51,6 +51,37 @@ export interface OpenChainOptions {
   clock?: () => number;
   /** Called with each event once it is durable per the policy, in order. */
   onAppend?: (event: ChainEvent) => void;
+  /**
+   * Under `batch`, the group whose commit rounds sync this chain; writers
+   * that share one are synced together (default: a group of its own).
+   */
+  group?: CommitGroup;
+}
+
+/**
+ * Group commit across chains (fsync `batch`): a round syncs every chain
+ * with events waiting, all at once; chains written to during a round wait
+ * for the next. The longer a round takes, the more steps the next one
+ * covers, so the number of fsyncs stays bounded by the disk, not the load.
+ */
+export class CommitGroup {
+  #waiting = new Set<() => Promise<void>>();
+  #round: Promise<void> | null = null;
+
+  /** Asks for `commit` to run in the next round. */
+  request(commit: () => Promise<void>): void {
+    this.#waiting.add(commit);
+    this.#round ??= this.#rounds();
+  }
+
+  async #rounds(): Promise<void> {
+    while (this.#waiting.size > 0) {
+      const round = [...this.#waiting];
+      this.#waiting.clear();
+      await Promise.all(round.map((commit) => commit()));
+    }
+    this.#round = null;
+  }
 }
 
 /** A chain that cannot be opened for appending, or a failed write. */
@@ -84,15 +115,23 @@ export class ChainWriter {
   #head: string | null;
   #queue: Pending[] = [];
   #pumping: Promise<void> | null = null;
+  /** Written, waiting for an fdatasync (`batch`). */
+  #synced: Omit<Pending, "bytes">[] = [];
+  #requested = false;
+  #lastSync: Promise<unknown> = Promise.resolve();
+  #group: CommitGroup;
   #failed: Error | null = null;
   #closed = false;
 
   private constructor(
     path: string,
     file: Deno.FsFile,
-    options: Required<Omit<OpenChainOptions, "check" | "onAppend">> & {
-      onAppend?: (event: ChainEvent) => void;
-    },
+    options:
+      & Required<Omit<OpenChainOptions, "check" | "onAppend" | "group">>
+      & {
+        onAppend?: (event: ChainEvent) => void;
+        group?: CommitGroup;
+      },
     tail: ChainEvent | null,
   ) {
     this.path = path;
@@ -101,6 +140,7 @@ export class ChainWriter {
     this.#file = file;
     this.#clock = options.clock;
     this.#onAppend = options.onAppend;
+    this.#group = options.group ?? new CommitGroup();
     this.#seq = tail ? tail.seq + 1 : 0;
     this.#head = tail?.hash ?? null;
   }
@@ -182,6 +222,7 @@ export class ChainWriter {
         fsync,
         clock: options.clock ?? Date.now,
         onAppend: options.onAppend,
+        group: options.group,
       }, tail);
     } catch (err) {
       file.close();
@@ -277,9 +318,10 @@ export class ChainWriter {
       head = event.hash;
       return { event, bytes };
     });
-    if (this.fsync === "none" && this.#pumping === null) {
-      // Nothing to wait for: a synchronous write (about 1 µs) instead of a
-      // thread-pool round trip per event.
+    if (this.fsync !== "every-event" && this.#pumping === null) {
+      // A synchronous write (about 1 µs) instead of a thread-pool round trip
+      // per event; under `batch` only the fsync is waited for, and one
+      // covers everything written before it started.
       try {
         writeAllSync(this.#file, concatBytes(sealed.map((e) => e.bytes)));
       } catch (err) {
@@ -292,8 +334,21 @@ export class ChainWriter {
         this.#seq = last.event.seq + 1;
         this.#head = last.event.hash;
       }
-      for (const { event } of sealed) this.#onAppend?.(event);
-      return sealed.map(({ event }) => Promise.resolve(event));
+      if (this.fsync === "none") {
+        for (const { event } of sealed) this.#onAppend?.(event);
+        return sealed.map(({ event }) => Promise.resolve(event));
+      }
+      const promises = sealed.map(({ event }) =>
+        new Promise<ChainEvent>((resolve, reject) => {
+          this.#synced.push({ event, resolve, reject });
+        })
+      );
+      this.#lastSync = Promise.allSettled(promises);
+      if (!this.#requested) {
+        this.#requested = true;
+        this.#group.request(this.#commit);
+      }
+      return promises;
     }
     const promises = sealed.map(({ event, bytes }) => {
       this.#seq = event.seq + 1;
@@ -309,6 +364,7 @@ export class ChainWriter {
   /** Resolves when everything appended so far is durable. */
   async flush(): Promise<void> {
     while (this.#pumping) await this.#pumping;
+    await this.#lastSync;
     if (this.#failed) throw this.#failed;
   }
 
@@ -322,6 +378,26 @@ export class ChainWriter {
       this.#file.close();
     }
   }
+
+  /** Syncs what was written before this call; run by the commit group. */
+  #commit = async (): Promise<void> => {
+    this.#requested = false;
+    const group = this.#synced.splice(0);
+    try {
+      if (this.#failed) throw this.#failed;
+      await this.#file.syncData();
+    } catch (err) {
+      this.#failed ??= wrap(this.path, err);
+      for (const p of [...group, ...this.#synced.splice(0)]) {
+        p.reject(this.#failed);
+      }
+      return;
+    }
+    for (const p of group) {
+      this.#onAppend?.(p.event);
+      p.resolve(p.event);
+    }
+  };
 
   async #pump(): Promise<void> {
     while (true) {

@@ -65,3 +65,19 @@ export function out(line: string): void {
 export function err(line: string): void {
   console.error(line);
 }
+
+/**
+ * The transpile cache the `--cache-dir` / `--no-cache` flags ask for:
+ * `false` for none, a directory, or undefined for the default.
+ */
+export function cacheOption(
+  values: { [key: string]: unknown },
+): string | false | undefined {
+  if (values["no-cache"] === true) {
+    if (values["cache-dir"] !== undefined) {
+      throw new UsageError("--no-cache and --cache-dir exclude each other");
+    }
+    return false;
+  }
+  return values["cache-dir"] as string | undefined;
+}

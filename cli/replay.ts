@@ -1,7 +1,14 @@
 // Copyright the Theater authors. MIT license.
 import { basename, join } from "node:path";
 import { replayChain, type ReplayReport } from "../runtime/mod.ts";
-import { type Command, err, out, parse, UsageError } from "./_common.ts";
+import {
+  cacheOption,
+  type Command,
+  err,
+  out,
+  parse,
+  UsageError,
+} from "./_common.ts";
 
 const HELP = `Usage: theater replay [options] <chain.jsonl | run-dir>
 
@@ -19,7 +26,8 @@ build instead, to check it against the record.
 Options:
   --component FILE  run this component instead of the recorded one
   --search DIR      where to look for components by SHA-256 (repeatable)
-  --cache-dir DIR   keep transpiled components here
+  --cache-dir DIR   keep transpiled components here (default: as run)
+  --no-cache        transpile afresh; use no disk cache
   --json            print the report(s) as JSON
   -h, --help        show this help
 
@@ -36,6 +44,7 @@ export const replayCommand: Command = {
       component: { type: "string" },
       search: { type: "string", multiple: true },
       "cache-dir": { type: "string" },
+      "no-cache": { type: "boolean" },
       json: { type: "boolean" },
     });
     if (positionals.length !== 1) {
@@ -62,7 +71,7 @@ export const replayCommand: Command = {
       const report = await replayChain(file, {
         component: values.component as string | undefined,
         search: values.search as string[] | undefined,
-        cacheDir: values["cache-dir"] as string | undefined,
+        cacheDir: cacheOption(values),
         onProgress: progress
           ? (done, total) =>
             Deno.stderr.writeSync(

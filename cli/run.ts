@@ -3,7 +3,14 @@ import type { FsyncPolicy, Json } from "../chain/mod.ts";
 import { FSYNC_POLICIES } from "../chain/mod.ts";
 import { MAX_DOCUMENT_BYTES, parseDocument } from "../runtime/mod.ts";
 import { ActorSystem, DeliveryError, loadManifest } from "../supervisor/mod.ts";
-import { type Command, err, out, parse, UsageError } from "./_common.ts";
+import {
+  cacheOption,
+  type Command,
+  err,
+  out,
+  parse,
+  UsageError,
+} from "./_common.ts";
 
 const HELP = `Usage: theater run [options] <manifest.json>
 
@@ -35,6 +42,8 @@ Options:
   --chain-dir DIR    the run directory (default: the manifest's chain.dir)
   --fsync POLICY     every-event | batch | none (default: the manifest's)
   --cache-dir DIR    keep transpiled components here, by SHA-256
+                     (default: $THEATER_CACHE_DIR, else ~/.cache/theater)
+  --no-cache         transpile every component afresh; use no disk cache
   --quiet            do not show actor logs and status on stderr
   -h, --help         show this help
 
@@ -101,6 +110,7 @@ export const runCommand: Command = {
       "chain-dir": { type: "string" },
       fsync: { type: "string" },
       "cache-dir": { type: "string" },
+      "no-cache": { type: "boolean" },
       quiet: { type: "boolean" },
     });
     if (positionals.length !== 1) {
@@ -118,7 +128,7 @@ export const runCommand: Command = {
     const system = new ActorSystem({
       chainDir: values["chain-dir"] as string | undefined,
       fsync: fsync as FsyncPolicy | undefined,
-      cacheDir: values["cache-dir"] as string | undefined,
+      cacheDir: cacheOption(values),
       onLog: quiet ? undefined : (actor, line) => err(`[${actor}] ${line}`),
       onWarning: (message) => err(`theater run: ${message}`),
       onRootStopped: (reason) => {

@@ -274,7 +274,7 @@ export class ActorRecorder {
         data: { from: options.from, msg, link: options.link ?? null },
         ts: this.writer.tick(),
       };
-      return await this.#run(
+      return await this.#runPipelined(
         "handle",
         [this.#stateText, JSON.stringify(msg)],
         [input],
@@ -358,17 +358,42 @@ export class ActorRecorder {
     }, this.#patchBytes + size];
   }
 
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#busy.then(fn, fn);
-    this.#busy = next.catch(() => {});
-    return next;
+  #serial<T>(fn: () => Promise<T | Early<T>>): Promise<T> {
+    const step = this.#busy.then(fn, fn);
+    this.#busy = step.catch(() => {});
+    return step.then((v) => v instanceof Early ? v.durable : v);
   }
 
+  /** Runs a guest call and records it; resolves once the step is durable. */
   async #run(
     fn: GuestFunction,
     args: string[],
     input: StepEvent[],
   ): Promise<Delivery> {
+    return await (await this.#stage(fn, args, input)).durable;
+  }
+
+  /**
+   * As {@linkcode ActorRecorder.#run}, but a step that succeeded without
+   * supervisor calls lets the next step of this actor start as soon as its
+   * events have their places in the chain, while they are still being
+   * synced (group commit: one fsync then covers several steps). Its effects
+   * still wait for the fsync, and steps resolve in chain order.
+   */
+  async #runPipelined(
+    fn: GuestFunction,
+    args: string[],
+    input: StepEvent[],
+  ): Promise<Delivery | Early<Delivery>> {
+    const staged = await this.#stage(fn, args, input);
+    return staged.early ? new Early(staged.durable) : await staged.durable;
+  }
+
+  async #stage(
+    fn: GuestFunction,
+    args: string[],
+    input: StepEvent[],
+  ): Promise<{ durable: Promise<Delivery>; early: boolean }> {
     const outcome = await this.executor.call(this.id, { fn, args });
     const logs: string[] = [];
     const sends: { to: string; msg: Json; size: number }[] = [];
@@ -474,9 +499,7 @@ export class ActorRecorder {
           }`;
         events = this.writer.appendAll([...input, error]);
       }
-      const all = await Promise.all(events);
-      await this.writer.flush();
-      return {
+      const durable = this.#durable(events).then((all) => ({
         ok: false,
         reply: null,
         error: failure!,
@@ -486,15 +509,17 @@ export class ActorRecorder {
         logs,
         outgoing: [],
         effects: [],
-      };
+      }));
+      return { durable, early: false };
     }
-    const all = await Promise.all(recorded);
-    await this.writer.flush();
+    // The step has its place in the chain: the next one starts from its
+    // state. Should the write fail, the writer fails every later step too,
+    // so nothing computed from this state gets out.
     this.#state = state;
     this.#stateText = stateText;
     this.#canonical = fn === "init" ? undefined : this.#nextCanonical;
     const doneAt = input.length + calls.length;
-    return {
+    const durable = this.#durable(recorded).then((all) => ({
       ok: true,
       reply,
       crashed: false,
@@ -520,8 +545,22 @@ export class ActorRecorder {
           : {}),
         link: { actor: this.id, hash: all[at].hash },
       })),
-    };
+    }));
+    return { durable, early: effects.length === 0 };
   }
+
+  /**
+   * Resolves with a step's events once all of them are durable. (Not a
+   * `flush`: under steady load the writer is never idle.)
+   */
+  #durable(events: Promise<ChainEvent>[]): Promise<ChainEvent[]> {
+    return Promise.all(events);
+  }
+}
+
+/** A step whose effects wait for `durable`, while the next step may start. */
+class Early<T> {
+  constructor(readonly durable: Promise<T>) {}
 }
 
 function isOk(result: Json): boolean {

@@ -82,8 +82,11 @@ export interface ReplayOptions {
   onProgress?: (done: number, total: number) => void;
   /** Where guests run; default: one no-permission worker. */
   executor?: ActorExecutor;
-  /** Directory for transpiled components. */
-  cacheDir?: string;
+  /**
+   * Directory for transpiled components; `false` for no disk cache;
+   * default: `defaultCacheDir()`.
+   */
+  cacheDir?: string | false;
 }
 
 const INPUTS = new Set([

@@ -12,6 +12,7 @@ import {
   type ChainLink,
   ChainWriteError,
   ChainWriter,
+  CommitGroup,
   type Cut,
   cutTornTail,
   describeIoError,
@@ -72,8 +73,11 @@ export interface SystemOptions extends SystemEvents {
   fsync?: FsyncPolicy;
   /** Where guests run; default: a pool of no-permission workers. */
   executor?: ActorExecutor;
-  /** Directory for transpiled components, by SHA-256. */
-  cacheDir?: string;
+  /**
+   * Directory for transpiled components, by SHA-256; `false` for no disk
+   * cache; default: `defaultCacheDir()`.
+   */
+  cacheDir?: string | false;
 }
 
 /** The signer and tree of an actor whose manifest asks for checkpoints. */
@@ -282,6 +286,8 @@ export class ActorSystem {
   /** Ids of actors whose start is under way (not yet registered). */
   #starting = new Set<string>();
   #inFlight = new Set<Promise<unknown>>();
+  /** Under fsync `batch`, one commit round syncs every chain of the run. */
+  #commits = new CommitGroup();
   #chainDir: string | null;
   #failure: string | null = null;
   #resumed = false;
@@ -490,6 +496,7 @@ export class ActorSystem {
     const writer = await ChainWriter.open(chainPath, {
       actor: id,
       fsync: this.options.fsync ?? manifest.fsync,
+      group: this.#commits,
       onAppend: checkpoints
         ? (e) => checkpoints.frontier.append(fromHex(e.hash))
         : undefined,

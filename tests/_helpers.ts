@@ -73,6 +73,8 @@ export async function runCli(
     /** Send this signal after `signalAfterMs` (default 1000). */
     signal?: Deno.Signal;
     signalAfterMs?: number;
+    /** More environment variables for the child. */
+    env?: Record<string, string>;
   } = {},
 ): Promise<CliResult> {
   const flags = options.flags ?? THEATER_FLAGS;
@@ -82,7 +84,7 @@ export async function runCli(
     stdout: "piped",
     stderr: "piped",
     cwd: options.cwd,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...options.env },
   });
   const child = command.spawn();
   // VmHWM only grows: the last sample before exit is the peak, give or

@@ -404,3 +404,25 @@ Deno.test("run: a growing state is recorded as patches; the chain grows with the
     }]);
   });
 });
+
+Deno.test("run: the transpile cache is on by default; --no-cache leaves it alone", async () => {
+  await withTempDir(async (dir) => {
+    const manifest = await testActor(dir, "echo");
+    const cache = join(dir, "cache");
+    const entries = async () =>
+      (await Array.fromAsync(Deno.readDir(cache)).catch(() => [])).length;
+    const run = (extra: string[]) =>
+      runCli(["run", manifest, "--send", '"hi"', "--quiet", ...extra], {
+        env: { THEATER_CACHE_DIR: cache },
+      });
+    let r = await run(["--no-cache"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await entries(), 0);
+    r = await run([]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(await entries() > 0, "the default run filled no cache");
+    r = await run(["--no-cache", "--cache-dir", cache]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--no-cache and --cache-dir exclude each other/);
+  });
+});
