@@ -57,6 +57,10 @@ async function expectError(
   reason: VerifyReason,
 ): Promise<void> {
   const report = await verifyChain(path);
+  // Split into ranges verified at once, the report is the same.
+  for (const ranges of [2, 3, 4]) {
+    assert.deepEqual(await verifyChain(path, { ranges }), report, `${ranges}`);
+  }
   assert.equal(report.ok, false, "chain should not verify");
   assert.equal(report.error?.reason, reason, report.error?.message);
   assert.equal(report.error?.line, line, report.error?.message);
@@ -551,6 +555,61 @@ Deno.test("the fast path and the general path agree: integer-like keys, lone sur
         reordered.error?.reason === "not-canonical",
       reordered.error?.message,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("verified in ranges at once, a chain gives the report of one pass, whatever was altered where", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "counter.jsonl");
+    await makeChain(path, "counter", 300);
+    const intact = await lines(path);
+    const whole = await verifyChain(path);
+    assert.equal(whole.ok, true);
+    for (const ranges of [2, 3, 4, 7]) {
+      assert.deepEqual(await verifyChain(path, { ranges }), whole);
+    }
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let trial = 0; trial < 15; trial++) {
+      const list = [...intact];
+      const at = next(list.length);
+      switch (trial % 5) {
+        case 0:
+          list.splice(at, 1);
+          break;
+        case 1:
+          [list[at], list[(at + 1) % list.length]] = [
+            list[(at + 1) % list.length],
+            list[at],
+          ];
+          break;
+        case 2:
+          list.splice(at, 0, list[at]);
+          break;
+        case 3:
+          list[at] = list[at].replace('"n":', '"n":1');
+          break;
+        case 4:
+          list[at] = list[at].slice(0, 40);
+          break;
+      }
+      await writeLines(path, list);
+      const one = await verifyChain(path);
+      assert.equal(one.ok, false, `trial ${trial}`);
+      for (const ranges of [2, 7]) {
+        assert.deepEqual(
+          await verifyChain(path, { ranges }),
+          one,
+          `trial ${trial}, ${ranges} ranges`,
+        );
+      }
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
