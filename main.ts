@@ -9,7 +9,9 @@ import {
   ChainReadError,
   ChainWriteError,
   CheckpointError,
+  NoSuchEvent,
   ProofError,
+  StateError,
 } from "./chain/mod.ts";
 import { type Command, err, out, UsageError } from "./cli/_common.ts";
 import { buildCommand } from "./cli/build.ts";
@@ -96,6 +98,10 @@ export async function main(args: string[]): Promise<number> {
       e instanceof CheckpointError
     ) {
       err(e.message);
+      return 1;
+    }
+    if (e instanceof NoSuchEvent || e instanceof StateError) {
+      err(`theater ${name}: ${e.message}`);
       return 1;
     }
     if (e instanceof ReplayError) {

@@ -20,6 +20,7 @@ export * from "./event.ts";
 export * from "./canonical.ts";
 export * from "./writer.ts";
 export * from "./reader.ts";
+export * from "./seek.ts";
 export * from "./verify.ts";
 export * from "./merkle.ts";
 export * from "./checkpoint.ts";

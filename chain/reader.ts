@@ -19,7 +19,11 @@ export class ChainFormatError extends Error {
   /** Where and why. */
   readonly problem: VerifyError;
   constructor(problem: VerifyError) {
-    super(`${problem.file}:${problem.line}: ${problem.message}`);
+    super(
+      problem.line > 0
+        ? `${problem.file}:${problem.line}: ${problem.message}`
+        : `${problem.file}: ${problem.message}`,
+    );
     this.problem = problem;
   }
 }

@@ -113,6 +113,7 @@ export class ChainWriter {
   #onAppend?: (event: ChainEvent) => void;
   #seq: number;
   #head: string | null;
+  #bytes: number;
   #queue: Pending[] = [];
   #pumping: Promise<void> | null = null;
   /** Written, waiting for an fdatasync (`batch`). */
@@ -143,6 +144,7 @@ export class ChainWriter {
     this.#group = options.group ?? new CommitGroup();
     this.#seq = tail ? tail.seq + 1 : 0;
     this.#head = tail?.hash ?? null;
+    this.#bytes = file.statSync().size;
   }
 
   /**
@@ -228,6 +230,11 @@ export class ChainWriter {
       file.close();
       throw err;
     }
+  }
+
+  /** Bytes in the chain file, counting every event appended so far. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** The `seq` the next event will get. */
@@ -318,6 +325,7 @@ export class ChainWriter {
       head = event.hash;
       return { event, bytes };
     });
+    for (const { bytes } of sealed) this.#bytes += bytes.length;
     if (this.fsync !== "every-event" && this.#pumping === null) {
       // A synchronous write (about 1 µs) instead of a thread-pool round trip
       // per event; under `batch` only the fsync is waited for, and one

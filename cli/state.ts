@@ -1,5 +1,5 @@
 // Copyright the Theater authors. MIT license.
-import { type Json, readEvents, StateTracker } from "../chain/mod.ts";
+import { type Json, stateAt } from "../chain/mod.ts";
 import { type Command, intFlag, out, parse, UsageError } from "./_common.ts";
 
 const HELP = `Usage: theater state <chain.jsonl> --at N
@@ -15,26 +15,6 @@ Options:
   --at N       the event (seq) to show the state after
   --diff A B   compare the states after events A and B
   -h, --help   show this help`;
-
-/** The recorded state after each of the given seqs. */
-export async function statesAt(
-  path: string,
-  seqs: number[],
-): Promise<Map<number, Json>> {
-  const wanted = [...new Set(seqs)].sort((a, b) => a - b);
-  const found = new Map<number, Json>();
-  const tracker = new StateTracker();
-  let i = 0;
-  for await (const event of readEvents(path)) {
-    while (i < wanted.length && event.seq > wanted[i]) {
-      found.set(wanted[i++], structuredClone(tracker.state));
-    }
-    if (i === wanted.length) break;
-    tracker.add(event);
-  }
-  while (i < wanted.length) found.set(wanted[i++], tracker.state);
-  return found;
-}
 
 /** Lines saying how `b` differs from `a`, path by path. */
 export function diffJson(a: Json, b: Json, path = "$"): string[] {
@@ -77,8 +57,10 @@ export const stateCommand: Command = {
       const [path, a, b] = positionals;
       const from = intFlag("diff", a)!;
       const to = intFlag("diff", b)!;
-      const states = await statesAt(path, [from, to]);
-      const lines = diffJson(states.get(from)!, states.get(to)!);
+      const lines = diffJson(
+        await stateAt(path, from),
+        await stateAt(path, to),
+      );
       out(lines.length ? lines.join("\n") : "no change");
       return 0;
     }
@@ -86,8 +68,7 @@ export const stateCommand: Command = {
       throw new UsageError("state takes a chain and --at N (or --diff A B)");
     }
     const at = intFlag("at", values.at)!;
-    const states = await statesAt(positionals[0], [at]);
-    out(JSON.stringify(states.get(at), null, 2));
+    out(JSON.stringify(await stateAt(positionals[0], at), null, 2));
     return 0;
   },
 };

@@ -134,6 +134,12 @@ interface StepEvent {
   ts?: number;
 }
 
+/**
+ * A full state is recorded once the chain has grown by this many times the
+ * state's size since the last one (see `ActorRecorder#stateEvent`).
+ */
+const FULL_EVERY = 8;
+
 const RUNTIME = "theater:actor/runtime";
 const MESSAGE = "theater:actor/message";
 const SUPERVISOR = "theater:actor/supervisor";
@@ -151,8 +157,11 @@ export class ActorRecorder {
   #stateText = "null";
   #busy: Promise<unknown> = Promise.resolve();
   #closing: string | null = null;
-  /** Bytes of patches recorded since the last full state. */
-  #patchBytes = 0;
+  /**
+   * The chain's size in bytes right after the last full state; -Infinity
+   * when the next state must be full (after a start or resume).
+   */
+  #fullAt = -Infinity;
   /** The last committed state in RFC 8785 key order, once computed. */
   #canonical: Json | undefined;
   /** The same for the state of the step under way. */
@@ -209,7 +218,7 @@ export class ActorRecorder {
     return this.#serial(async () => {
       // The guest gets the state as the chain holds it, in a new run and
       // in replay alike.
-      this.#patchBytes = 0;
+      this.#fullAt = -Infinity;
       this.#canonical = undefined;
       this.#state = options.state;
       this.#stateText = JSON.stringify(options.state);
@@ -240,7 +249,7 @@ export class ActorRecorder {
     init: boolean,
     before: StepEvent[] = [],
   ): Promise<Delivery | null> {
-    this.#patchBytes = 0;
+    this.#fullAt = -Infinity;
     const started: StepEvent = {
       type: "actor.start",
       data: {
@@ -328,19 +337,20 @@ export class ActorRecorder {
   }
 
   /**
-   * How a new state is recorded: as a `handle.patch` from the last state
-   * while the patches written since the last full state stay smaller than
-   * the state itself (so a chain grows with the changes, and reading a state
-   * back costs at most about twice its size), else as a full `handle.ok`.
-   * Replay writes the form the record has. Returns the event and the patch
-   * bytes since the last full state, to keep once it is appended.
+   * How a new state is recorded: as a `handle.patch` from the last state,
+   * unless the patch is no smaller than the state, or the chain has grown
+   * by {@linkcode FULL_EVERY} times the state since the last full state; then
+   * as a full `handle.ok`. So a chain grows with the changes, and reading a
+   * state back from the last full one reads at most about
+   * `FULL_EVERY + 1` times its size. Replay writes the form the record has.
+   * Returns the event and whether it is a full state.
    */
-  #stateEvent(state: Json, reply: Json): [StepEvent, number] {
+  #stateEvent(state: Json, reply: Json): [StepEvent, boolean] {
     const full: StepEvent = { type: "handle.ok", data: { state, reply } };
     const form = this.stateForm?.();
     if (form === "full") {
       this.#nextCanonical = undefined;
-      return [full, 0];
+      return [full, true];
     }
     // Each state is canonicalised once, and kept in that form as the base
     // of the next patch.
@@ -349,13 +359,17 @@ export class ActorRecorder {
     this.#nextCanonical = next.value;
     const patch = patchBetween(this.#canonical, next.value);
     const size = JSON.stringify(patch).length;
-    if (form !== "patch" && this.#patchBytes + size >= next.text.length) {
-      return [full, 0];
+    const grown = this.writer.bytes - this.#fullAt;
+    if (
+      form !== "patch" &&
+      (size >= next.text.length || grown >= FULL_EVERY * next.text.length)
+    ) {
+      return [full, true];
     }
     return [{
       type: "handle.patch",
       data: { patch, reply, state_hash: sha256Hex(next.text) },
-    }, this.#patchBytes + size];
+    }, false];
   }
 
   #serial<T>(fn: () => Promise<T | Early<T>>): Promise<T> {
@@ -457,11 +471,11 @@ export class ActorRecorder {
     let recorded: Promise<ChainEvent>[] | null = null;
     if (failure === null) {
       let done: StepEvent = { type: "handle.ok", data: { state, reply } };
-      let patchBytes = 0;
+      let isFull = true;
       if (fn === "init") done = { type: "actor.init", data: { state } };
       else {
         try {
-          [done, patchBytes] = this.#stateEvent(state, reply);
+          [done, isFull] = this.#stateEvent(state, reply);
         } catch (err) {
           failure = `cannot record the new state: ${(err as Error).message}`;
           crashed = true;
@@ -474,7 +488,7 @@ export class ActorRecorder {
       try {
         if (failure !== null) throw new TypeError(failure);
         recorded = this.writer.appendAll([...input, ...calls, done, ...out]);
-        this.#patchBytes = patchBytes;
+        if (isFull) this.#fullAt = this.writer.bytes;
       } catch (err) {
         // An outcome the chain cannot hold is a crash of the call, never an
         // escape from the loop.

@@ -1,0 +1,250 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * Random access into a chain file: the state after any event without
+ * reading the chain from its start. Events are in `seq` order, one per
+ * line, so the line of a `seq` is found by bisecting the file's bytes; the
+ * state is then rebuilt from the last full state before it (a chain keeps
+ * the patches since a full state smaller than the state, so this reads
+ * about twice the state at most, plus the events in between).
+ *
+ * @module
+ */
+import { concatBytes } from "./_lines.ts";
+import { FileRefused, openRegularSync } from "./files.ts";
+import { ChainFormatError } from "./reader.ts";
+import type { ChainEvent, Json } from "./event.ts";
+import { StateError, StateTracker } from "./state.ts";
+import { ChainReadError, checkLine, describeIoError } from "./verify.ts";
+
+/** Asked for an event the chain does not have. */
+export class NoSuchEvent extends Error {
+  override name = "NoSuchEvent";
+}
+
+const BLOCK = 64 * 1024;
+const NL = 10;
+
+/**
+ * The actor's recorded state right after event `seq` of the chain at
+ * `path`. Every event read on the way is checked on its own (JSON, shape,
+ * hash, canonical form) and against its neighbours (seq, parent); the
+ * rebuilt state is checked against the last patch's `state_hash`. The
+ * rest of the chain is not read: `verifyChain` checks all of it.
+ *
+ * @throws {NoSuchEvent} when the chain has no event `seq`.
+ * @throws {ChainFormatError} at a line that is not a valid event.
+ * @throws {StateError} when the events do not rebuild a consistent state.
+ * @throws {ChainReadError} when the file cannot be read.
+ */
+export async function stateAt(path: string, seq: number): Promise<Json> {
+  let opened: { file: Deno.FsFile; size: number };
+  try {
+    opened = openRegularSync(path);
+  } catch (err) {
+    throw new ChainReadError(
+      `${path}: cannot read: ${
+        err instanceof FileRefused ? err.message : describeIoError(err)
+      }`,
+    );
+  }
+  const { file, size } = opened;
+  try {
+    const reader = new LineReader(file, path, size);
+    const at = await reader.find(seq);
+    // Back from the event to the last full state (or the chain's start).
+    const events: ChainEvent[] = [at.event];
+    if (!isFull(at.event)) {
+      for await (const event of reader.linesBefore(at.offset)) {
+        events.push(event);
+        if (isFull(event)) break;
+      }
+    }
+    events.reverse();
+    const tracker = new StateTracker();
+    for (const [i, event] of events.entries()) {
+      const prev = events[i - 1];
+      if (prev && (event.seq !== prev.seq + 1 || event.parent !== prev.hash)) {
+        throw new StateError(
+          `seq ${event.seq}: not linked to the event before it`,
+        );
+      }
+      tracker.add(event);
+    }
+    return tracker.state;
+  } finally {
+    file.close();
+  }
+}
+
+function isFull(event: ChainEvent): boolean {
+  return event.type === "actor.init" || event.type === "handle.ok";
+}
+
+/** Reads whole lines of a chain file at byte offsets. */
+class LineReader {
+  #file: Deno.FsFile;
+  #path: string;
+  #size: number;
+
+  constructor(file: Deno.FsFile, path: string, size: number) {
+    this.#file = file;
+    this.#path = path;
+    this.#size = size;
+  }
+
+  /** The line of event `seq`, by bisection over the file's bytes. */
+  async find(seq: number): Promise<{ offset: number; event: ChainEvent }> {
+    if (!Number.isSafeInteger(seq) || seq < 0) {
+      throw new NoSuchEvent(`no event ${seq}: seq is a whole number from 0`);
+    }
+    // lo: the offset of a line whose seq is <= seq; hi: past the end or a
+    // line whose seq is > seq.
+    let lo = 0;
+    let hi = this.#size;
+    let first = await this.lineAt(0);
+    if (first === null) throw new NoSuchEvent(`no event ${seq}: empty chain`);
+    while (hi - lo > BLOCK) {
+      const mid = await this.lineStartAfter(Math.floor((lo + hi) / 2));
+      if (mid === null || mid >= hi) {
+        hi = Math.floor((lo + hi) / 2);
+        continue;
+      }
+      const line = (await this.lineAt(mid))!;
+      if (line.event.seq <= seq) lo = mid;
+      else hi = mid;
+    }
+    // A short walk forward from lo.
+    let offset = lo;
+    first = await this.lineAt(offset);
+    while (first !== null && first.event.seq < seq) {
+      offset = first.end;
+      first = await this.lineAt(offset);
+    }
+    if (first === null || first.event.seq !== seq) {
+      const last = await this.lineBefore(this.#size).catch(() => null);
+      throw new NoSuchEvent(
+        `no event ${seq}: the chain has events 0 to ${last?.event.seq ?? "?"}`,
+      );
+    }
+    return { offset, event: first.event };
+  }
+
+  /** The offset of the first line that begins after `offset`. */
+  async lineStartAfter(offset: number): Promise<number | null> {
+    let at = offset;
+    while (at < this.#size) {
+      const block = await this.#read(at, BLOCK);
+      const nl = block.indexOf(NL);
+      if (nl !== -1) return at + nl + 1 < this.#size ? at + nl + 1 : null;
+      at += block.length;
+    }
+    return null;
+  }
+
+  /** The line beginning at `offset`, or null at the end of the file. */
+  async lineAt(
+    offset: number,
+  ): Promise<{ event: ChainEvent; end: number } | null> {
+    if (offset >= this.#size) return null;
+    const parts: Uint8Array[] = [];
+    let at = offset;
+    while (true) {
+      const block = await this.#read(at, BLOCK);
+      if (block.length === 0) {
+        throw this.#bad(offset, "truncated final line (no newline at end)");
+      }
+      const nl = block.indexOf(NL);
+      parts.push(nl === -1 ? block : block.subarray(0, nl));
+      if (nl !== -1) {
+        return { event: this.#event(parts, offset), end: at + nl + 1 };
+      }
+      at += block.length;
+    }
+  }
+
+  /** The events of the lines before `offset` (a line start), last first. */
+  async *linesBefore(offset: number): AsyncGenerator<ChainEvent> {
+    // Bytes of the partial line at the front of what was read so far.
+    let carry: Uint8Array[] = [];
+    let end = offset;
+    while (end > 0) {
+      const from = Math.max(0, end - BLOCK);
+      const block = await this.#read(from, end - from);
+      // The block's last byte is a `\n` only when the carry is empty.
+      let stop = block.length;
+      if (carry.length === 0 && end === offset) stop--; // the `\n` at offset-1
+      let nl = block.lastIndexOf(NL, stop - 1);
+      while (nl !== -1) {
+        yield this.#event(
+          [block.subarray(nl + 1, stop), ...carry],
+          from + nl + 1,
+        );
+        carry = [];
+        stop = nl;
+        nl = stop > 0 ? block.lastIndexOf(NL, stop - 1) : -1;
+      }
+      carry = [block.subarray(0, stop), ...carry];
+      end = from;
+    }
+    if (carry.some((c) => c.length > 0)) yield this.#event(carry, 0);
+  }
+
+  /** The whole line that ends right before `offset` (a line start). */
+  async lineBefore(
+    offset: number,
+  ): Promise<{ offset: number; event: ChainEvent }> {
+    const parts: Uint8Array[] = [];
+    // offset - 1 is the `\n` ending the line wanted.
+    let end = offset - 1;
+    while (end > 0) {
+      const from = Math.max(0, end - BLOCK);
+      const block = await this.#read(from, end - from);
+      const nl = block.lastIndexOf(NL);
+      if (nl !== -1) {
+        parts.unshift(block.subarray(nl + 1));
+        return {
+          offset: from + nl + 1,
+          event: this.#event(parts, from + nl + 1),
+        };
+      }
+      parts.unshift(block);
+      end = from;
+    }
+    return { offset: 0, event: this.#event(parts, 0) };
+  }
+
+  #event(parts: Uint8Array[], offset: number): ChainEvent {
+    const bytes = concatBytes(parts);
+    const checked = checkLine(bytes);
+    if ("reason" in checked) {
+      throw new ChainFormatError({
+        file: this.#path,
+        line: 0,
+        ...checked,
+        message: `${checked.message} (the line at byte ${offset})`,
+      });
+    }
+    return checked.event;
+  }
+
+  #bad(offset: number, message: string): ChainFormatError {
+    return new ChainFormatError({
+      file: this.#path,
+      line: 0,
+      reason: "truncated",
+      message: `${message} (byte ${offset})`,
+    });
+  }
+
+  async #read(at: number, length: number): Promise<Uint8Array> {
+    const buf = new Uint8Array(Math.min(length, this.#size - at));
+    let got = 0;
+    await this.#file.seek(at, Deno.SeekMode.Start);
+    while (got < buf.length) {
+      const n = await this.#file.read(buf.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  }
+}
