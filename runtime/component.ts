@@ -284,8 +284,46 @@ export async function loadComponent(
   path: string,
   options: LoadOptions = {},
 ): Promise<LoadedComponent> {
-  let bytes: Uint8Array;
   const maxMb = options.maxMb ?? DEFAULT_LIMITS.componentMb;
+  // Spawning many actors of one component reads and hashes it once: a file
+  // that has not changed (same inode, size and mtime) is not read again.
+  // Whatever is reused is what was hashed, so the record stays true even
+  // if the file was changed without its stamp changing.
+  let stamp: string | null = null;
+  try {
+    const info = Deno.statSync(path);
+    if (info.isFile) {
+      stamp = [
+        info.dev,
+        info.ino,
+        info.size,
+        info.mtime?.getTime(),
+        maxMb,
+        options.cacheDir,
+      ].join(":");
+    }
+  } catch {
+    // Reported below, by the read.
+  }
+  const seen = stamp === null ? undefined : loadedFiles.get(path);
+  if (seen && seen.stamp === stamp) return { ...seen.loaded, cached: true };
+  const loaded = await load(path, maxMb, options);
+  if (stamp !== null) loadedFiles.set(path, { stamp, loaded });
+  return loaded;
+}
+
+/** Components loaded by this process, by path, with the file's stamp. */
+const loadedFiles = new Map<
+  string,
+  { stamp: string; loaded: LoadedComponent }
+>();
+
+async function load(
+  path: string,
+  maxMb: number,
+  options: LoadOptions,
+): Promise<LoadedComponent> {
+  let bytes: Uint8Array;
   try {
     bytes = readRegularFileSync(path, maxMb * 1024 * 1024);
   } catch (err) {

@@ -218,3 +218,36 @@ Deno.test("cores compile once per component and memory limit", async () => {
       ),
   );
 });
+
+Deno.test("a component file is read and hashed once while it stays the same; a changed file is read again", async () => {
+  await withTempDir(async (dir) => {
+    await buildTestComponent("echo", dir);
+    await buildTestComponent("relay", dir);
+    const path = join(dir, "actor.wasm");
+    await Deno.copyFile(join(dir, "echo.wasm"), path);
+    const first = await loadComponent(path, { cacheDir: false });
+    const again = await loadComponent(path, { cacheDir: false });
+    assert.equal(again.cached, true);
+    assert.equal(again.sha256, first.sha256);
+    // Not read again: bytes changed under an unchanged stamp (same inode,
+    // size and mtime) are not seen, and the hash is still that of what runs.
+    const info = await Deno.stat(path);
+    const bytes = await Deno.readFile(path);
+    bytes[bytes.length - 1] ^= 1;
+    await Deno.writeFile(path, bytes);
+    await Deno.utime(path, info.atime!, info.mtime!);
+    assert.equal(
+      (await loadComponent(path, { cacheDir: false })).sha256,
+      first.sha256,
+    );
+    // Another build in its place: another stamp, so it is read and hashed.
+    await Deno.remove(path);
+    await Deno.copyFile(join(dir, "relay.wasm"), path);
+    const second = await loadComponent(path, { cacheDir: false });
+    assert.notEqual(second.sha256, first.sha256);
+    assert.equal(
+      second.sha256,
+      sha256Hex(await Deno.readFile(join(dir, "relay.wasm"))),
+    );
+  });
+});
