@@ -1,26 +1,47 @@
 // Copyright the Theater authors. MIT license.
-import { type ChainEvent, type Json, readEvents } from "../chain/mod.ts";
+import { join } from "node:path";
+import {
+  type ChainEvent,
+  ChainFormatError,
+  type ChainLink,
+  ChainReadError,
+  checkLine,
+  describeIoError,
+  EVENT_DATA,
+  FileRefused,
+  type Json,
+  openRegularSync,
+} from "../chain/mod.ts";
+import { concatBytes } from "../chain/_lines.ts";
 import {
   color,
   type Command,
+  err,
   intFlag,
   out,
   parse,
   UsageError,
 } from "./_common.ts";
 
-const HELP = `Usage: theater events [options] <chain.jsonl>
+const HELP = `Usage: theater events [options] <chain.jsonl | run-dir>
 
 Shows a chain as a timeline: seq, time, type, short hash and a summary of
-each event. Each line is checked on its own as it is read (use
-\`theater verify\` for the links between lines).
+each event. Given a run directory, shows one timeline of every actor's chain,
+interleaved by time, each line naming its actor; a cross-actor link shows as
+"<- actor#seq" (the event it answers). Each line is checked on its own as it
+is read (use \`theater verify\` for the links between lines).
 
 Options:
-  --type T    only events of type T, or of every type under T ("message")
-  --from N    only events with seq >= N
-  --to N      only events with seq <= N
-  --json      print the events as JSON lines, unchanged
-  -h, --help  show this help`;
+  --type T      only events of type T, or of every type under T ("message")
+  --from N      only events with seq >= N
+  --to N        only events with seq <= N
+  --follow, -f  keep watching for new events (and new chains in a run
+                directory) until interrupted
+  --json        print the events as JSON lines, unchanged
+  -h, --help    show this help
+
+Exit status: 0 shown; 1 a line is not a valid event, or --from is past the
+end of the chain; 2 bad usage or an unreadable path.`;
 
 const TYPE_COLORS: Record<string, number> = {
   actor: 35,
@@ -76,42 +97,205 @@ export function summarize(event: ChainEvent): string {
 /** `theater events`. */
 export const eventsCommand: Command = {
   name: "events",
-  summary: "show a chain as a readable timeline (or JSON lines)",
+  summary: "show a chain or a run as a readable timeline (or JSON lines)",
   help: HELP,
   async run(args) {
     const { values, positionals } = parse(args, {
       type: { type: "string" },
       from: { type: "string" },
       to: { type: "string" },
+      follow: { type: "boolean", short: "f" },
       json: { type: "boolean" },
     });
     if (positionals.length !== 1) {
-      throw new UsageError("events takes exactly one chain file");
+      throw new UsageError("events takes exactly one chain file or run dir");
     }
     const from = intFlag("from", values.from) ?? 0;
     const to = intFlag("to", values.to) ?? Infinity;
     const type = values.type as string | undefined;
-    for await (const event of readEvents(positionals[0])) {
-      if (event.seq < from) continue;
-      if (event.seq > to) break;
+    if (type !== undefined && !knownType(type)) {
+      throw new UsageError(
+        `--type: no event type ${JSON.stringify(type)} (types: ${
+          Object.keys(EVENT_DATA).join(", ")
+        }, or a family such as "message")`,
+      );
+    }
+    const target = positionals[0];
+    const info = await Deno.stat(target).catch((err) => {
+      throw new ChainReadError(`${target}: ${describeIoError(err)}`);
+    });
+    const dir = info.isDirectory;
+    const tails = new Map<string, ChainTail>();
+    const chains = async () => {
+      if (!dir) return [target];
+      const names = (await Array.fromAsync(Deno.readDir(target)))
+        .filter((e) => e.isFile && e.name.endsWith(".jsonl"))
+        .map((e) => e.name).sort();
+      return names.map((n) => join(target, n));
+    };
+    let shown = 0;
+    let last = -1;
+    const show = (event: ChainEvent) => {
+      last = Math.max(last, event.seq);
+      if (event.seq < from || event.seq > to) return;
       if (type && event.type !== type && !event.type.startsWith(`${type}.`)) {
-        continue;
+        return;
       }
+      shown++;
       if (values.json) {
         out(JSON.stringify(event));
-        continue;
+        return;
       }
       const time = new Date(event.ts).toISOString().replace("T", " ").slice(
         0,
         23,
       );
       const c = TYPE_COLORS[event.type.split(".")[0]] ?? 0;
+      const who = dir ? `${color(1, event.actor.padEnd(12))}  ` : "";
+      const link = event.data.link as ChainLink | null | undefined;
+      const linked = dir && link
+        ? `  <- ${link.actor}#${seqOf.get(link.hash) ?? link.hash.slice(0, 8)}`
+        : "";
       out(
-        `${String(event.seq).padStart(6)}  ${color(2, time)}  ${
+        `${who}${String(event.seq).padStart(6)}  ${color(2, time)}  ${
           color(c, event.type.padEnd(12))
-        }  ${color(2, event.hash.slice(0, 8))}  ${summarize(event)}`,
+        }  ${color(2, event.hash.slice(0, 8))}  ${summarize(event)}${linked}`,
       );
+    };
+    // Where each event shown so far sits, to name a link's target by seq.
+    const seqOf = new Map<string, number>();
+    const order = (a: ChainEvent, b: ChainEvent) =>
+      a.ts - b.ts || (a.actor < b.actor ? -1 : a.actor > b.actor ? 1 : 0) ||
+      a.seq - b.seq;
+    // A streaming merge: an event is shown once every chain that may still
+    // have an earlier one has one read ahead.
+    const poll = async () => {
+      for (const path of await chains()) {
+        if (!tails.has(path)) tails.set(path, new ChainTail(path));
+      }
+      for (const t of tails.values()) t.eof = false;
+      while (true) {
+        for (const t of tails.values()) {
+          if (t.queue.length === 0 && !t.eof) await t.read();
+        }
+        let next: ChainTail | null = null;
+        for (const t of tails.values()) {
+          if (t.queue.length === 0) continue;
+          if (!next || order(t.queue[0], next.queue[0]) < 0) next = t;
+        }
+        if (!next) return;
+        const event = next.queue.shift()!;
+        if (
+          dir && (event.type === "message.out" || event.type === "host.call")
+        ) {
+          seqOf.set(event.hash, event.seq);
+        }
+        show(event);
+      }
+    };
+    await poll();
+    if (!values.follow) {
+      if (shown === 0 && from > last && last >= 0) {
+        err(
+          `theater events: no events from seq ${from}: the chain${
+            dir ? "s have" : " has"
+          } events 0 to ${last}`,
+        );
+        return 1;
+      }
+      return 0;
+    }
+    // Follow until interrupted: a stopped follower is a normal end.
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
+    try {
+      while (!stop.signal.aborted) {
+        await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
+        await poll();
+      }
+    } finally {
+      Deno.removeSignalListener("SIGINT", onSignal);
+      Deno.removeSignalListener("SIGTERM", onSignal);
     }
     return 0;
   },
 };
+
+/** How often `--follow` looks for new lines. */
+const FOLLOW_POLL_MS = 200;
+
+function knownType(type: string): boolean {
+  return Object.keys(EVENT_DATA).some((t) =>
+    t === type || t.startsWith(`${type}.`)
+  );
+}
+
+/**
+ * Reads a chain file's complete lines from where the last read stopped, so
+ * a file being written can be read again and again (a torn last line waits
+ * for its end).
+ */
+class ChainTail {
+  #path: string;
+  #offset = 0;
+  #line = 0;
+  #partial: Uint8Array = new Uint8Array(0);
+
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  /** Events read and not yet shown. */
+  queue: ChainEvent[] = [];
+  /** True when the last read found nothing more in the file. */
+  eof = false;
+
+  /**
+   * Reads up to a chunk more (or to the end of the line under way) and
+   * queues the events of the lines it completes.
+   */
+  async read(): Promise<void> {
+    let file: Deno.FsFile;
+    try {
+      ({ file } = openRegularSync(this.#path));
+    } catch (err) {
+      throw new ChainReadError(
+        `${this.#path}: cannot read: ${
+          err instanceof FileRefused ? err.message : describeIoError(err)
+        }`,
+      );
+    }
+    using _ = file;
+    await file.seek(this.#offset, Deno.SeekMode.Start);
+    const chunk = new Uint8Array(TAIL_CHUNK);
+    while (this.queue.length === 0) {
+      const n = await file.read(chunk);
+      if (n === null) {
+        this.eof = true;
+        return;
+      }
+      this.#offset += n;
+      let bytes = concatBytes([this.#partial, chunk.subarray(0, n)]);
+      let nl = bytes.indexOf(10);
+      while (nl !== -1) {
+        this.#line++;
+        const checked = checkLine(bytes.subarray(0, nl));
+        if ("reason" in checked) {
+          throw new ChainFormatError({
+            file: this.#path,
+            line: this.#line,
+            ...checked,
+          });
+        }
+        this.queue.push(checked.event);
+        bytes = bytes.subarray(nl + 1);
+        nl = bytes.indexOf(10);
+      }
+      this.#partial = bytes.slice();
+    }
+  }
+}
+
+const TAIL_CHUNK = 1024 * 1024;

@@ -1,0 +1,88 @@
+// Copyright the Theater authors. MIT license.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ChainWriter } from "../chain/mod.ts";
+import { runCli, withTempDir } from "./_helpers.ts";
+
+/** A run directory where `a` sends `b` one message. */
+async function twoActors(dir: string): Promise<void> {
+  const start = (actor: string) => ({
+    component: "00".repeat(32),
+    manifest: { name: actor },
+    params: null,
+    link: null,
+  });
+  const a = await ChainWriter.open(join(dir, "a.jsonl"), {
+    actor: "a",
+    fsync: "none",
+  });
+  const b = await ChainWriter.open(join(dir, "b.jsonl"), {
+    actor: "b",
+    fsync: "none",
+  });
+  await a.append("actor.start", start("a"), { ts: 1000 });
+  await b.append("actor.start", start("b"), { ts: 1001 });
+  const out = await a.append("message.out", { to: "b", msg: "hi" }, {
+    ts: 1002,
+  });
+  await b.append("message.in", {
+    from: "a",
+    msg: "hi",
+    link: { actor: "a", hash: out.hash },
+  }, { ts: 1003 });
+  await a.close();
+  await b.close();
+}
+
+Deno.test("events: a run directory is one timeline, interleaved by time, links named", async () => {
+  await withTempDir(async (dir) => {
+    await twoActors(dir);
+    const r = await runCli(["events", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n");
+    assert.deepEqual(
+      lines.map((l) => l.split(/\s+/).slice(0, 2).join(" ")),
+      ["a 0", "b 0", "a 1", "b 1"],
+    );
+    assert.match(lines[3], /message\.in .* from a: "hi"\s+<- a#1$/);
+  });
+});
+
+Deno.test("events: a bad type is a usage error, --from past the end exits 1", async () => {
+  await withTempDir(async (dir) => {
+    await twoActors(dir);
+    const chain = join(dir, "a.jsonl");
+    let r = await runCli(["events", chain, "--type", "foo"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--type: no event type "foo" \(types: actor\.start/);
+    r = await runCli(["events", chain, "--from", "50"]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /no events from seq 50: the chain has events 0 to 1/,
+    );
+    r = await runCli(["events", join(dir, "missing.jsonl")]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /missing\.jsonl: .*(No such file|not found)/i);
+  });
+});
+
+Deno.test("events --follow shows events appended while it runs, and stops on SIGTERM", async () => {
+  await withTempDir(async (dir) => {
+    await twoActors(dir);
+    const chain = join(dir, "a.jsonl");
+    const following = runCli(["events", chain, "--follow"], {
+      signal: "SIGTERM",
+      signalAfterMs: 2500,
+      timeoutMs: 20_000,
+    });
+    await new Promise((r) => setTimeout(r, 1200));
+    const writer = await ChainWriter.open(chain, { actor: "a", fsync: "none" });
+    await writer.append("actor.stop", { reason: "late" });
+    await writer.close();
+    const r = await following;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.killed, false);
+    assert.match(r.stdout, /actor\.stop .* late/);
+  });
+});
