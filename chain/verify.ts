@@ -120,7 +120,14 @@ export function describeIoError(err: unknown): string {
     return "not allowed by Deno permissions";
   }
   if (err instanceof Deno.errors.IsADirectory) return "is a directory";
-  return err instanceof Error ? err.message : String(err);
+  if (err instanceof Deno.errors.AlreadyExists) return "already exists";
+  // Deno's own text ends with the call and the path, which the caller has
+  // already named: keep the OS's reason only.
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/ \(os error \d+\).*$/, "").replace(
+    /^./,
+    (c) => c.toLowerCase(),
+  );
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -153,7 +160,14 @@ export function checkLine(
   try {
     value = JSON.parse(text);
   } catch (err) {
-    const why = text.length === 0 ? "empty line" : (err as Error).message;
+    // The parser quotes the text: control characters are shown escaped.
+    const why = text.length === 0
+      ? "empty line"
+      : (err as Error).message.replace(
+        // deno-lint-ignore no-control-regex
+        /[\u0000-\u001f\u007f]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+      );
     return { reason: "bad-json", message: `bad JSON: ${why}` };
   }
   const shape = checkShape(value);
@@ -256,6 +270,7 @@ export async function verifyChain(
   const file = openForRead(path);
   try {
     const size = file.statSync().size;
+    notBinary(path, file);
     const parts = options.onEvent ? 1 : options.ranges ?? Math.min(
       MAX_RANGES,
       navigator.hardwareConcurrency,
@@ -277,6 +292,27 @@ export async function verifyChain(
     throw new ChainReadError(`${path}: cannot read: ${describeIoError(err)}`);
   } finally {
     file.close();
+  }
+}
+
+/**
+ * Refuses a file that is plainly not a chain (a WebAssembly component, or
+ * binary data where a chain's first line would begin with `{`), so that
+ * mixing up the arguments is an unreadable input (exit 2), not a broken
+ * chain.
+ */
+function notBinary(path: string, file: Deno.FsFile): void {
+  const head = new Uint8Array(512);
+  const n = file.readSync(head) ?? 0;
+  file.seekSync(0, Deno.SeekMode.Start);
+  const bytes = head.subarray(0, n);
+  if (bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73) {
+    throw new ChainReadError(
+      `${path}: not a chain: a WebAssembly file (give the chain, *.jsonl)`,
+    );
+  }
+  if (n > 0 && bytes[0] !== 0x7b && bytes.includes(0)) {
+    throw new ChainReadError(`${path}: not a chain: binary data`);
   }
 }
 

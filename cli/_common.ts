@@ -16,22 +16,55 @@ export interface Command {
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
-/** `parseArgs` in strict mode, with its errors turned into UsageError. */
+/**
+ * `parseArgs` in strict mode, with its errors turned into UsageError in
+ * our words; an option that takes one value and is given twice is refused
+ * (parseArgs would keep the last without a word).
+ */
 export function parse<T extends Options>(
   args: string[],
   options: T,
 ): { values: Record<string, unknown>; positionals: string[] } {
+  let parsed;
   try {
-    const { values, positionals } = parseArgs({
+    parsed = parseArgs({
       args,
       options: { ...options, help: { type: "boolean", short: "h" } },
       allowPositionals: true,
       strict: true,
+      tokens: true,
     });
-    return { values, positionals };
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    const { code, message } = err as { code?: string; message: string };
+    const flag = /'(-[^' ]+)/.exec(message)?.[1] ?? "";
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+      throw new UsageError(
+        `unknown option ${flag} (for an argument that begins with '-', put it after --)`,
+      );
+    }
+    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+      throw new UsageError(
+        `${flag} needs a value${
+          /ambiguous/.test(message)
+            ? ` (for a value that begins with '-', write ${flag}=VALUE)`
+            : ""
+        }`,
+      );
+    }
+    throw new UsageError(message);
   }
+  const seen = new Set<string>();
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== "option") continue;
+    const { name, rawName } = token as { name: string; rawName: string };
+    const option = options[name];
+    if (option?.type !== "string" || option.multiple) continue;
+    if (seen.has(name)) {
+      throw new UsageError(`${rawName} given twice (it takes one value)`);
+    }
+    seen.add(name);
+  }
+  return { values: parsed.values, positionals: parsed.positionals };
 }
 
 /** Parses a non-negative integer flag value, naming the flag when it is not. */

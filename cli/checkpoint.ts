@@ -17,7 +17,10 @@ Options:
   --key FILE   the private key (from theater keygen)
   --size N     checkpoint the first N events (default: all)
   --out FILE   write here instead of stdout
-  -h, --help   show this help`;
+  -h, --help   show this help
+
+Exit status: 0 written; 1 the chain does not verify; 2 bad usage or an
+unreadable file or key.`;
 
 /** `theater checkpoint`. */
 export const checkpointCommand: Command = {

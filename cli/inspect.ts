@@ -12,7 +12,10 @@ span.
 
 Options:
   --json      print the summary as JSON
-  -h, --help  show this help`;
+  -h, --help  show this help
+
+Exit status: 0 shown; 1 the chain has a line that is not a valid event;
+2 bad usage or an unreadable file.`;
 
 async function inspectChain(path: string) {
   const report = await verifyChain(path);

@@ -1,5 +1,5 @@
 // Copyright the Theater authors. MIT license.
-import { generateKeys } from "../chain/mod.ts";
+import { describeIoError, generateKeys } from "../chain/mod.ts";
 import { type Command, out, parse, UsageError } from "./_common.ts";
 
 const HELP = `Usage: theater keygen --out PREFIX [--name NAME]
@@ -10,7 +10,10 @@ formats: PREFIX.key (private, mode 0600) and PREFIX.pub (public).
 Options:
   --out PREFIX  where to write the two files
   --name NAME   the key's name, shown on signatures (default: theater)
-  -h, --help    show this help`;
+  -h, --help    show this help
+
+Exit status: 0 written; 2 bad usage, or a key file exists or cannot be
+written.`;
 
 /** `theater keygen`. */
 export const keygenCommand: Command = {
@@ -31,9 +34,19 @@ export const keygenCommand: Command = {
       mode: 0o600,
       createNew: true,
     }).catch((err) => {
-      throw new UsageError(`${prefix}.key: ${(err as Error).message}`);
+      throw new UsageError(
+        err instanceof Deno.errors.AlreadyExists
+          ? `${prefix}.key already exists; a key is never overwritten (choose another --out)`
+          : `cannot write ${prefix}.key: ${describeIoError(err)}`,
+      );
     });
-    await Deno.writeTextFile(`${prefix}.pub`, keys.publicKey + "\n");
+    await Deno.writeTextFile(`${prefix}.pub`, keys.publicKey + "\n").catch(
+      (err) => {
+        throw new UsageError(
+          `cannot write ${prefix}.pub: ${describeIoError(err)}`,
+        );
+      },
+    );
     out(`wrote ${prefix}.key (private) and ${prefix}.pub: ${keys.publicKey}`);
     return 0;
   },

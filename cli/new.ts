@@ -19,7 +19,10 @@ Options:
   --template T  basic (a counter, default), kv (a key-value store) or
                 supervisor (a supervisor and its workers, one component)
   --dir PATH    where to create the project
-  -h, --help    show this help`;
+  -h, --help    show this help
+
+Exit status: 0 made; 2 bad usage, or the directory exists or cannot be
+written.`;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const SDK = new URL("../sdk/mod.ts", import.meta.url);

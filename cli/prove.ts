@@ -16,7 +16,10 @@ Check it without the chain:
 
 Options:
   --out FILE   write here instead of stdout
-  -h, --help   show this help`;
+  -h, --help   show this help
+
+Exit status: 0 written; 1 the chain does not verify or lacks the event;
+2 bad usage or an unreadable file.`;
 
 /** `theater prove`. */
 export const proveCommand: Command = {

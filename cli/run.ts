@@ -160,7 +160,13 @@ export const runCommand: Command = {
       try {
         parseDocument(line, "message");
       } catch (e) {
-        throw new UsageError(`--send #${i + 1}: ${(e as Error).message}`);
+        // A bare word is the usual slip: the shell ate the quotes.
+        const hint = /^[A-Za-z_][\w-]*$/.test(line)
+          ? ` (a JSON string needs its quotes: --send '"${line}"')`
+          : "";
+        throw new UsageError(
+          `--send #${i + 1}: ${(e as Error).message}${hint}`,
+        );
       }
     }
     Deno.addSignalListener("SIGINT", onInterrupt);

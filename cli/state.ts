@@ -14,7 +14,10 @@ lists what changed between the states after events A and B:
 Options:
   --at N       the event (seq) to show the state after
   --diff A B   compare the states after events A and B
-  -h, --help   show this help`;
+  -h, --help   show this help
+
+Exit status: 0 shown; 1 no such event, a line that is not a valid event,
+or a state that does not rebuild; 2 bad usage or an unreadable path.`;
 
 /** Lines saying how `b` differs from `a`, path by path. */
 export function diffJson(a: Json, b: Json, path = "$"): string[] {

@@ -71,21 +71,39 @@ async function deno(args: string[], cwd: string) {
 /** Type errors and parse errors as `file:line:col: message` lines. */
 function diagnostics(stderr: string, dir: string): string {
   const lines: string[] = [];
-  let pending: string | null = null;
-  for (const raw of stderr.split("\n")) {
+  // The message, then the lines that explain it (TypeScript's elaboration:
+  // "Types of property 'count' are incompatible", ...), then the code and
+  // its underline, then "at file:line:col".
+  let pending: string[] | null = null;
+  // deno-lint-ignore no-control-regex
+  const plain = stderr.replace(/\x1b\[[0-9;]*m/g, "");
+  for (const raw of plain.split("\n")) {
     const line = raw.trim();
     const error = line.match(/^(TS\d+ )?\[ERROR\]: (.*)$/) ??
       line.match(/^error: (.*)$/);
-    if (error) pending = error[error.length - 1];
+    // Deno's closing summary and its backtrace add nothing.
+    if (/^Stack backtrace:/.test(line)) break;
+    if (error && /^Type checking failed\.?$/.test(error[error.length - 1])) {
+      pending = null;
+      continue;
+    }
+    if (error) {
+      pending = [error[error.length - 1]];
+      continue;
+    }
     const at = line.match(/(?:at |^)(file:\/\/\S+?):(\d+):(\d+)/);
     if (at && pending !== null) {
+      // Drop the quoted code and its underline.
+      if (/^~+$/.test(pending.at(-1) ?? "")) pending.splice(-2, 2);
       const file = new URL(at[1]).pathname;
       const shown = file.startsWith(dir) ? file.slice(dir.length + 1) : file;
-      lines.push(`${shown}:${at[2]}:${at[3]}: ${pending}`);
+      lines.push(`${shown}:${at[2]}:${at[3]}: ${pending.join("\n  ")}`);
       pending = null;
+    } else if (pending !== null && line !== "") {
+      pending.push(line);
     }
   }
-  if (pending !== null) lines.push(pending);
+  if (pending !== null) lines.push(pending.join("\n  "));
   return lines.length ? lines.join("\n") : stderr.trim();
 }
 
