@@ -74,6 +74,26 @@ Deno.test("build: a syntax error and a type error each name the place", async ()
       type.stderr,
       /actor\.ts:\d+:\d+: Type 'string' is not assignable to type 'number'/,
     );
+    // A diagnostic whose explanation is on the lines after it keeps them.
+    await Deno.writeTextFile(
+      actor,
+      source.replace(
+        "return { state: { count, updated: host.now() }, reply: { count } };",
+        "return { state: { count: String(count), updated: host.now() }, reply: { count } };",
+      ),
+    );
+    const elaborated = await runCli(["build", join(dir, "demo")], {
+      flags: BUILD_FLAGS,
+    });
+    assert.equal(elaborated.code, 1);
+    assert.match(
+      elaborated.stderr,
+      /actor\.ts:\d+:\d+: Type .*\n(  .*\n)*  Type 'string' is not assignable to type 'number'/,
+    );
+    assert.doesNotMatch(
+      elaborated.stderr,
+      /Stack backtrace|Type checking failed/,
+    );
   });
 });
 
