@@ -12,6 +12,7 @@ Creates a directory (default ./<name>) with a TypeScript actor:
   manifest.json    how to run it
   actor_test.ts    a test that replays the chain of the last run
   README.md        the commands
+  .gitignore       chains, builds and keys stay out of git
 
 Then: theater build <dir>; theater run <dir>/manifest.json --send ...
 
@@ -150,6 +151,12 @@ export const newCommand: Command = {
     if (template === "supervisor") {
       files.push(["worker.json", workerManifest(name)]);
     }
+    // What a run and a build leave behind is not source: chains are records
+    // (kept by whoever audits them), keys are secrets.
+    files.push([
+      ".gitignore",
+      "chains/\n*.wasm\n*.key\n.theater-build.json\nnode_modules/\n",
+    ]);
     for (const [file, text] of files) {
       await Deno.writeTextFile(join(dir, file), text);
     }

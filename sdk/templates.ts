@@ -22,9 +22,17 @@ interface State {
 }
 
 /** The messages it understands. */
-type Message = "inc" | "get" | { op: "add"; n: number };
+type Message = "inc" | "get" | "info" | { op: "add"; n: number };
 
-export default defineActor<State, Message, { count: number }>({
+/**
+ * What it answers: one type per shape, joined in a union, so each reply is
+ * checked against the shape it claims (\`kind\` tells a client which).
+ */
+type Reply =
+  | { kind: "count"; count: number }
+  | { kind: "info"; count: number; updated: number };
+
+export default defineActor<State, Message, Reply>({
   init(params) {
     const start = typeof params === "object" && params !== null &&
         !Array.isArray(params) && typeof params.start === "number"
@@ -33,13 +41,24 @@ export default defineActor<State, Message, { count: number }>({
     return { count: start, updated: 0 };
   },
   handle(state, msg, host) {
-    if (msg === "get") return { state, reply: { count: state.count } };
+    if (msg === "get") {
+      return { state, reply: { kind: "count", count: state.count } };
+    }
+    if (msg === "info") {
+      return {
+        state,
+        reply: { kind: "info", count: state.count, updated: state.updated },
+      };
+    }
     let count = state.count;
     if (msg === "inc") count += 1;
     else if (typeof msg === "object" && msg.op === "add") count += msg.n;
     else throw new ActorError(\`unknown message \${JSON.stringify(msg)}\`);
     host.log(\`count is now \${count}\`);
-    return { state: { count, updated: host.now() }, reply: { count } };
+    return {
+      state: { count, updated: host.now() },
+      reply: { kind: "count", count },
+    };
   },
 });
 `;

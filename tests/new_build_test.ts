@@ -32,10 +32,15 @@ Deno.test("new, build, run, verify, replay: all green for a new user", async () 
     ]);
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(run.stdout.trim().split("\n").map((l) => JSON.parse(l)), [
-      { actor: "demo", reply: { count: 1 } },
-      { actor: "demo", reply: { count: 42 } },
-      { actor: "demo", reply: { count: 42 } },
+      { actor: "demo", reply: { kind: "count", count: 1 } },
+      { actor: "demo", reply: { kind: "count", count: 42 } },
+      { actor: "demo", reply: { kind: "count", count: 42 } },
     ]);
+    // Chains, builds and keys stay out of git.
+    const ignored = await Deno.readTextFile(join(project, ".gitignore"));
+    for (const entry of ["chains/", "*.wasm", "*.key"]) {
+      assert.ok(ignored.split("\n").includes(entry), entry);
+    }
     const chains = join(project, "chains");
     const verify = await runCli(["verify", chains]);
     assert.equal(verify.code, 0, verify.stderr);
@@ -78,8 +83,8 @@ Deno.test("build: a syntax error and a type error each name the place", async ()
     await Deno.writeTextFile(
       actor,
       source.replace(
-        "return { state: { count, updated: host.now() }, reply: { count } };",
-        "return { state: { count: String(count), updated: host.now() }, reply: { count } };",
+        "state: { count, updated: host.now() },",
+        "state: { count: String(count), updated: host.now() },",
       ),
     );
     const elaborated = await runCli(["build", join(dir, "demo")], {
@@ -134,10 +139,16 @@ Deno.test("a TypeScript actor: ActorError is an error reply, a bug is a crash th
     );
     assert.equal(run.code, 0, run.stderr);
     const out = run.stdout.trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(out[0], { actor: "demo", reply: { count: 1 } });
+    assert.deepEqual(out[0], {
+      actor: "demo",
+      reply: { kind: "count", count: 1 },
+    });
     assert.equal(out[1].error, "trap: unreachable");
     assert.match(out[2].error, /^unknown message "nonsense"$/);
-    assert.deepEqual(out[3], { actor: "demo", reply: { count: 1 } });
+    assert.deepEqual(out[3], {
+      actor: "demo",
+      reply: { kind: "count", count: 1 },
+    });
     const events = (await Deno.readTextFile(
       join(project, "chains", "demo.jsonl"),
     )).trim().split("\n").map((l) => JSON.parse(l));
