@@ -133,3 +133,30 @@ export class StateTracker {
     }
   }
 }
+
+/**
+ * Lines saying how `b` differs from `a`, path by path:
+ * `~ $.path: old -> new`, `+ $.path: value`, `- $.path: value`.
+ */
+export function changes(a: Json, b: Json, path = "$"): string[] {
+  const isObj = (v: Json): v is { [k: string]: Json } =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    const lines: string[] = [];
+    for (
+      const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()
+    ) {
+      const p = `${path}.${key}`;
+      if (!(key in b)) lines.push(`- ${p}: ${JSON.stringify(a[key])}`);
+      else if (!(key in a)) lines.push(`+ ${p}: ${JSON.stringify(b[key])}`);
+      else lines.push(...changes(a[key], b[key], p));
+    }
+    return lines;
+  }
+  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) {
+    return a.flatMap((v, i) => changes(v, b[i], `${path}[${i}]`));
+  }
+  return JSON.stringify(a) === JSON.stringify(b)
+    ? []
+    : [`~ ${path}: ${JSON.stringify(a)} -> ${JSON.stringify(b)}`];
+}

@@ -1,5 +1,6 @@
 // Copyright the Theater authors. MIT license.
 import { basename, join } from "node:path";
+import { summarize } from "./events.ts";
 import { replayChain, type ReplayReport } from "../runtime/mod.ts";
 import {
   cacheOption,
@@ -20,12 +21,14 @@ every actor's chain; each chain holds its actor's inputs in recorded order,
 cross-actor messages included.
 
 The component is found by the SHA-256 recorded in actor.start, among the
-.wasm files near the chain (or under --search); --component runs another
+.wasm files kept in the run directory's components/ folder (every run keeps a
+copy of each component it ran there), near the chain, or under --search,
+which adds places; --component runs another
 build instead, to check it against the record.
 
 Options:
   --component FILE  run this component instead of the recorded one
-  --search DIR      where to look for components by SHA-256 (repeatable)
+  --search DIR      also look here for components by SHA-256 (repeatable)
   --cache-dir DIR   keep transpiled components here (default: as run)
   --no-cache        transpile afresh; use no disk cache
   --json            print the report(s) as JSON
@@ -88,9 +91,25 @@ export const replayCommand: Command = {
         );
       } else {
         const d = report.divergence!;
-        err(
+        const lines = [
           `${file}:${d.seq + 1}: replay diverges at seq ${d.seq}: ${d.detail}`,
-        );
+        ];
+        if (d.input) {
+          lines.push(
+            `  in the step of seq ${d.input.seq}, ${d.input.type}: ${
+              summarize(d.input)
+            }`,
+          );
+        }
+        if (d.state.length) {
+          lines.push("  state (recorded -> replayed):");
+          lines.push(...d.state.map((l) => `    ${l}`));
+        }
+        if (d.reply.length) {
+          lines.push("  reply (recorded -> replayed):");
+          lines.push(...d.reply.map((l) => `    ${l}`));
+        }
+        err(lines.join("\n"));
       }
     }
     if (values.json) {

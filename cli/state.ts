@@ -1,5 +1,5 @@
 // Copyright the Theater authors. MIT license.
-import { type Json, stateAt } from "../chain/mod.ts";
+import { changes, stateAt } from "../chain/mod.ts";
 import { type Command, intFlag, out, parse, UsageError } from "./_common.ts";
 
 const HELP = `Usage: theater state <chain.jsonl> --at N
@@ -19,30 +19,6 @@ Options:
 Exit status: 0 shown; 1 no such event, a line that is not a valid event,
 or a state that does not rebuild; 2 bad usage or an unreadable path.`;
 
-/** Lines saying how `b` differs from `a`, path by path. */
-export function diffJson(a: Json, b: Json, path = "$"): string[] {
-  const isObj = (v: Json): v is { [k: string]: Json } =>
-    typeof v === "object" && v !== null && !Array.isArray(v);
-  if (isObj(a) && isObj(b)) {
-    const lines: string[] = [];
-    for (
-      const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()
-    ) {
-      const p = `${path}.${key}`;
-      if (!(key in b)) lines.push(`- ${p}: ${JSON.stringify(a[key])}`);
-      else if (!(key in a)) lines.push(`+ ${p}: ${JSON.stringify(b[key])}`);
-      else lines.push(...diffJson(a[key], b[key], p));
-    }
-    return lines;
-  }
-  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) {
-    return a.flatMap((v, i) => diffJson(v, b[i], `${path}[${i}]`));
-  }
-  return JSON.stringify(a) === JSON.stringify(b)
-    ? []
-    : [`~ ${path}: ${JSON.stringify(a)} -> ${JSON.stringify(b)}`];
-}
-
 /** `theater state`. */
 export const stateCommand: Command = {
   name: "state",
@@ -60,7 +36,7 @@ export const stateCommand: Command = {
       const [path, a, b] = positionals;
       const from = intFlag("diff", a)!;
       const to = intFlag("diff", b)!;
-      const lines = diffJson(
+      const lines = changes(
         await stateAt(path, from),
         await stateAt(path, to),
       );

@@ -10,9 +10,11 @@ import { basename, dirname, join } from "node:path";
 import {
   type ChainEvent,
   ChainWriter,
+  changes,
   type Json,
   readEvents,
   sha256Hex,
+  StateTracker,
   verifyChain,
 } from "../chain/mod.ts";
 import { executorComponent, loadComponent } from "./component.ts";
@@ -51,6 +53,15 @@ export interface ReplayDivergence {
   actual: ChainEvent | null;
   /** A readable account of what differs. */
   detail: string;
+  /** The recorded input of the step that diverged (its message, ...). */
+  input: ChainEvent | null;
+  /**
+   * Where the state after the divergent event differs, path by path
+   * (`~ $.balance: 700 -> 675`), recorded first; empty when it does not.
+   */
+  state: string[];
+  /** The same for the reply, when both sides have one. */
+  reply: string[];
 }
 
 /** What replaying one chain found. */
@@ -73,9 +84,9 @@ export interface ReplayOptions {
    */
   component?: string;
   /**
-   * Where to look for the recorded components by SHA-256, three levels
-   * deep (default: the chain's directory, its parent, and the working
-   * directory).
+   * More places to look for the recorded components by SHA-256, three
+   * levels deep, before the chain's directory (first its `components/`
+   * copies), its parent, and the working directory.
    */
   search?: string[];
   /** Called after each step with events done and the total. */
@@ -100,6 +111,12 @@ const INPUTS = new Set([
 const KEEP_EVENTS = 200_000;
 const SKIP_DIRS = new Set(["node_modules", ".git", "chains"]);
 
+/**
+ * The folder of a run directory that keeps a copy of every component the
+ * run used, as `<sha256>.wasm`.
+ */
+export const COMPONENTS_DIR = "components";
+
 /** Finds a `.wasm` file with the given SHA-256 below the search roots. */
 async function findComponent(
   sha256: string,
@@ -107,6 +124,18 @@ async function findComponent(
   seen: Map<string, string>,
 ): Promise<string | null> {
   for (const [path, hash] of seen) if (hash === sha256) return path;
+  // A run directory keeps every component it ran by hash (see
+  // ActorSystem): look there first, by name.
+  for (const root of roots) {
+    const kept = join(root, COMPONENTS_DIR, `${sha256}.wasm`);
+    try {
+      const hash = sha256Hex(await Deno.readFile(kept));
+      seen.set(kept, hash);
+      if (hash === sha256) return kept;
+    } catch {
+      // Not kept there.
+    }
+  }
   const walk = async (dir: string, depth: number): Promise<string | null> => {
     let entries: Deno.DirEntry[] = [];
     try {
@@ -233,9 +262,15 @@ export async function replayChain(
   }
   const actor = verified.actor!;
   const total = verified.events;
-  const roots = options.search ??
-    [...new Set([dirname(path), dirname(dirname(path)), Deno.cwd()])]
-      .filter((dir) => dir !== "/");
+  // --search adds places; the run directory's own copies come first.
+  const roots = [
+    ...new Set([
+      ...(options.search ?? []),
+      dirname(path),
+      dirname(dirname(path)),
+      Deno.cwd(),
+    ]),
+  ].filter((dir) => dir !== "/");
   const seen = new Map<string, string>();
   const executor = options.executor ?? new WorkerPool({ size: 1 });
   const scratch = await Deno.makeTempDir({ prefix: "theater_replay_" });
@@ -257,6 +292,8 @@ export async function replayChain(
   const recorder = new ActorRecorder(actor, { writer, executor });
   let supervised = false;
   let done = 0;
+  // The recorded state, step by step, to show what a divergence changed.
+  const recorded = new StateTracker();
   const report: ReplayReport = {
     file: path,
     actor,
@@ -356,16 +393,36 @@ export async function replayChain(
         const expected = step[i] ?? null;
         const actual = produced[i] ?? null;
         if (expected?.hash !== actual?.hash) {
+          // The recorded state after the divergent event, against the
+          // state the replay computed.
+          let recordedState: Json = null;
+          try {
+            for (const e of step.slice(0, i + 1)) recorded.add(e);
+            recordedState = recorded.state;
+          } catch {
+            recordedState = null;
+          }
+          const hasReply = (e: ChainEvent | null) =>
+            e?.type === "handle.ok" || e?.type === "handle.patch";
           report.divergence = {
             seq: (expected ?? actual)!.seq,
             expected,
             actual,
             detail: describeDivergence(expected, actual),
+            input: input ?? null,
+            state: changes(recordedState, recorder.state),
+            reply: hasReply(expected) && hasReply(actual)
+              ? changes(
+                expected!.data.reply ?? null,
+                actual!.data.reply ?? null,
+              )
+              : [],
           };
           return report;
         }
         report.events++;
       }
+      for (const e of step) recorded.add(e);
       done += step.length;
       options.onProgress?.(done, total);
     }

@@ -87,12 +87,23 @@ Deno.test("replay refuses a tampered chain with the verify error", async () => {
 
 Deno.test("replay without the component says where it looked", async () => {
   await withTempDir(async (dir) => {
-    const chain = await recordCounter(dir);
-    await assert.rejects(
-      replayChain(chain, { search: [dir] }),
-      (e) =>
-        e instanceof ReplayError && e.reason === "component" &&
-        /component [0-9a-f]{64} not found/.test(e.message),
-    );
+    // Two levels down, so that the chain's parent holds nothing else.
+    const runDir = join(dir, "run", "chains");
+    const chain = await recordCounter(runDir);
+    // The run kept a copy by hash; without it, and far from any copy of
+    // the counter (the working directory is searched too), nothing is found.
+    await Deno.remove(join(runDir, "components"), { recursive: true });
+    const cwd = Deno.cwd();
+    Deno.chdir(dir);
+    try {
+      await assert.rejects(
+        replayChain(chain, { search: [dir] }),
+        (e) =>
+          e instanceof ReplayError && e.reason === "component" &&
+          /component [0-9a-f]{64} not found/.test(e.message),
+      );
+    } finally {
+      Deno.chdir(cwd);
+    }
   });
 });

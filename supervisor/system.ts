@@ -23,6 +23,7 @@ import {
   originOf,
   parseSignerKey,
   readEvents,
+  sha256Hex,
   signCheckpoint,
   type SignerKey,
   verifyChain,
@@ -31,11 +32,13 @@ import {
   type ActorExecutor,
   ActorRecorder,
   type ActorSlot,
+  COMPONENTS_DIR,
   type Delivery,
   type Effect,
   executorComponent,
   limitName,
   loadComponent,
+  type LoadedComponent,
   NotDelivered,
   quotaOf,
   WorkerPool,
@@ -286,6 +289,8 @@ export class ActorSystem {
   /** Ids of actors whose start is under way (not yet registered). */
   #starting = new Set<string>();
   #inFlight = new Set<Promise<unknown>>();
+  /** Components already kept in the run directory, by SHA-256. */
+  #kept = new Set<string>();
   /** Under fsync `batch`, one commit round syncs every chain of the run. */
   #commits = new CommitGroup();
   #chainDir: string | null;
@@ -470,6 +475,39 @@ export class ActorSystem {
     };
   }
 
+  /**
+   * Keeps a copy of a component the run uses in the run directory, as
+   * `components/<sha256>.wasm`, once, so that replay finds what the chain
+   * ran after any rebuild. The copy is checked against the hash, and
+   * written under a temporary name first: a crash leaves no half a copy
+   * under the final name.
+   */
+  async #keep(component: LoadedComponent): Promise<void> {
+    if (this.#kept.has(component.sha256)) return;
+    this.#kept.add(component.sha256);
+    const dir = join(this.#chainDir!, COMPONENTS_DIR);
+    const target = join(dir, `${component.sha256}.wasm`);
+    try {
+      const existing = await Deno.readFile(target).catch(() => null);
+      if (existing && sha256Hex(existing) === component.sha256) return;
+      await ensureDir(dir);
+      const bytes = await Deno.readFile(component.path);
+      if (sha256Hex(bytes) !== component.sha256) {
+        throw new Error(`${component.path} changed since it was loaded`);
+      }
+      const temp = `${target}.${crypto.randomUUID()}.tmp`;
+      await Deno.writeFile(temp, bytes, { mode: 0o644 });
+      await Deno.rename(temp, target);
+    } catch (err) {
+      this.#kept.delete(component.sha256);
+      this.options.onWarning?.(
+        `could not keep a copy of ${component.path} in ${dir}: ${
+          (err as Error).message
+        }`,
+      );
+    }
+  }
+
   /** Loads, opens and registers an actor: everything before `init`. */
   async #prepare(
     id: string,
@@ -488,6 +526,7 @@ export class ActorSystem {
       join(this.#chainDir, `${id}.jsonl`),
     );
     await this.#lock;
+    await this.#keep(component);
     const chainPath = join(this.#chainDir, `${id}.jsonl`);
     const resume = await resumePoint(chainPath);
     const checkpoints = manifest.checkpoint

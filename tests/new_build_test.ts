@@ -93,7 +93,7 @@ Deno.test("build: a syntax error and a type error each name the place", async ()
     assert.equal(elaborated.code, 1);
     assert.match(
       elaborated.stderr,
-      /actor\.ts:\d+:\d+: Type .*\n(  .*\n)*  Type 'string' is not assignable to type 'number'/,
+      /actor\.ts:\d+:\d+: Type .*\n( {2}.*\n)* {2}Type 'string' is not assignable to type 'number'/,
     );
     assert.doesNotMatch(
       elaborated.stderr,

@@ -1,7 +1,7 @@
 // Copyright the Theater authors. MIT license.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readEvents } from "../chain/mod.ts";
+import { readEvents, sha256Hex } from "../chain/mod.ts";
 import { buildWatComponent } from "../runtime/mod.ts";
 import { runCli, withTempDir } from "./_helpers.ts";
 
@@ -114,5 +114,82 @@ Deno.test("replay: the TypeScript kv example replays to the same head", async ()
     const replay = await runCli(["replay", dir, "--search", kv]);
     assert.equal(replay.code, 0, replay.stderr);
     assert.match(replay.stdout, /kv\.jsonl: replayed \d+ events, same head/);
+  });
+});
+
+Deno.test("replay: a run keeps its components by hash, so replay survives a rebuild", async () => {
+  await withTempDir(async (dir) => {
+    // The project: a copy of the counter, rebuilt (changed) after the run.
+    const project = join(dir, "project");
+    await Deno.mkdir(project);
+    for (const f of ["manifest.json", "counter.wasm"]) {
+      await Deno.copyFile(join(COUNTER, f), join(project, f));
+    }
+    const chains = join(project, "chains");
+    const r = await runCli([
+      "run",
+      join(project, "manifest.json"),
+      "--send",
+      '"inc"',
+      "--quiet",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const ran = sha256Hex(await Deno.readFile(join(project, "counter.wasm")));
+    const kept = join(chains, "components", `${ran}.wasm`);
+    assert.equal(sha256Hex(await Deno.readFile(kept)), ran);
+    const rebuilt = await buildWatComponent(join(COUNTER, "counter.wat"), {
+      // Same length, other bytes: another build of the "same" actor.
+      source: (await Deno.readTextFile(join(COUNTER, "counter.wat")))
+        .replace('"count is now "', '"count is at: "'),
+    });
+    await Deno.writeFile(join(project, "counter.wasm"), rebuilt);
+    // From elsewhere, with no --search: the kept copy is found.
+    const replay = await runCli(["replay", chains], { cwd: dir });
+    assert.equal(replay.code, 0, replay.stderr + replay.stdout);
+    assert.match(replay.stdout, /same head/);
+    // The run directory with its components folder still verifies.
+    assert.equal((await runCli(["verify", chains])).code, 0);
+    // A second run keeps the rebuilt component beside the first.
+    await runCli(["run", join(project, "manifest.json"), "--quiet"]);
+    const names = (await Array.fromAsync(
+      Deno.readDir(join(chains, "components")),
+    )).map((e) => e.name).sort();
+    assert.deepEqual(
+      names,
+      [`${ran}.wasm`, `${sha256Hex(rebuilt)}.wasm`].sort(),
+    );
+  });
+});
+
+Deno.test("replay: a divergence names the input and diffs state and reply path by path", async () => {
+  await withTempDir(async (dir) => {
+    const chain = await record(dir);
+    const wat = await Deno.readTextFile(join(COUNTER, "counter.wat"));
+    const path = join(dir, "changed.wasm");
+    await Deno.writeFile(
+      path,
+      await buildWatComponent(path, {
+        // Same host calls, another state: "at" is the time plus one.
+        source: wat.replace(
+          "(call $json (local.get $count) (call $now) (i32.const 1))",
+          "(call $json (local.get $count) (i64.add (call $now) (i64.const 1)) (i32.const 1))",
+        ),
+      }),
+    );
+    const r = await runCli(["replay", chain, "--component", path]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /replay diverges at seq 5: handle\.ok/);
+    assert.match(
+      r.stderr,
+      /in the step of seq 2, message\.in: from external: "inc"/,
+    );
+    const at = r.stderr.match(/~ \$\.at: (\d+) -> (\d+)/);
+    assert.ok(at, r.stderr);
+    assert.equal(Number(at[2]), Number(at[1]) + 1);
+    const json = await runCli(["replay", chain, "--component", path, "--json"]);
+    const d = JSON.parse(json.stdout).divergence;
+    assert.equal(d.input.seq, 2);
+    assert.deepEqual(d.state, [at[0]]);
+    assert.deepEqual(d.reply, []);
   });
 });

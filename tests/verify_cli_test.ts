@@ -91,7 +91,7 @@ Deno.test("verify: unreadable input exits 2 with one line, no stack trace", asyn
       ],
       [[dir], /no chains \(\*\.jsonl\) in directory/],
       [[], /exactly one chain file or directory/],
-      [["--bogus", "x"], /Unknown option '--bogus'/],
+      [["--bogus", "x"], /unknown option --bogus/],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(["verify", ...args]);
@@ -109,8 +109,13 @@ Deno.test("verify: garbage and a 100 MB single line fail cleanly", async () => {
     for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919) % 256;
     await Deno.writeFile(garbage, bytes);
     const g = await runCli(["verify", garbage]);
-    assert.equal(g.code, 1);
-    assert.match(g.stderr, /garbage\.jsonl:1: /);
+    assert.equal(g.code, 2);
+    assert.match(g.stderr, /garbage\.jsonl: not a chain: binary data/);
+    // Text that is not a chain is a bad first line.
+    await Deno.writeTextFile(garbage, "hello\n");
+    const t = await runCli(["verify", garbage]);
+    assert.equal(t.code, 1);
+    assert.match(t.stderr, /garbage\.jsonl:1: bad JSON/);
 
     const big = join(dir, "big.jsonl");
     const file = await Deno.open(big, { write: true, create: true });
