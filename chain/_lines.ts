@@ -1,4 +1,5 @@
 // Copyright the Theater authors. MIT license.
+import { concatBytes } from "./bytes.ts";
 import { MAX_LINE_BYTES } from "./event.ts";
 
 /** One line of a file, as bytes, without its `\n`. */
@@ -17,18 +18,6 @@ export interface RawLine {
 
 const CHUNK = 256 * 1024;
 const EMPTY = new Uint8Array(0);
-
-/** The bytes of `parts` one after another (no copy for a single part). */
-export function concatBytes(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
 
 /**
  * Splits a file into lines on `\n`, holding at most one chunk and one line

@@ -6,6 +6,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { fromBase64, toBase64 } from "./bytes.ts";
 
 /** A tree head: which log, how big, what root. */
 export interface Checkpoint {
@@ -38,19 +39,19 @@ const ED25519 = 0x01;
 const encoder = new TextEncoder();
 
 function b64(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes));
+  return toBase64(bytes);
 }
 
 function unb64(text: string, what: string): Uint8Array {
   try {
-    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+    return fromBase64(text);
   } catch {
     throw new CheckpointError(`${what} is not base64`);
   }
 }
 
 function unb64url(text: string): Uint8Array {
-  return unb64(text.replaceAll("-", "+").replaceAll("_", "/"), "key");
+  return unb64(text, "key");
 }
 
 function hex(bytes: Uint8Array): string {

@@ -7,6 +7,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { fromHex } from "./bytes.ts";
 import { readEvents } from "./reader.ts";
 
 const LEAF = new Uint8Array([0]);
@@ -22,20 +23,6 @@ function sha256(...parts: Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return new Uint8Array(createHash("sha256").update(all).digest());
-}
-
-/** Lowercase hex of bytes. */
-export function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Bytes of a lowercase or uppercase hex string. */
-export function fromHex(hex: string): Uint8Array {
-  if (!/^([0-9a-fA-F]{2})*$/.test(hex)) throw new TypeError("not hex");
-  return Uint8Array.from(
-    { length: hex.length / 2 },
-    (_, i) => parseInt(hex.slice(2 * i, 2 * i + 2), 16),
-  );
 }
 
 /** The RFC 9162 leaf hash of an entry: SHA-256(0x00 || entry). */

@@ -1,13 +1,12 @@
 // Copyright the Theater authors. MIT license.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { fromHex, toHex } from "./bytes.ts";
 import {
-  fromHex,
   leafHash,
   MerkleFrontier,
   MerkleTree,
   nodeHash,
-  toHex,
   verifyConsistency,
   verifyInclusion,
 } from "./merkle.ts";

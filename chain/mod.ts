@@ -16,6 +16,7 @@
  *
  * @module
  */
+export * from "./bytes.ts";
 export * from "./event.ts";
 export * from "./canonical.ts";
 export * from "./writer.ts";

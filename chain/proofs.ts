@@ -9,10 +9,9 @@
 import { hashEvent } from "./canonical.ts";
 import { type Checkpoint, originOf } from "./checkpoint.ts";
 import type { ChainEvent } from "./event.ts";
+import { fromHex, toHex } from "./bytes.ts";
 import {
-  fromHex,
   MerkleFrontier,
-  toHex,
   treeOfChain,
   verifyConsistency,
   verifyInclusion,

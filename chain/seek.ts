@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { concatBytes } from "./_lines.ts";
+import { concatBytes } from "./bytes.ts";
 import { FileRefused, openRegularSync } from "./files.ts";
 import { ChainFormatError } from "./reader.ts";
 import type { ChainEvent, Json } from "./event.ts";

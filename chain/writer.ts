@@ -5,7 +5,7 @@
  * @module
  */
 import { dirname } from "node:path";
-import { concatBytes } from "./_lines.ts";
+import { concatBytes } from "./bytes.ts";
 import { sealLine, sha256Hex } from "./canonical.ts";
 import {
   type ChainEvent,

@@ -6,13 +6,13 @@ import {
   type ChainLink,
   ChainReadError,
   checkLine,
+  concatBytes,
   describeIoError,
   EVENT_DATA,
   FileRefused,
   type Json,
   openRegularSync,
 } from "../chain/mod.ts";
-import { concatBytes } from "../chain/_lines.ts";
 import {
   color,
   type Command,
