@@ -9,7 +9,7 @@
 import { hashEvent } from "./canonical.ts";
 import { type Checkpoint, originOf } from "./checkpoint.ts";
 import type { ChainEvent } from "./event.ts";
-import { fromHex, toHex } from "./bytes.ts";
+import { fromBase64, fromHex, toHex } from "./bytes.ts";
 import {
   MerkleFrontier,
   treeOfChain,
@@ -168,6 +168,14 @@ export async function proveConsistency(
 export function checkProof(
   proof: ProofFile,
   checkpoint: Checkpoint,
+  options: {
+    /**
+     * The auditor's older signed checkpoint: a consistency proof must start
+     * from its size and root (else it proves only that some tree the
+     * prover chose is a prefix of the new one).
+     */
+    old?: Checkpoint;
+  } = {},
 ): string | null {
   if (proof.origin !== checkpoint.origin) {
     return `the proof is for ${proof.origin}, the checkpoint for ${checkpoint.origin}`;
@@ -177,9 +185,9 @@ export function checkProof(
   }
   let path: Uint8Array[];
   try {
-    path = proof.path.map(fromHex);
+    path = proof.path.map(decodeHash);
   } catch {
-    return "the proof's path is not hex";
+    return "the proof's path is not a list of hashes (hex or base64)";
   }
   if (proof.type === "inclusion") {
     const { hash, ...body } = proof.event;
@@ -196,10 +204,42 @@ export function checkProof(
       ? null
       : "the inclusion proof does not lead to the checkpoint's root";
   }
+  let first: Uint8Array;
+  try {
+    first = decodeHash(proof.first_root);
+  } catch {
+    return "the proof's first_root is not a hash (hex or base64)";
+  }
+  const old = options.old;
+  if (old) {
+    if (old.origin !== proof.origin) {
+      return `the old checkpoint is for ${old.origin}, the proof for ${proof.origin}`;
+    }
+    if (old.size !== proof.first_size) {
+      return `the proof starts from a tree of ${proof.first_size}, the old checkpoint has ${old.size}`;
+    }
+    if (toHex(old.root) !== toHex(first)) {
+      return "the proof's first_root is not the old checkpoint's root: the log was rewritten or forked since";
+    }
+  }
   return verifyConsistency(
       { first: proof.first_size, second: proof.tree_size, path },
-      { first: fromHex(proof.first_root), second: checkpoint.root },
+      { first, second: checkpoint.root },
     )
     ? null
     : "the consistency proof does not hold between the two tree heads";
+}
+
+/**
+ * A 32-byte hash as a proof file may write it: hex (what `theater prove`
+ * writes) or base64 (how checkpoints write roots).
+ *
+ * @throws {TypeError} when it is neither, or not 32 bytes.
+ */
+export function decodeHash(text: string): Uint8Array {
+  const bytes = /^[0-9a-fA-F]{64}$/.test(text)
+    ? fromHex(text)
+    : fromBase64(text);
+  if (bytes.length !== 32) throw new TypeError("not a 32-byte hash");
+  return bytes;
 }

@@ -133,3 +133,23 @@ Deno.test("proofs check against a checkpoint without the chain", async () => {
     );
   });
 });
+
+Deno.test("a consistency proof from another root than the old checkpoint's is refused", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "a.jsonl");
+    const writer = await ChainWriter.open(path, { actor: "a", fsync: "none" });
+    for (let i = 0; i < 9; i++) {
+      await writer.append("actor.stop", { reason: `r${i}` }, { ts: i });
+    }
+    await writer.close();
+    const proof = await proveConsistency(path, { from: 4 });
+    const now = await chainCheckpoint(path);
+    const old = await chainCheckpoint(path, { size: 4 });
+    assert.equal(checkProof(proof, now, { old }), null);
+    const forked = { ...old, root: new Uint8Array(32) };
+    assert.match(
+      checkProof(proof, now, { old: forked })!,
+      /first_root is not the old checkpoint's root/,
+    );
+  });
+});

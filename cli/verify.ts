@@ -17,6 +17,7 @@ const HELP = `Usage: theater verify [--json] <chain.jsonl | chain-dir>
        theater verify <chain.jsonl> --checkpoint CP --pubkey KEY.pub
        theater verify <run dir> --pubkey KEY.pub
        theater verify --proof FILE --checkpoint CP --pubkey KEY.pub
+                      [--old-checkpoint OLD]
 
 Checks that a chain file is intact: every line valid canonical JSON, every
 hash right, every parent link, seq and actor in order. Given a directory, it
@@ -35,7 +36,11 @@ Options:
   --pubkey FILE       the public key that must have signed it; alone, with a
                       run directory: every <actor>.checkpoint in it is
                       checked against its chain and this key
-  --proof FILE        a proof file (theater prove)
+  --proof FILE        a proof file (theater prove); roots and path may be
+                      hex or base64
+  --old-checkpoint OLD  with a consistency proof: the older signed
+                      checkpoint you kept; the proof must start from its
+                      size and root, and both must be signed by --pubkey
   -h, --help  show this help
 
 Exit status:
@@ -87,12 +92,41 @@ async function verifyAgainstCheckpoint(
     err(`${values.checkpoint}: ${e.message}`);
     return 1;
   }
-  const problem = withProof
-    ? checkProof(
-      JSON.parse(await Deno.readTextFile(values.proof as string)) as ProofFile,
-      checkpoint,
-    )
+  let old;
+  if (typeof values["old-checkpoint"] === "string") {
+    if (!withProof) {
+      throw new UsageError("--old-checkpoint goes with --proof");
+    }
+    try {
+      old = await openCheckpoint(
+        await Deno.readTextFile(values["old-checkpoint"]),
+        verifier,
+      );
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) throw e;
+      err(`${values["old-checkpoint"]}: ${e.message}`);
+      return 1;
+    }
+  }
+  let proof: ProofFile | null = null;
+  if (withProof) {
+    try {
+      proof = JSON.parse(
+        await Deno.readTextFile(values.proof as string),
+      ) as ProofFile;
+    } catch (e) {
+      if (!(e instanceof SyntaxError)) throw e;
+      throw new UsageError(`${values.proof}: not a proof file (not JSON)`);
+    }
+  }
+  const problem = proof
+    ? checkProof(proof, checkpoint, { old })
     : await checkChainAgainst(positionals[0], checkpoint);
+  if (proof?.type === "consistency" && !old && problem === null) {
+    err(
+      `note: the proof's first_root was not compared with a signed checkpoint; give the one you kept with --old-checkpoint`,
+    );
+  }
   const subject = withProof ? values.proof : positionals[0];
   const ok = problem === null;
   if (values.json) {
@@ -186,6 +220,7 @@ export const verifyCommand: Command = {
       checkpoint: { type: "string" },
       pubkey: { type: "string" },
       proof: { type: "string" },
+      "old-checkpoint": { type: "string" },
     });
     if (values.checkpoint !== undefined || values.proof !== undefined) {
       return await verifyAgainstCheckpoint(positionals, values);

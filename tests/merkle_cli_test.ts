@@ -201,3 +201,65 @@ Deno.test("run writes signed checkpoints every N events when the manifest asks",
     assert.match(cut.stderr, /it was truncated/);
   });
 });
+
+Deno.test("verify --proof --old-checkpoint: a consistency proof must start from the auditor's signed root", async () => {
+  await withTempDir(async (dir) => {
+    const chain = join(dir, "counter.jsonl");
+    await Deno.copyFile(RECORDED, chain);
+    const k = join(dir, "k");
+    await runCli(["keygen", "--out", k]);
+    const checkpoint = async (size: number) => {
+      const out = join(dir, `cp${size}`);
+      const r = await runCli([
+        "checkpoint",
+        chain,
+        "--key",
+        `${k}.key`,
+        "--size",
+        String(size),
+        "--out",
+        out,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      return out;
+    };
+    const [old4, old5, now] = [
+      await checkpoint(4),
+      await checkpoint(5),
+      await checkpoint(16),
+    ];
+    const proof = join(dir, "cons.json");
+    await runCli(["prove", chain, "--from", "4", "--out", proof]);
+    const check = (old: string | null) =>
+      runCli([
+        "verify",
+        "--proof",
+        proof,
+        "--checkpoint",
+        now,
+        "--pubkey",
+        `${k}.pub`,
+        ...(old ? ["--old-checkpoint", old] : []),
+      ]);
+    let r = await check(old4);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /note:/);
+    r = await check(null);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /first_root was not compared .* --old-checkpoint/);
+    r = await check(old5);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /starts from a tree of 4, the old checkpoint has 5/);
+    // Roots and path in base64, as checkpoints write them, read the same.
+    const p = JSON.parse(await Deno.readTextFile(proof));
+    const b64 = (hex: string) =>
+      btoa(
+        String.fromCharCode(...hex.match(/../g)!.map((h) => parseInt(h, 16))),
+      );
+    p.first_root = b64(p.first_root);
+    p.path = p.path.map(b64);
+    await Deno.writeTextFile(proof, JSON.stringify(p));
+    r = await check(old4);
+    assert.equal(r.code, 0, r.stderr);
+  });
+});
