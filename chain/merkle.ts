@@ -7,7 +7,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { fromHex } from "./bytes.ts";
+import { concatBytes, fromHex } from "./bytes.ts";
 import { readEvents } from "./reader.ts";
 
 const LEAF = new Uint8Array([0]);
@@ -16,13 +16,9 @@ const NODE = new Uint8Array([1]);
 function sha256(...parts: Uint8Array[]): Uint8Array {
   // One update with one buffer: each update() is a call into Deno's native
   // side, the cost here.
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  return new Uint8Array(createHash("sha256").update(all).digest());
+  return new Uint8Array(
+    createHash("sha256").update(concatBytes(parts)).digest(),
+  );
 }
 
 /** The RFC 9162 leaf hash of an entry: SHA-256(0x00 || entry). */

@@ -1,12 +1,12 @@
 // Copyright the Theater authors. MIT license.
 import { join } from "node:path";
+import { readLines } from "../chain/_lines.ts";
 import {
   type ChainEvent,
   ChainFormatError,
   type ChainLink,
   ChainReadError,
   checkLine,
-  concatBytes,
   describeIoError,
   EVENT_DATA,
   FileRefused,
@@ -241,7 +241,6 @@ class ChainTail {
   #path: string;
   #offset = 0;
   #line = 0;
-  #partial: Uint8Array = new Uint8Array(0);
 
   constructor(path: string) {
     this.#path = path;
@@ -253,8 +252,9 @@ class ChainTail {
   eof = false;
 
   /**
-   * Reads up to a chunk more (or to the end of the line under way) and
-   * queues the events of the lines it completes.
+   * Reads on from where the last read stopped and queues the events of
+   * the complete lines there, up to about a chunk of them; a line still
+   * being written waits for its newline.
    */
   async read(): Promise<void> {
     let file: Deno.FsFile;
@@ -268,20 +268,16 @@ class ChainTail {
       );
     }
     using _ = file;
-    await file.seek(this.#offset, Deno.SeekMode.Start);
-    const chunk = new Uint8Array(TAIL_CHUNK);
-    while (this.queue.length === 0) {
-      const n = await file.read(chunk);
-      if (n === null) {
-        this.eof = true;
-        return;
-      }
-      this.#offset += n;
-      let bytes = concatBytes([this.#partial, chunk.subarray(0, n)]);
-      let nl = bytes.indexOf(10);
-      while (nl !== -1) {
+    let bytes = 0;
+    for await (const batch of readLines(file, { start: this.#offset })) {
+      for (const raw of batch) {
+        if (!raw.terminated) break;
         this.#line++;
-        const checked = checkLine(bytes.subarray(0, nl));
+        this.#offset += raw.length + 1;
+        bytes += raw.length + 1;
+        const checked = raw.tooLong
+          ? { reason: "line-too-long" as const, message: "line too long" }
+          : checkLine(raw.bytes);
         if ("reason" in checked) {
           throw new ChainFormatError({
             file: this.#path,
@@ -290,11 +286,10 @@ class ChainTail {
           });
         }
         this.queue.push(checked.event);
-        bytes = bytes.subarray(nl + 1);
-        nl = bytes.indexOf(10);
       }
-      this.#partial = bytes.slice();
+      if (bytes >= TAIL_CHUNK) return;
     }
+    if (this.queue.length === 0) this.eof = true;
   }
 }
 

@@ -2,6 +2,8 @@
 // Just enough of the WebAssembly binary format to tell modules from
 // components and to cap a core module's memories.
 
+import { concatBytes } from "../chain/bytes.ts";
+
 const MAGIC = [0x00, 0x61, 0x73, 0x6d];
 const PAGE = 65536;
 
@@ -118,11 +120,6 @@ export function capMemory(
     out.push(new Uint8Array([id, ...writeU32(section.length), ...section]));
     at = end;
   }
-  const result = new Uint8Array(out.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const chunk of out) {
-    result.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return result;
+  // Every part was made here, on an ArrayBuffer.
+  return concatBytes(out) as Uint8Array<ArrayBuffer>;
 }

@@ -19,6 +19,22 @@ async function record(dir: string): Promise<string> {
   return join(dir, "counter.jsonl");
 }
 
+/** The counter built with `from` replaced by `to` in its WAT source. */
+async function changedCounter(
+  dir: string,
+  from: string,
+  to: string,
+): Promise<string> {
+  const wat = await Deno.readTextFile(join(COUNTER, "counter.wat"));
+  assert.ok(wat.includes(from), from);
+  const path = join(dir, "changed.wasm");
+  await Deno.writeFile(
+    path,
+    await buildWatComponent(path, { source: wat.replace(from, to) }),
+  );
+  return path;
+}
+
 Deno.test("replay: a recorded run replays to the same head (exit 0)", async () => {
   await withTempDir(async (dir) => {
     const chain = await record(dir);
@@ -36,17 +52,11 @@ Deno.test("replay: a recorded run replays to the same head (exit 0)", async () =
 Deno.test("replay: a changed component diverges (exit 1), tampering is refused", async () => {
   await withTempDir(async (dir) => {
     const chain = await record(dir);
-    const wat = await Deno.readTextFile(join(COUNTER, "counter.wat"));
-    const path = join(dir, "changed.wasm");
-    await Deno.writeFile(
-      path,
-      await buildWatComponent(path, {
-        // "inc" adds 2: the first inc logs another count.
-        source: wat.replace(
-          "(local.set $count (i64.add (local.get $count) (i64.const 1)))",
-          "(local.set $count (i64.add (local.get $count) (i64.const 2)))",
-        ),
-      }),
+    // "inc" adds 2: the first inc logs another count.
+    const path = await changedCounter(
+      dir,
+      "(local.set $count (i64.add (local.get $count) (i64.const 1)))",
+      "(local.set $count (i64.add (local.get $count) (i64.const 2)))",
     );
     const r = await runCli(["replay", chain, "--component", path]);
     assert.equal(r.code, 1);
@@ -164,17 +174,11 @@ Deno.test("replay: a run keeps its components by hash, so replay survives a rebu
 Deno.test("replay: a divergence names the input and diffs state and reply path by path", async () => {
   await withTempDir(async (dir) => {
     const chain = await record(dir);
-    const wat = await Deno.readTextFile(join(COUNTER, "counter.wat"));
-    const path = join(dir, "changed.wasm");
-    await Deno.writeFile(
-      path,
-      await buildWatComponent(path, {
-        // Same host calls, another state: "at" is the time plus one.
-        source: wat.replace(
-          "(call $json (local.get $count) (call $now) (i32.const 1))",
-          "(call $json (local.get $count) (i64.add (call $now) (i64.const 1)) (i32.const 1))",
-        ),
-      }),
+    // Same host calls, another state: "at" is the time plus one.
+    const path = await changedCounter(
+      dir,
+      "(call $json (local.get $count) (call $now) (i32.const 1))",
+      "(call $json (local.get $count) (i64.add (call $now) (i64.const 1)) (i32.const 1))",
     );
     const r = await runCli(["replay", chain, "--component", path]);
     assert.equal(r.code, 1);
