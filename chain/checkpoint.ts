@@ -12,26 +12,35 @@ import { fromBase64, toBase64 } from "./bytes.ts";
 export interface Checkpoint {
   /** `theater/<actor id>`. */
   origin: string;
+  /** How many events the tree covers. */
   size: number;
+  /** The Merkle tree root hash over those events. */
   root: Uint8Array;
 }
 
 /** A private key to sign checkpoints with. */
 export interface SignerKey {
+  /** The key name, as written on signature lines. */
   name: string;
+  /** The 4-byte signed-note key hash of name and public key. */
   keyHash: Uint8Array;
+  /** The Ed25519 private key. */
   key: CryptoKey;
 }
 
 /** A public key to check checkpoint signatures with. */
 export interface VerifierKey {
+  /** The key name a signature line must carry. */
   name: string;
+  /** The 4-byte signed-note key hash of name and public key. */
   keyHash: Uint8Array;
+  /** The Ed25519 public key. */
   key: CryptoKey;
 }
 
 /** A checkpoint, key or note that is malformed or fails to verify. */
 export class CheckpointError extends Error {
+  /** The error's name, as shown in messages and stack traces. */
   override name = "CheckpointError";
 }
 

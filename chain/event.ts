@@ -37,20 +37,29 @@ export type ChainLink = {
 
 /** One line of a chain file. */
 export interface ChainEvent {
+  /** The format version that introduced the event's type. */
   v: 1 | 2 | 3;
+  /** Position in the chain: `0` on line 1, then one more per line. */
   seq: number;
+  /** The actor whose chain this is; the same on every line. */
   actor: string;
+  /** The `hash` of the previous line; `null` on line 1 and only there. */
   parent: string | null;
+  /** Milliseconds since the Unix epoch when the host recorded the event. */
   ts: number;
+  /** What kind of event this is. */
   type: EventType;
+  /** The members the event type requires ({@linkcode EVENT_DATA}). */
   data: { [key: string]: Json };
+  /** Lowercase hex SHA-256 of the canonical event without `hash`. */
   hash: string;
 }
 
 /** An event as a writer is asked to append it: the chain fills in the rest. */
 export type UnsealedEvent = Omit<ChainEvent, "hash">;
 
-type FieldKind =
+/** The kind of value an event `data` member must hold. */
+export type FieldKind =
   | "string"
   | "json"
   | "object"
@@ -140,7 +149,9 @@ export function isHash(value: unknown): value is string {
 
 /** A problem with the shape of one event, before any hash is checked. */
 export interface ShapeProblem {
+  /** Which kind of problem it is. */
   reason: "unknown-version" | "bad-field" | "unknown-type";
+  /** A human-readable description of the problem. */
   message: string;
 }
 

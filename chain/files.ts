@@ -8,6 +8,7 @@
 
 /** A file that is not a regular file or is over its size limit. */
 export class FileRefused extends Error {
+  /** The error's name, as shown in messages and stack traces. */
   override name = "FileRefused";
 }
 

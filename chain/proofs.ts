@@ -21,21 +21,33 @@ import { verifyChain } from "./verify.ts";
 
 /** An inclusion proof file: one event and the path to the root. */
 export interface InclusionProof {
+  /** Marks the file as an inclusion proof. */
   type: "inclusion";
+  /** `theater/<actor id>`, as in the checkpoint. */
   origin: string;
+  /** Size of the tree the proof leads to, as in the checkpoint. */
   tree_size: number;
+  /** The event's position in the tree: its `seq`. */
   index: number;
+  /** The whole event, as in the chain. */
   event: ChainEvent;
+  /** The audit path from the event's leaf to the root, as hashes. */
   path: string[];
 }
 
 /** A consistency proof file: an older tree head is a prefix of a newer. */
 export interface ConsistencyProof {
+  /** Marks the file as a consistency proof. */
   type: "consistency";
+  /** `theater/<actor id>`, as in the checkpoint. */
   origin: string;
+  /** Size of the older tree. */
   first_size: number;
+  /** Root hash of the older tree. */
   first_root: string;
+  /** Size of the newer tree, as in the checkpoint. */
   tree_size: number;
+  /** The consistency path between the two trees, as hashes. */
   path: string[];
 }
 
@@ -44,6 +56,7 @@ export type ProofFile = InclusionProof | ConsistencyProof;
 
 /** A chain that does not match a checkpoint, or a proof that fails. */
 export class ProofError extends Error {
+  /** The error's name, as shown in messages and stack traces. */
   override name = "ProofError";
 }
 

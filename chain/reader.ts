@@ -15,9 +15,11 @@ import {
 
 /** A line that is not a valid event, met while reading. */
 export class ChainFormatError extends Error {
+  /** The error's name, as shown in messages and stack traces. */
   override name = "ChainFormatError";
   /** Where and why. */
   readonly problem: VerifyError;
+  /** Makes the error for `problem`, with file and line in the message. */
   constructor(problem: VerifyError) {
     super(
       problem.line > 0

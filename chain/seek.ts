@@ -18,6 +18,7 @@ import { ChainReadError, checkLine, describeIoError } from "./verify.ts";
 
 /** Asked for an event the chain does not have. */
 export class NoSuchEvent extends Error {
+  /** The error's name, as shown in messages and stack traces. */
   override name = "NoSuchEvent";
 }
 

@@ -16,6 +16,7 @@ import type { ChainEvent, Json } from "./event.ts";
 
 /** A state that a chain's patches do not lead to. */
 export class StateError extends Error {
+  /** The error's name, as shown in messages and stack traces. */
   override name = "StateError";
 }
 

@@ -39,31 +39,43 @@ export type VerifyReason =
 
 /** The first thing wrong with a chain. */
 export interface VerifyError {
+  /** The chain file the error is in. */
   file: string;
   /** 1-based line number of the first bad line. */
   line: number;
+  /** Which check failed. */
   reason: VerifyReason;
+  /** A human-readable description of the error. */
   message: string;
+  /** The value the check wanted (such as the computed hash), if any. */
   expected?: string;
+  /** The value the chain holds instead, when `expected` is given. */
   actual?: string;
 }
 
 /** What verifying one chain file found. */
 export interface ChainReport {
+  /** The chain file verified. */
   file: string;
+  /** Whether the whole chain is intact. */
   ok: boolean;
   /** Intact events read before the first error (all of them when ok). */
   events: number;
+  /** The chain's actor id, or null when no event was intact. */
   actor: string | null;
   /** Hash of the last intact event. */
   head: string | null;
+  /** The first error, or null when the chain is intact. */
   error: VerifyError | null;
 }
 
 /** What verifying a directory of chains found. */
 export interface DirReport {
+  /** The directory verified. */
   dir: string;
+  /** Whether every chain and link is intact. */
   ok: boolean;
+  /** One report per chain file. */
   chains: ChainReport[];
   /** Cross-chain links checked. */
   links: number;
@@ -73,6 +85,7 @@ export interface DirReport {
 
 /** A chain or directory that cannot be read at all (exit 2, not 1). */
 export class ChainReadError extends Error {
+  /** The error's name, as shown in messages and stack traces. */
   override name = "ChainReadError";
 }
 
@@ -325,6 +338,7 @@ const RANGE_MIN_BYTES = 16 * 1024 * 1024;
 export interface RangeResult {
   /** Lines read, intact or not, up to and including a bad one. */
   lines: number;
+  /** Intact events read before the first error. */
   events: number;
   /** The range's first event, before its links to the range before. */
   first: { seq: number; parent: string | null; actor: string } | null;

@@ -86,6 +86,7 @@ export class CommitGroup {
 
 /** A chain that cannot be opened for appending, or a failed write. */
 export class ChainWriteError extends Error {
+  /** The error's name, as shown in messages and stack traces. */
   override name = "ChainWriteError";
 }
 
@@ -105,8 +106,11 @@ const TAIL_BLOCK = 64 * 1024;
  * called, so the order of calls is the order on disk.
  */
 export class ChainWriter {
+  /** The chain file appended to. */
   readonly path: string;
+  /** The actor whose chain this is. */
   readonly actor: string;
+  /** When appended events are flushed to disk. */
   readonly fsync: FsyncPolicy;
   #file: Deno.FsFile;
   #clock: () => number;

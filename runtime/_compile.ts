@@ -7,14 +7,19 @@ import { instrument } from "./_interrupt.ts";
 
 /** A component that cannot be loaded; the message names file and reason. */
 export class ComponentError extends Error {
+  /** The error's name, as shown in messages and stack traces. */
   override name = "ComponentError";
 }
 
 /** What compiling needs of a loaded component. */
 export interface Transpiled {
+  /** The component file, for error messages. */
   path: string;
+  /** Lowercase hex SHA-256 of the component file. */
   sha256: string;
+  /** The jco bindings: an ES module that exports `instantiate`. */
   bindings: string;
+  /** The core modules the bindings ask for, by name. */
   cores: Record<string, Uint8Array>;
 }
 

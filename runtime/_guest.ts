@@ -13,6 +13,7 @@ import {
 } from "./instance.ts";
 import { documentProblem, MAX_DOCUMENT_BYTES } from "./json_limits.ts";
 import { type ActorLimits, DEFAULT_LIMITS, QuotaExceeded } from "./limits.ts";
+import { MESSAGE, RUNTIME, SUPERVISOR } from "./wit.ts";
 import type {
   GuestFunction,
   GuestOutcome,
@@ -79,9 +80,6 @@ export class Divergence extends Error {
 }
 
 const RANDOM_MAX = 65536;
-const RUNTIME = "theater:actor/runtime";
-const MESSAGE = "theater:actor/message";
-const SUPERVISOR = "theater:actor/supervisor";
 
 function sameJson(a: Json, b: Json): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
@@ -333,4 +331,25 @@ function fromRecord(result: Json): Result<Json> {
   }
   const value = (result as { ok?: Json } | null)?.ok;
   return { ok: true, value: value ?? null };
+}
+
+/**
+ * The state a call leaves for the next call of a batch: the new state of
+ * an `ok` whose state passes the document gate, else the state it was
+ * given. Workers thread batches by it, and the host predicts by it what a
+ * batched call was given.
+ */
+export function nextState(
+  fn: GuestFunction,
+  given: string,
+  outcome: GuestOutcome,
+): string {
+  if (outcome.status !== "ok") return given;
+  const value = outcome.value;
+  const next = fn === "handle"
+    ? (value as [string, string | null])[0]
+    : value as string;
+  return typeof next === "string" && documentProblem(next) === null
+    ? next
+    : given;
 }

@@ -7,9 +7,10 @@ import {
   type Directory,
   GuestActor,
   loadBindings,
+  nextState,
   type Standing,
 } from "./_guest.ts";
-import type { GuestFunction } from "./recorder.ts";
+import type { GuestFunction, GuestOutcome } from "./recorder.ts";
 import { deadline, GuestTrap, TimedOut } from "./instance.ts";
 
 /** Messages the host sends to a worker. */
@@ -21,14 +22,22 @@ export type ToWorker =
     modules: Record<string, WebAssembly.Module>;
   }
   | {
+    /**
+     * Calls into one actor, run one after another. A call whose first
+     * argument is null gets the state the call before it left: the new
+     * state of an `ok` that passes the document gate, else the state it
+     * was given (so replay can send many steps at once).
+     */
     type: "call";
     id: number;
     actor: string;
     key: string;
-    fn: GuestFunction;
-    args: string[];
-    context: CallContext;
-    /** The call's time limit, instantiation included. */
+    calls: {
+      fn: GuestFunction;
+      args: (string | null)[];
+      context: CallContext;
+    }[];
+    /** Each call's time limit, instantiation included. */
     timeoutMs: number;
   }
   | { type: "drop"; actor: string }
@@ -56,12 +65,16 @@ const components = new Map<
 const actors = new Map<string, GuestActor>();
 const directory: Directory = new Map();
 
-/** Answers a call that failed before the guest ran. */
-function failed(id: number, error: string): void {
+function trapped(error: string): GuestOutcome {
+  return { calls: [], status: "trap", error };
+}
+
+/** Answers calls that failed before the guest ran. */
+function failed(id: number, count: number, error: string): void {
   scope.postMessage({
     type: "result",
     id,
-    outcome: { calls: [], status: "trap", error },
+    outcomes: Array.from({ length: count }, () => trapped(error)),
   });
 }
 
@@ -98,37 +111,49 @@ async function handle(msg: ToWorker): Promise<void> {
         if (!c) throw new Error(`component ${msg.key} was not sent`);
       } catch (err) {
         scope.postMessage({ type: "started", id: msg.id });
-        failed(msg.id, `instantiation failed: ${(err as Error).message}`);
+        failed(
+          msg.id,
+          msg.calls.length,
+          `instantiation failed: ${(err as Error).message}`,
+        );
         return;
       }
       // The time limit starts now, before instantiation: a start function
       // that spins is cut off like a handler that spins.
       scope.postMessage({ type: "started", id: msg.id });
-      deadline.at = performance.now() + msg.timeoutMs;
-      deadline.ms = msg.timeoutMs;
-      try {
-        if (!actor) {
-          actor = new GuestActor(msg.actor, c.instantiate, c, directory);
-          actors.set(msg.actor, actor);
+      const outcomes: GuestOutcome[] = [];
+      let state: string | null = null;
+      for (const call of msg.calls) {
+        deadline.at = performance.now() + msg.timeoutMs;
+        deadline.ms = msg.timeoutMs;
+        try {
+          if (!actor) {
+            actor = new GuestActor(msg.actor, c.instantiate, c, directory);
+            actors.set(msg.actor, actor);
+          }
+        } catch (err) {
+          deadline.at = Infinity;
+          const cause = err instanceof GuestTrap ? err.cause : err;
+          outcomes.push(trapped(
+            cause instanceof TimedOut
+              ? cause.message
+              : `instantiation failed: ${(err as Error).message}`,
+          ));
+          continue;
         }
-      } catch (err) {
+        const given = call.args[0] ?? state ?? "null";
+        const args = [given, ...call.args.slice(1)] as string[];
+        const outcome = actor.call(call.fn, args, call.context);
         deadline.at = Infinity;
-        const cause = err instanceof GuestTrap ? err.cause : err;
-        failed(
-          msg.id,
-          cause instanceof TimedOut
-            ? cause.message
-            : `instantiation failed: ${(err as Error).message}`,
-        );
-        return;
+        if (outcome.status === "trap") {
+          // After a trap an instance's memory may be anything: start afresh.
+          actors.delete(msg.actor);
+          actor = undefined;
+        }
+        state = nextState(call.fn, given, outcome);
+        outcomes.push(outcome);
       }
-      const outcome = actor.call(msg.fn, msg.args, msg.context);
-      deadline.at = Infinity;
-      if (outcome.status === "trap") {
-        // After a trap an instance's memory may be anything: start afresh.
-        actors.delete(msg.actor);
-      }
-      scope.postMessage({ type: "result", id: msg.id, outcome });
+      scope.postMessage({ type: "result", id: msg.id, outcomes });
     }
   }
 }

@@ -37,9 +37,11 @@ export const SUPERVISED_EXPORT = "theater:actor/supervised";
 
 /** A checked, transpiled component, ready to instantiate. */
 export interface LoadedComponent {
+  /** The component file it was loaded from. */
   path: string;
   /** Lowercase hex SHA-256 of the component file. */
   sha256: string;
+  /** Size of the component file, in bytes. */
   size: number;
   /** Interfaces it imports, e.g. `theater:actor/runtime`. */
   imports: string[];

@@ -29,6 +29,7 @@ export interface ExecutorComponent extends GuestComponent {
 
 /** What an executor needs to know about one actor. */
 export interface ActorSlot {
+  /** The component the actor runs. */
   component: ExecutorComponent;
   /** Longest one call (instantiation included) may run. */
   timeoutMs: number;
@@ -38,13 +39,16 @@ export interface ActorSlot {
 
 /** An executor that actors are registered with before they are called. */
 export interface ActorExecutor extends Executor {
+  /** Adds an actor (or replaces its registration) so it can be called. */
   register(actor: string, slot: ActorSlot): void;
+  /** Removes an actor and drops its instance. */
   unregister(actor: string): void;
   /**
    * Marks a registered actor's mailbox as full (sends to it are refused
    * with an `err`) or as taking messages again.
    */
   setMailboxFull(actor: string, full: boolean): void;
+  /** Stops the executor; no calls are run after it. */
   close(): void;
 }
 
@@ -70,12 +74,26 @@ export function actorWorker(url: URL): Worker {
   } as WorkerOptions);
 }
 
+/** One call of a batch; `args[0]` null: the state the call before left. */
+export interface BatchCall {
+  /** The export to call. */
+  fn: GuestFunction;
+  /** Its arguments; a null first one is the state the call before left. */
+  args: (string | null)[];
+  /** Its context; default: the actor's slot's context at dispatch. */
+  context?: CallContext;
+}
+
 interface Pending {
   id: number;
   actor: string;
-  fn: GuestFunction;
-  args: string[];
-  resolve: (outcome: GuestOutcome) => void;
+  calls: BatchCall[];
+  resolve: (outcomes: GuestOutcome[]) => void;
+}
+
+/** The outcomes of a batch that ended before or outside the guest. */
+function traps(count: number, error: string): GuestOutcome[] {
+  return Array.from({ length: count }, () => trap(error));
 }
 
 interface Registered {
@@ -102,7 +120,7 @@ class WorkerSlot {
     this.#worker = actorWorker(new URL("./_worker.ts", import.meta.url));
     this.#worker.onmessage = (e) => {
       if (e.data.type === "started") this.#started(e.data.id);
-      else this.#done(e.data.id, e.data.outcome);
+      else this.#done(e.data.id, e.data.outcomes);
     };
     this.#worker.onerror = (e) => {
       e.preventDefault();
@@ -136,9 +154,11 @@ class WorkerSlot {
       id: p.id,
       actor: p.actor,
       key: component.key,
-      fn: p.fn,
-      args: p.args,
-      context: slot.context(),
+      calls: p.calls.map((c) => ({
+        fn: c.fn,
+        args: c.args,
+        context: c.context ?? slot.context(),
+      })),
       timeoutMs: slot.timeoutMs,
     });
     // Until the worker says the call started, only a worker that never
@@ -160,18 +180,19 @@ class WorkerSlot {
     if (p?.id !== id) return;
     clearTimeout(this.#timer);
     const limit = this.#pool.slot(p.actor)?.timeoutMs ?? 0;
+    // Each call of a batch has its own deadline.
     this.#timer = setTimeout(
       () => this.#kill(`timed out after ${limit} ms`),
-      Math.min(limit + KILL_GRACE_MS, MAX_TIMEOUT_MS),
+      Math.min(limit * p.calls.length + KILL_GRACE_MS, MAX_TIMEOUT_MS),
     );
   }
 
-  #done(id: number, outcome: GuestOutcome): void {
+  #done(id: number, outcomes: GuestOutcome[]): void {
     if (this.running?.id !== id) return;
     clearTimeout(this.#timer);
     const p = this.running;
     this.running = null;
-    p.resolve(outcome);
+    p.resolve(outcomes);
     this.#pool.freed();
   }
 
@@ -181,7 +202,7 @@ class WorkerSlot {
     const running = this.running;
     this.running = null;
     this.#pool.lost(this);
-    if (running) running.resolve(trap(reason));
+    if (running) running.resolve(traps(running.calls.length, reason));
   }
 
   close(): void {
@@ -212,6 +233,8 @@ export class WorkerPool implements ActorExecutor {
   #closed = false;
 
   /**
+   * Makes a pool that starts its workers as calls need them.
+   *
    * @param options.size most workers at once (default: twice the cores,
    * at least 4).
    */
@@ -230,6 +253,7 @@ export class WorkerPool implements ActorExecutor {
     return this.#actors.get(actor)?.slot;
   }
 
+  /** Adds an actor (or replaces its registration) so it can be called. */
   register(actor: string, slot: ActorSlot): void {
     const existing = this.#actors.get(actor);
     if (existing?.home) {
@@ -240,6 +264,7 @@ export class WorkerPool implements ActorExecutor {
     this.#change(actor, Standing.Running);
   }
 
+  /** Removes an actor and drops its instance. */
   unregister(actor: string): void {
     const entry = this.#actors.get(actor);
     if (!entry) return;
@@ -251,6 +276,7 @@ export class WorkerPool implements ActorExecutor {
     this.#change(actor, Standing.Gone);
   }
 
+  /** Marks an actor's mailbox as full, or as taking messages again. */
   setMailboxFull(actor: string, full: boolean): void {
     if (!this.#actors.has(actor)) return;
     this.#change(actor, full ? Standing.Full : Standing.Running);
@@ -287,15 +313,24 @@ export class WorkerPool implements ActorExecutor {
     worker.seen = end;
   }
 
-  call(
+  /** Runs one guest function of an actor and resolves with its outcome. */
+  async call(
     actor: string,
     call: { fn: GuestFunction; args: string[] },
   ): Promise<GuestOutcome> {
+    return (await this.callMany(actor, [call]))[0];
+  }
+
+  /**
+   * Runs several calls into one actor in one round trip to its worker, one
+   * after another (see {@linkcode BatchCall} for how state passes along).
+   */
+  callMany(actor: string, calls: BatchCall[]): Promise<GuestOutcome[]> {
     if (!this.#actors.has(actor)) {
-      return Promise.resolve(trap("actor is not running"));
+      return Promise.resolve(traps(calls.length, "actor is not running"));
     }
     return new Promise((resolve) => {
-      this.#queue.push({ id: this.#nextId++, actor, ...call, resolve });
+      this.#queue.push({ id: this.#nextId++, actor, calls, resolve });
       this.#dispatch();
     });
   }
@@ -307,7 +342,7 @@ export class WorkerPool implements ActorExecutor {
       const entry = this.#actors.get(p.actor);
       if (!entry) {
         this.#queue.shift();
-        p.resolve(trap("actor is not running"));
+        p.resolve(traps(p.calls.length, "actor is not running"));
         continue;
       }
       let worker = entry.home?.running === null ? entry.home : undefined;
@@ -345,6 +380,8 @@ export class WorkerPool implements ActorExecutor {
   /**
    * A worker was killed: its instances are gone with it. A replacement
    * starts booting at once, so the next call does not wait for it.
+   *
+   * @internal Called only by the pool's own workers.
    */
   lost(worker: WorkerSlot): void {
     this.#workers = this.#workers.filter((w) => w !== worker);
@@ -361,11 +398,14 @@ export class WorkerPool implements ActorExecutor {
     return worker;
   }
 
+  /** Terminates every worker and fails the calls still queued. */
   close(): void {
     this.#closed = true;
     for (const w of this.#workers) w.close();
     this.#workers = [];
-    for (const p of this.#queue.splice(0)) p.resolve(trap("executor closed"));
+    for (const p of this.#queue.splice(0)) {
+      p.resolve(traps(p.calls.length, "executor closed"));
+    }
   }
 }
 
@@ -385,21 +425,25 @@ export class InProcessExecutor implements ActorExecutor {
     }
   }
 
+  /** Adds an actor (or replaces its registration) so it can be called. */
   register(actor: string, slot: ActorSlot): void {
     this.#actors.set(actor, { slot });
     this.#directory.set(actor, Standing.Running);
   }
 
+  /** Removes an actor and drops its instance. */
   unregister(actor: string): void {
     this.#actors.delete(actor);
     this.#directory.delete(actor);
   }
 
+  /** Marks an actor's mailbox as full, or as taking messages again. */
   setMailboxFull(actor: string, full: boolean): void {
     if (!this.#actors.has(actor)) return;
     this.#directory.set(actor, full ? Standing.Full : Standing.Running);
   }
 
+  /** Runs one guest function of an actor and resolves with its outcome. */
   call(
     actor: string,
     call: { fn: GuestFunction; args: string[] },
@@ -426,6 +470,7 @@ export class InProcessExecutor implements ActorExecutor {
     return Promise.resolve(outcome);
   }
 
+  /** Drops every actor and its instance. */
   close(): void {
     this.#actors.clear();
   }

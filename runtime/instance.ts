@@ -26,6 +26,7 @@ export const deadline = { at: Infinity, ms: 0 };
 
 /** A call stopped at its deadline. */
 export class TimedOut extends Error {
+  /** The error's name, as shown in messages and stack traces. */
   override name = "TimedOut";
 }
 
@@ -84,7 +85,9 @@ export interface HostImports {
 
 /** What `handle` returns on `ok`: the new state and an optional reply. */
 export interface Handled {
+  /** The new state, as JSON text. */
   state: string;
+  /** The reply, as JSON text, or null when there is none. */
   reply: string | null;
 }
 
@@ -119,6 +122,7 @@ export interface CompiledComponent {
  * result and the instance is dead. `cause` holds what was thrown.
  */
 export class GuestTrap extends Error {
+  /** The error's name, as shown in messages and stack traces. */
   override name = "GuestTrap";
 }
 

@@ -94,6 +94,7 @@ export function limitName(key: keyof ActorLimits): string {
 
 /** Why a call was cut off: a quota it went past, named as in manifests. */
 export class QuotaExceeded extends RangeError {
+  /** The error's name, as shown in messages and stack traces. */
   override name = "QuotaExceeded";
   /** `key` names the limit, `limit` its value, `what` what went past it. */
   constructor(key: keyof ActorLimits, limit: number, what: string) {

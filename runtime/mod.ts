@@ -31,6 +31,7 @@
  * @module
  */
 export * from "./component.ts";
+export type { Transpiled } from "./_compile.ts";
 export {
   type ActorInstance,
   type CompiledComponent,
@@ -46,3 +47,4 @@ export { buildWatComponent } from "./build_wat.ts";
 export * from "./replay.ts";
 export * from "./json_limits.ts";
 export * from "./limits.ts";
+export * from "./wit.ts";

@@ -21,9 +21,13 @@ import { parseDocument } from "./json_limits.ts";
 
 /** One host function call made by the guest, with what it got back. */
 export interface HostCallRecord {
+  /** The interface called, e.g. `theater:actor/runtime`. */
   interface: string;
+  /** The function called in that interface. */
   function: string;
+  /** The arguments the guest passed. */
   args: Json[];
+  /** What the host returned to the guest. */
   result: Json;
 }
 
@@ -49,6 +53,7 @@ export type GuestOutcome =
 
 /** Runs one guest call somewhere (in a worker, in process, in replay). */
 export interface Executor {
+  /** Runs one guest function of an actor and resolves with its outcome. */
   call(
     actor: string,
     call: { fn: GuestFunction; args: string[] },
@@ -73,6 +78,7 @@ export interface StartData {
   component: string;
   /** The manifest as written. */
   manifest: { [key: string]: Json };
+  /** The params `init` is called with. */
   params: Json;
   /** The spawning parent's event, or null for a root actor. */
   link: ChainLink | null;
@@ -92,11 +98,13 @@ export interface ResumeData {
 
 /** A supervisor call the guest made, to carry out after it commits. */
 export interface Effect {
+  /** Which supervisor function the guest called. */
   op: "spawn" | "stop" | "restart";
   /** The child's id (for spawn: the id the guest was given). */
   child: string;
   /** For spawn: the manifest path and params the guest passed. */
   manifest?: string;
+  /** For spawn: the params as JSON text, or null for none. */
   params?: string | null;
   /** Link to the `host.call` event of the call. */
   link: ChainLink;
@@ -104,9 +112,11 @@ export interface Effect {
 
 /** What delivering one message led to, once it is on disk. */
 export interface Delivery {
+  /** Whether the call succeeded and its outcome was recorded. */
   ok: boolean;
   /** The reply (null when the handler gave none) or the error text. */
   reply: Json;
+  /** Why the call failed, when `ok` is false. */
   error?: string;
   /**
    * True when the call failed by crashing (a trap, time or memory limit,
@@ -117,13 +127,17 @@ export interface Delivery {
   event: ChainEvent;
   /** The recorded event that started the step (`message.in`, …), if any. */
   input: ChainEvent | null;
+  /** The lines the guest logged, in order. */
   logs: string[];
+  /** The messages the guest sent, to deliver now that they are recorded. */
   outgoing: Outgoing[];
+  /** The supervisor calls the guest made, to carry out now. */
   effects: Effect[];
 }
 
 /** A message refused because the actor is stopping; nothing is recorded. */
 export class NotDelivered extends Error {
+  /** The error's name, as shown in messages and stack traces. */
   override name = "NotDelivered";
 }
 
@@ -150,8 +164,11 @@ const SUPERVISOR = "theater:actor/supervisor";
  * that was committed.
  */
 export class ActorRecorder {
+  /** The actor's id. */
   readonly id: string;
+  /** The writer of the actor's chain. */
   readonly writer: ChainWriter;
+  /** Where the actor's guest calls run. */
   readonly executor: Executor;
   #state: Json = null;
   #stateText = "null";
@@ -172,6 +189,7 @@ export class ActorRecorder {
    */
   stateForm?: () => "full" | "patch" | undefined;
 
+  /** Makes the recorder of actor `id`, with its chain writer and executor. */
   constructor(
     id: string,
     options: { writer: ChainWriter; executor: Executor },

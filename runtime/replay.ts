@@ -14,7 +14,7 @@ import {
   type Json,
   readEvents,
   sha256Hex,
-  StateTracker,
+  stateAt,
   verifyChain,
 } from "../chain/mod.ts";
 import { executorComponent, loadComponent } from "./component.ts";
@@ -25,9 +25,13 @@ import {
   quotaOf,
   WorkerPool,
 } from "./executor.ts";
+import { nextState } from "./_guest.ts";
 import { limitsOf } from "./limits.ts";
 import {
   ActorRecorder,
+  type Executor,
+  type GuestFunction,
+  type GuestOutcome,
   type HostCallRecord,
   type ResumeData,
   type StartData,
@@ -35,9 +39,11 @@ import {
 
 /** A chain that cannot be replayed at all (not intact, no component). */
 export class ReplayError extends Error {
+  /** The error's name, as shown in messages and stack traces. */
   override name = "ReplayError";
   /** Why: the chain does not verify, or its component cannot be used. */
   readonly reason: "not-intact" | "component";
+  /** Makes the error with its message and reason. */
   constructor(message: string, reason: "not-intact" | "component") {
     super(message);
     this.reason = reason;
@@ -46,6 +52,7 @@ export class ReplayError extends Error {
 
 /** The first event where the replay computed something else. */
 export interface ReplayDivergence {
+  /** The `seq` of the first event that differs. */
   seq: number;
   /** The recorded event, or null when the replay wrote more events. */
   expected: ChainEvent | null;
@@ -66,13 +73,17 @@ export interface ReplayDivergence {
 
 /** What replaying one chain found. */
 export interface ReplayReport {
+  /** The chain file replayed. */
   file: string;
+  /** The actor whose chain it is. */
   actor: string;
   /** Events replayed and matched. */
   events: number;
   /** The head hash of the recorded chain. */
   head: string | null;
+  /** Whether the replay matched the whole chain. */
   ok: boolean;
+  /** The first event that differs, or null when none does. */
   divergence: ReplayDivergence | null;
 }
 
@@ -187,6 +198,180 @@ function brief(value: Json, max = 200): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
+/** A guest call replay will make: its export, arguments and context. */
+interface Planned {
+  fn: GuestFunction;
+  /** Arguments; null first: the state, as the call before leaves it. */
+  args: (string | null)[];
+  context: CallContext;
+}
+
+/** Steps of a batch sent to the worker at once. */
+const BATCH = 64;
+
+/**
+ * The guest calls a chain's replay makes, in order, read from the record:
+ * `init` where a start or resume has outputs, `handle` per message,
+ * `on-child-event` where a child event has outputs.
+ */
+function plan(events: ChainEvent[]): Planned[] {
+  const calls: Planned[] = [];
+  let quota: CallQuota | undefined;
+  for (let i = 0; i < events.length;) {
+    const input = events[i];
+    let end = i + 1;
+    while (end < events.length && !INPUTS.has(events[end].type)) end++;
+    const outputs = events.slice(i + 1, end);
+    const replay = outputs.filter((e) => e.type === "host.call").map((e) =>
+      e.data as unknown as HostCallRecord
+    );
+    const context = { children: [], replay, quota };
+    const d = input.data;
+    if (input.type === "actor.start" || input.type === "actor.resume") {
+      quota = quotaOf(
+        limitsOf((d.manifest as { limits?: Json } | null)?.limits),
+      );
+      if (outputs.length > 0) {
+        calls.push({
+          fn: "init",
+          args: [JSON.stringify(d.params)],
+          context: { ...context, quota },
+        });
+      }
+    } else if (input.type === "message.in") {
+      calls.push({
+        fn: "handle",
+        args: [null, JSON.stringify(d.msg)],
+        context,
+      });
+    } else if (input.type === "child.event" && outputs.length > 0) {
+      calls.push({
+        fn: "on-child-event",
+        args: [
+          null,
+          JSON.stringify({ child: d.child, event: d.event, reason: d.reason }),
+        ],
+        context,
+      });
+    }
+    i = end;
+  }
+  return calls;
+}
+
+/**
+ * Runs replay's guest calls ahead, a batch per worker round trip, from the
+ * plan, keeping up to two batches ahead of the recorder so the worker
+ * computes while the host records. Each call the recorder then makes is
+ * checked against what the batch gave that call (the same export and the
+ * same arguments, the state included); on any difference everything run
+ * ahead is dropped and a new batch starts from the recorder's call. So
+ * batches change no outcome, only how many round trips there are.
+ */
+class Prefetch implements Executor {
+  #pool: WorkerPool;
+  #plan: Planned[];
+  #actor = "";
+  /** The index in the plan of the recorder's next call. */
+  #next = 0;
+  #ready = new Map<
+    number,
+    { fn: GuestFunction; args: string[]; outcome: GuestOutcome }
+  >();
+  /** Where the next batch starts, and the state it starts from. */
+  #ahead: { from: number; state: string } | null = null;
+  #inflight: Promise<void> | null = null;
+  /** Bumped when what ran ahead is dropped: late batches are ignored. */
+  #epoch = 0;
+
+  constructor(pool: WorkerPool, planned: Planned[]) {
+    this.#pool = pool;
+    this.#plan = planned;
+  }
+
+  async call(
+    actor: string,
+    call: { fn: GuestFunction; args: string[] },
+  ): Promise<GuestOutcome> {
+    this.#actor = actor;
+    const at = this.#next++;
+    while (!this.#ready.has(at) && this.#inflight) await this.#inflight;
+    const ready = this.#ready.get(at);
+    this.#ready.delete(at);
+    if (
+      ready && ready.fn === call.fn &&
+      ready.args.length === call.args.length &&
+      ready.args.every((a, k) => a === call.args[k])
+    ) {
+      this.#fill();
+      return ready.outcome;
+    }
+    // Not what ran ahead: start again from this call.
+    this.#epoch++;
+    this.#ready.clear();
+    this.#ahead = null;
+    if (this.#plan[at]?.fn !== call.fn) {
+      // Not the call the plan has here: no more running ahead.
+      this.#plan = [];
+      return await this.#pool.call(actor, call);
+    }
+    this.#ahead = { from: at, state: call.args[0] };
+    await this.#batch(call.args);
+    const own = this.#ready.get(at)!;
+    this.#ready.delete(at);
+    this.#fill();
+    return own.outcome;
+  }
+
+  /** Keeps a batch in flight while fewer than two are ready. */
+  #fill(): void {
+    if (this.#inflight || !this.#ahead) return;
+    if (this.#ready.size >= 2 * BATCH) return;
+    if (this.#ahead.from >= this.#plan.length) return;
+    void this.#batch(null);
+  }
+
+  /**
+   * Runs the next batch; `first` are the recorder's own arguments for its
+   * first call (else the plan's, the state as the call before left it).
+   */
+  #batch(first: string[] | null): Promise<void> {
+    const { from } = this.#ahead!;
+    let state = this.#ahead!.state;
+    const epoch = this.#epoch;
+    const planned = this.#plan.slice(from, from + BATCH);
+    const argsOf = (p: Planned, k: number): string[] =>
+      k === 0 && first
+        ? first
+        : p.args.map((a, n) => n === 0 && a === null ? state : a) as string[];
+    const done = this.#pool.callMany(
+      this.#actor,
+      planned.map((p, k) => ({
+        fn: p.fn,
+        args: k === 0 && first
+          ? first
+          : p.args.map((a, n) => n === 0 && a === null && k === 0 ? state : a),
+        context: p.context,
+      })),
+    ).then((outcomes) => {
+      if (epoch !== this.#epoch) return;
+      // What each call was given, as the worker threads the state.
+      for (let k = 0; k < outcomes.length; k++) {
+        const p = planned[k];
+        const args = argsOf(p, k);
+        this.#ready.set(from + k, { fn: p.fn, args, outcome: outcomes[k] });
+        state = nextState(p.fn, args[0] ?? state, outcomes[k]);
+      }
+      this.#ahead = { from: from + outcomes.length, state };
+    }).finally(() => {
+      if (this.#inflight === done) this.#inflight = null;
+      if (epoch === this.#epoch) this.#fill();
+    });
+    this.#inflight = done;
+    return done;
+  }
+}
+
 /** Says readably how two events differ. */
 export function describeDivergence(
   expected: ChainEvent | null,
@@ -289,11 +474,15 @@ export async function replayChain(
   let replay: HostCallRecord[] = [];
   let quota: CallQuota | undefined;
   const context = (): CallContext => ({ children: [], replay, quota });
-  const recorder = new ActorRecorder(actor, { writer, executor });
+  // With the whole chain in memory, guest calls run ahead in batches.
+  const recorder = new ActorRecorder(actor, {
+    writer,
+    executor: kept && executor instanceof WorkerPool
+      ? new Prefetch(executor, plan(kept))
+      : executor,
+  });
   let supervised = false;
   let done = 0;
-  // The recorded state, step by step, to show what a divergence changed.
-  const recorded = new StateTracker();
   const report: ReplayReport = {
     file: path,
     actor,
@@ -395,13 +584,10 @@ export async function replayChain(
         if (expected?.hash !== actual?.hash) {
           // The recorded state after the divergent event, against the
           // state the replay computed.
-          let recordedState: Json = null;
-          try {
-            for (const e of step.slice(0, i + 1)) recorded.add(e);
-            recordedState = recorded.state;
-          } catch {
-            recordedState = null;
-          }
+          const at = (expected ?? actual)!.seq;
+          const recordedState = expected
+            ? await stateAt(path, at).catch(() => null)
+            : null;
           const hasReply = (e: ChainEvent | null) =>
             e?.type === "handle.ok" || e?.type === "handle.patch";
           report.divergence = {
@@ -422,7 +608,6 @@ export async function replayChain(
         }
         report.events++;
       }
-      for (const e of step) recorded.add(e);
       done += step.length;
       options.onProgress?.(done, total);
     }

@@ -6,6 +6,7 @@ import { loadManifest } from "../supervisor/manifest.ts";
 import { ActorSystem } from "../supervisor/system.ts";
 import { buildWatComponent } from "./build_wat.ts";
 import { assertReplays, replayChain, ReplayError } from "./replay.ts";
+import { WorkerPool } from "./executor.ts";
 import { withTempDir } from "../tests/_helpers.ts";
 
 const COUNTER = new URL("../examples/counter/", import.meta.url).pathname;
@@ -104,6 +105,32 @@ Deno.test("replay without the component says where it looked", async () => {
       );
     } finally {
       Deno.chdir(cwd);
+    }
+  });
+});
+
+Deno.test("replay runs calls ahead in batches across a resume, to the same head", async () => {
+  await withTempDir(async (dir) => {
+    // Two runs on one chain: the second resumes it.
+    await recordCounter(dir);
+    const chain = await recordCounter(dir);
+    const batches: number[] = [];
+    const pool = new WorkerPool({ size: 1 });
+    const callMany = pool.callMany.bind(pool);
+    pool.callMany = (actor, calls) => {
+      batches.push(calls.length);
+      return callMany(actor, calls);
+    };
+    try {
+      const report = await replayChain(chain, {
+        search: [COUNTER],
+        executor: pool,
+      });
+      assert.equal(report.ok, true, report.divergence?.detail);
+      // One init and 12 messages in one round trip.
+      assert.deepEqual(batches, [13]);
+    } finally {
+      pool.close();
     }
   });
 });

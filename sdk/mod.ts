@@ -37,8 +37,11 @@ export type Json =
 
 /** A lifecycle event about a child, as `onChildEvent` receives it. */
 export interface ChildEvent {
+  /** The child's actor id. */
   child: string;
+  /** What happened to the child. */
   event: "started" | "stopped" | "failed" | "restarted" | "given-up";
+  /** Why, when the host says, or null. */
   reason: string | null;
 }
 
@@ -73,7 +76,9 @@ export interface Host {
 
 /** What a handler returns: the next state and, optionally, a reply. */
 export interface Handled<State, Reply> {
+  /** The actor's state after the message. */
   state: State;
+  /** The reply to the sender, if any. */
   reply?: Reply;
 }
 
@@ -89,6 +94,7 @@ export interface ActorDefinition<State, Message, Reply> {
 
 /** An error the actor reports to the sender (the WIT `err`). */
 export class ActorError extends Error {
+  /** The error's name, as shown in messages and stack traces. */
   override name = "ActorError";
 }
 
@@ -104,13 +110,16 @@ export function defineActor<State, Message = Json, Reply = Json>(
  * functions returning a WIT `result` return the ok value or throw the err.
  */
 export interface RawImports {
+  /** `theater:actor/runtime`. */
   runtime: {
     log(msg: string): void;
     now(): number | bigint;
     random(len: number): Uint8Array | number[];
     selfId(): string;
   };
+  /** `theater:actor/message`. */
   message: { send(to: string, msg: string): void };
+  /** `theater:actor/supervisor`. */
   supervisor: {
     spawn(manifest: string, params: string | null): string;
     stop(child: string): void;
@@ -121,10 +130,12 @@ export interface RawImports {
 
 /** The component's exports, as componentize-qjs expects them. */
 export interface BoundActor {
+  /** `theater:actor/actor`. */
   actor: {
     init(params: string): string;
     handle(state: string, msg: string): [string, string | null];
   };
+  /** `theater:actor/supervised`. */
   supervised: { onChildEvent(state: string, event: string): string };
 }
 

@@ -3,6 +3,7 @@
 // committed state, its spawned children, and how each child last stood.
 // Pure: it folds events that were already verified.
 import { type ChainEvent, type Json, StateTracker } from "../chain/mod.ts";
+import { SUPERVISOR } from "../runtime/mod.ts";
 
 /** The prefix of the `actor.stop` reason of every actor a run stops. */
 export const RUN_STOP = "run stopped: ";
@@ -31,8 +32,6 @@ export interface ResumePoint {
   /** The hash of the last event. */
   head: string | null;
 }
-
-const SUPERVISOR = "theater:actor/supervisor";
 
 /** Folds a chain's events into its {@linkcode ResumePoint}. */
 export class ResumeFold {

@@ -74,8 +74,45 @@ const manifestSchema = z.strictObject({
   })).optional(),
 });
 
-/** A manifest as written in `manifest.json`. */
-export type Manifest = z.infer<typeof manifestSchema>;
+/**
+ * A manifest as written in `manifest.json`: what the schema in this module
+ * accepts, spelled out (keep the two in step).
+ */
+export type Manifest = {
+  /** The actor's name; the root actor's id. */
+  name: string;
+  /** Path of the component the actor runs. */
+  component: string;
+  /** Passed to `init` as a JSON document. */
+  params?: Json;
+  /** Where the chain goes, when it reaches the disk, and its checkpoints. */
+  chain?: {
+    dir?: string;
+    fsync?: string;
+    checkpoint?: { key: string; every: number };
+  };
+  /** Limits by their manifest names, such as `memory_mb`. */
+  limits?: { [name: string]: number | undefined };
+  /** How this actor and its children are restarted. */
+  supervision?: {
+    strategy?: "one-for-one" | "one-for-all" | "rest-for-one";
+    restart?: "permanent" | "transient" | "temporary";
+    restart_from?: "last-state" | "init";
+    max_restarts?: number;
+    period_ms?: number;
+  };
+  /** Child actors started with this one: manifest paths and params. */
+  children?: { manifest: string; params?: Json }[];
+};
+
+// The written-out type and the schema must agree both ways: a field added
+// to one only fails type checking here.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _manifestTypeMatchesSchema: Same<
+  z.infer<typeof manifestSchema>,
+  Manifest
+> = true;
+void _manifestTypeMatchesSchema;
 
 /** A validated manifest with defaults filled in and paths resolved. */
 export interface ResolvedManifest {
@@ -83,15 +120,21 @@ export interface ResolvedManifest {
   path: string;
   /** The manifest as written (recorded in `actor.start`). */
   manifest: Manifest;
+  /** The actor's name. */
   name: string;
   /** Absolute path of the component. */
   component: string;
+  /** The params for `init` (null when the manifest gives none). */
   params: Json;
+  /** Absolute path of the run directory the chains go in. */
   chainDir: string;
+  /** When events reach the disk. */
   fsync: "every-event" | "batch" | "none";
   /** Sign a checkpoint every `every` events with the key at `key`. */
   checkpoint: { key: string; every: number } | null;
+  /** The actor's limits, defaults filled in. */
   limits: ActorLimits;
+  /** How this actor and its children are restarted, defaults filled in. */
   supervision: {
     strategy: "one-for-one" | "one-for-all" | "rest-for-one";
     restart: "permanent" | "transient" | "temporary";
@@ -106,6 +149,7 @@ export interface ResolvedManifest {
 
 /** A manifest that cannot be read or is not valid; names file and field. */
 export class ManifestError extends Error {
+  /** The error's name, as shown in messages and stack traces. */
   override name = "ManifestError";
 }
 

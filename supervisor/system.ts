@@ -219,6 +219,7 @@ async function resumePoint(
 
 /** A message the system could not deliver. */
 export class DeliveryError extends Error {
+  /** The error's name, as shown in messages and stack traces. */
   override name = "DeliveryError";
 }
 
@@ -277,6 +278,7 @@ interface Checkpointing {
  * effects leave an actor only after they are on disk.
  */
 export class ActorSystem {
+  /** The options the run was made with. */
   readonly options: SystemOptions;
   #executor: ActorExecutor;
   #ownsExecutor: boolean;
@@ -303,6 +305,10 @@ export class ActorSystem {
   /** Why the run is stopping, once it is: no new work is taken. */
   #stopping: string | null = null;
 
+  /**
+   * Makes a run with no actors yet. Without `options.executor`, actors run
+   * in a new {@linkcode WorkerPool} that the run owns.
+   */
   constructor(options: SystemOptions = {}) {
     this.options = options;
     this.#ownsExecutor = options.executor === undefined;
