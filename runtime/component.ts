@@ -15,6 +15,7 @@ import {
 import { type ActorLimits, DEFAULT_LIMITS } from "./limits.ts";
 import type { ExecutorComponent } from "./executor.ts";
 import { compileComponent, ComponentError } from "./_compile.ts";
+import { ACTOR, HOST_INTERFACES, SUPERVISED, unversioned } from "./wit.ts";
 import { binaryKind } from "./_wasm.ts";
 
 export {
@@ -22,18 +23,6 @@ export {
   ComponentError,
   DEFAULT_MEMORY_MB,
 } from "./_compile.ts";
-
-/** The interfaces an actor may import (without version). */
-export const ALLOWED_IMPORTS: readonly string[] = [
-  "theater:actor/runtime",
-  "theater:actor/message",
-  "theater:actor/supervisor",
-];
-
-/** The export every actor must have. */
-export const ACTOR_EXPORT = "theater:actor/actor";
-/** The optional export of actors that hear about their children. */
-export const SUPERVISED_EXPORT = "theater:actor/supervised";
 
 /** A checked, transpiled component, ready to instantiate. */
 export interface LoadedComponent {
@@ -91,10 +80,6 @@ interface Transpiled {
 const memoryCache = new Map<string, Transpiled>();
 /** Disk cache entries this process has read or written. */
 const onDisk = new Set<string>();
-
-function unversioned(name: string): string {
-  return name.replace(/@[^/]*$/, "");
-}
 
 function granted(
   descriptor: Deno.PermissionDescriptor,
@@ -355,18 +340,18 @@ async function load(
     options.cacheDir,
   );
   for (const name of t.imports) {
-    if (!ALLOWED_IMPORTS.includes(unversioned(name))) {
+    if (!HOST_INTERFACES.includes(unversioned(name))) {
       throw new ComponentError(
         `${path}: imports ${name}, which actors may not use (allowed: ${
-          ALLOWED_IMPORTS.join(", ")
+          HOST_INTERFACES.join(", ")
         })`,
       );
     }
   }
   const exported = t.exports.map(unversioned);
-  if (!exported.includes(ACTOR_EXPORT)) {
+  if (!exported.includes(ACTOR)) {
     throw new ComponentError(
-      `${path}: does not export ${ACTOR_EXPORT} (it exports ${
+      `${path}: does not export ${ACTOR} (it exports ${
         t.exports.length ? t.exports.join(", ") : "nothing"
       })`,
     );
@@ -377,7 +362,7 @@ async function load(
     size: bytes.length,
     imports: t.imports,
     exports: t.exports,
-    supervised: exported.includes(SUPERVISED_EXPORT),
+    supervised: exported.includes(SUPERVISED),
     bindings: t.bindings,
     cores: t.cores,
     cached,

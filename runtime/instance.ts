@@ -15,6 +15,7 @@
  */
 import { compileComponent, type Transpiled } from "./_compile.ts";
 import { FUEL, INTERRUPT_FUNCTION, INTERRUPT_MODULE } from "./_interrupt.ts";
+import { MESSAGE, RUNTIME, SUPERVISOR } from "./wit.ts";
 
 /**
  * When the call under way must stop, on the `performance.now()` clock, and
@@ -208,7 +209,7 @@ export function createInstance(
 ): ActorInstance {
   const { runtime, message, supervisor } = host;
   const imports = {
-    "theater:actor/runtime": {
+    [RUNTIME]: {
       log: (msg: string) => void runtime.log(msg),
       now: () => {
         const ms = runtime.now();
@@ -223,10 +224,10 @@ export function createInstance(
       },
       selfId: () => runtime.selfId(),
     },
-    "theater:actor/message": {
+    [MESSAGE]: {
       send: (to: string, msg: string) => lower(message.send(to, msg)),
     },
-    "theater:actor/supervisor": {
+    [SUPERVISOR]: {
       spawn: (manifest: string, params: string | undefined) =>
         lower(supervisor.spawn(manifest, params ?? null)),
       stop: (child: string) => lower(supervisor.stop(child)),

@@ -18,6 +18,7 @@ import {
   sha256Hex,
 } from "../chain/mod.ts";
 import { parseDocument } from "./json_limits.ts";
+import { MESSAGE, RUNTIME, SUPERVISOR } from "./wit.ts";
 
 /** One host function call made by the guest, with what it got back. */
 export interface HostCallRecord {
@@ -153,10 +154,6 @@ interface StepEvent {
  * state's size since the last one (see `ActorRecorder#stateEvent`).
  */
 const FULL_EVERY = 8;
-
-const RUNTIME = "theater:actor/runtime";
-const MESSAGE = "theater:actor/message";
-const SUPERVISOR = "theater:actor/supervisor";
 
 /**
  * One actor's recorded life: start, init, then messages one at a time. The
