@@ -13,7 +13,13 @@ import {
   ProofError,
   StateError,
 } from "./chain/mod.ts";
-import { type Command, err, out, UsageError } from "./cli/_common.ts";
+import {
+  type Command,
+  describeOsError,
+  err,
+  out,
+  UsageError,
+} from "./cli/_common.ts";
 import { buildCommand } from "./cli/build.ts";
 import { checkpointCommand } from "./cli/checkpoint.ts";
 import { eventsCommand } from "./cli/events.ts";
@@ -116,6 +122,11 @@ export async function main(args: string[]): Promise<number> {
       return 2;
     }
     if (e instanceof Deno.errors.BrokenPipe) return 0;
+    const os = describeOsError(e);
+    if (os !== null) {
+      err(`theater ${name}: ${os}`);
+      return 2;
+    }
     err(`theater ${name}: ${e instanceof Error ? e.message : String(e)}`);
     return 2;
   }

@@ -114,3 +114,44 @@ export function cacheOption(
   }
   return values["cache-dir"] as string | undefined;
 }
+
+const OPERATIONS: Record<string, string> = {
+  readfile: "cannot read",
+  open: "cannot open",
+  stat: "cannot read",
+  lstat: "cannot read",
+  readdir: "cannot list",
+  writefile: "cannot write",
+  mkdir: "cannot create the directory",
+  remove: "cannot remove",
+  rename: "cannot rename",
+  copy: "cannot copy",
+};
+
+/**
+ * An OS or permission error from Deno in our words: what was being done,
+ * to which path, and the reason, without the "(os error N)" tail. Null
+ * for any other error.
+ */
+export function describeOsError(error: unknown): string | null {
+  if (!(error instanceof Error)) return null;
+  const known = Object.values(Deno.errors).some((kind) =>
+    error instanceof kind
+  );
+  if (!known) return null;
+  const m = error.message.match(
+    /^(.*?) \(os error \d+\)(?:: (\w+) '([^']*)')?/,
+  );
+  if (m) {
+    const reason = m[1].replace(/^./, (c) => c.toLowerCase());
+    const op = m[2] ? OPERATIONS[m[2]] ?? m[2] : null;
+    return op ? `${op} ${m[3]}: ${reason}` : reason;
+  }
+  const denied = error.message.match(/^Requires (\w+) access to "([^"]*)"/);
+  if (denied) {
+    return `${denied[2]}: not allowed by Deno's permissions (${
+      denied[1]
+    } access)`;
+  }
+  return error.message;
+}

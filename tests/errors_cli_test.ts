@@ -130,3 +130,27 @@ Deno.test("errors: build names a missing directory, manifest or permission (exit
     assert.match(r.stderr, /build needs --allow-run and --allow-ffi/);
   });
 });
+
+Deno.test("errors: OS errors say what was being done to which path, without the OS's tail", async () => {
+  await withTempDir(async (dir) => {
+    const chains = await counterRun(dir);
+    const chain = join(chains, "counter.jsonl");
+    let r = await runCli(["checkpoint", chain, "--key", join(dir, "nope.key")]);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /cannot read .*nope\.key: no such file or directory/,
+    );
+    r = await runCli([
+      "prove",
+      chain,
+      "--event",
+      "1",
+      "--out",
+      join(dir, "no", "p.json"),
+    ]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /cannot write .*p\.json: no such file or directory/);
+    for (const text of [r.stderr]) assert.doesNotMatch(text, /os error/);
+  });
+});
