@@ -16,6 +16,8 @@ import { compileCores, loadComponent } from "../runtime/mod.ts";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const EXAMPLE = new URL("../examples/counter/", import.meta.url).pathname;
 const MESSAGES = 20_000;
+/** Lines in flight (`--window`): a stream of messages to one actor. */
+const WINDOW = 64;
 
 const dir = await Deno.makeTempDir({ prefix: "theater_bench_" });
 globalThis.addEventListener("unload", () => {
@@ -39,6 +41,8 @@ async function run(lines: number): Promise<number> {
       "--fsync",
       "none",
       "--quiet",
+      "--window",
+      String(WINDOW),
     ],
     stdin: "piped",
     stdout: "piped",
@@ -81,7 +85,7 @@ const one = await run(1);
 const many = await run(MESSAGES);
 const perMessageUs = (many - one) * 1e6 / (MESSAGES - 1);
 console.log(
-  `theater run, counter, ${MESSAGES} stdin messages, fsync none: ${
+  `theater run, counter, ${MESSAGES} stdin messages, --window ${WINDOW}, fsync none: ${
     (1e6 / perMessageUs).toFixed(0)
   } msgs/s (${perMessageUs.toFixed(1)} µs each; start and stop ${
     (one * 1000).toFixed(0)

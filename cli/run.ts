@@ -7,6 +7,7 @@ import {
   cacheOption,
   type Command,
   err,
+  intFlag,
   out,
   parse,
   UsageError,
@@ -44,6 +45,12 @@ Options:
   --cache-dir DIR    keep transpiled components here, by SHA-256
                      (default: $THEATER_CACHE_DIR, else ~/.cache/theater)
   --no-cache         transpile every component afresh; use no disk cache
+  --window N         deliver up to N stdin lines to one actor at once
+                     (default 1: each line waits for the answer before it).
+                     Faster for a stream of messages; a line may then reach
+                     its actor before what the lines before it caused (a
+                     child spawned, an actor stopped) has happened. Lines
+                     to another actor still wait; answers stay in order.
   --quiet            do not show actor logs and status on stderr
   -h, --help         show this help
 
@@ -112,7 +119,12 @@ export const runCommand: Command = {
       "cache-dir": { type: "string" },
       "no-cache": { type: "boolean" },
       quiet: { type: "boolean" },
+      window: { type: "string" },
     });
+    const window = intFlag("window", values.window) ?? 1;
+    if (window < 1 || window > 1000) {
+      throw new UsageError(`--window must be 1 to 1000, got ${window}`);
+    }
     if (positionals.length !== 1) {
       throw new UsageError("run takes exactly one manifest");
     }
@@ -185,8 +197,24 @@ export const runCommand: Command = {
           }; chains in ${system.chainDir}`,
         );
       }
-      const deliver = async (line: string | Overlong, where: string) => {
-        if (typeof line === "string" && line.trim() === "") return;
+      /**
+       * Delivers one input line; resolves with what to print for it, so
+       * that lines can be in flight together and still answered in order.
+       */
+      /** The actor a line is for, or null when it is not a message. */
+      const targetOf = (line: string | Overlong): string | null => {
+        if (typeof line !== "string") return null;
+        try {
+          return address(JSON.parse(line)).to ?? manifest.name;
+        } catch {
+          return null;
+        }
+      };
+      const deliver = async (
+        line: string | Overlong,
+        where: string,
+      ): Promise<() => void> => {
+        if (typeof line === "string" && line.trim() === "") return () => {};
         let value: Json;
         try {
           if (typeof line !== "string") {
@@ -196,44 +224,63 @@ export const runCommand: Command = {
           }
           value = parseDocument(line, "message");
         } catch (e) {
-          err(`theater run: ${where}: ${(e as Error).message}`);
-          out(JSON.stringify({ input: where, error: (e as Error).message }));
+          const message = (e as Error).message;
           failed = true;
-          return;
+          return () => {
+            err(`theater run: ${where}: ${message}`);
+            out(JSON.stringify({ input: where, error: message }));
+          };
         }
         const { to, msg } = address(value);
         const target = to ?? manifest.name;
         try {
           const d = await system.send(target, msg);
-          out(JSON.stringify(
-            d.ok
-              ? { actor: target, reply: d.reply }
-              : { actor: target, error: d.error },
-          ));
+          return () =>
+            out(JSON.stringify(
+              d.ok
+                ? { actor: target, reply: d.reply }
+                : { actor: target, error: d.error },
+            ));
         } catch (e) {
           if (!(e instanceof DeliveryError)) throw e;
-          err(`theater run: ${where}: ${e.message}`);
-          out(
-            JSON.stringify({ input: where, actor: target, error: e.message }),
-          );
           failed = true;
+          return () => {
+            err(`theater run: ${where}: ${e.message}`);
+            out(
+              JSON.stringify({ input: where, actor: target, error: e.message }),
+            );
+          };
         }
       };
       for (const [i, line] of sends.entries()) {
         if (interrupted || rootStopped) break;
-        await deliver(line, `--send #${i + 1}`);
+        (await deliver(line, `--send #${i + 1}`))();
       }
       if (
         !interrupted && !rootStopped &&
         (sends.length === 0 || !Deno.stdin.isTerminal())
       ) {
+        // With --window N, up to N lines to one actor are delivered at once
+        // (the actor still takes them one at a time, in order); a line to
+        // another actor waits for the answers before it. Answers are
+        // printed in input order.
         const lines = stdinLines();
+        const inFlight: Promise<() => void>[] = [];
+        let inFlightTo: string | null = null;
         let n = 0;
         while (!interrupted && !rootStopped) {
           const next = await Promise.race([lines.next(), interrupt]);
           if (next === null || next.done) break;
-          await deliver(next.value, `stdin:${++n}`);
+          const target = targetOf(next.value);
+          if (target === null || target !== inFlightTo) {
+            for (const answer of inFlight.splice(0)) (await answer)();
+            if (interrupted || rootStopped) break;
+          }
+          inFlightTo = target;
+          inFlight.push(deliver(next.value, `stdin:${++n}`));
+          while (inFlight.length >= window) (await inFlight.shift()!)();
         }
+        for (const answer of inFlight.splice(0)) (await answer)();
       }
       await system.shutdown(
         system.failure

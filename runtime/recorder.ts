@@ -19,6 +19,7 @@ import {
 } from "../chain/mod.ts";
 import { parseDocument } from "./json_limits.ts";
 import { MESSAGE, RUNTIME, SUPERVISOR } from "./wit.ts";
+import { nextState } from "./_guest.ts";
 
 /** One host function call made by the guest, with what it got back. */
 export interface HostCallRecord {
@@ -59,7 +60,26 @@ export interface Executor {
     actor: string,
     call: { fn: GuestFunction; args: string[] },
   ): Promise<GuestOutcome>;
+  /**
+   * Runs several calls into one actor one after another, in one round
+   * trip; a null first argument is the state the call before left (the
+   * new state of an `ok` that passes the document gate, else the state it
+   * was given). Optional: without it, calls go one at a time.
+   */
+  callMany?(
+    actor: string,
+    calls: { fn: GuestFunction; args: (string | null)[] }[],
+  ): Promise<GuestOutcome[]>;
 }
+
+/** A message waiting in an actor's queue, for calls run ahead. */
+interface Queued {
+  /** The message as the guest gets it. */
+  text: string;
+}
+
+/** Messages handled ahead in one round trip, at most. */
+const RUN_AHEAD = 16;
 
 /** An outgoing message the guest sent, as recorded. */
 export interface Outgoing {
@@ -170,6 +190,16 @@ export class ActorRecorder {
   #state: Json = null;
   #stateText = "null";
   #busy: Promise<unknown> = Promise.resolve();
+  /** Messages delivered and not yet handled, in order. */
+  #queued: Queued[] = [];
+  /** Outcomes run ahead, by message, with the state each was given. */
+  #ahead = new Map<Queued, { state: string; outcome: GuestOutcome }>();
+  /** The last message run ahead and the state it leaves. */
+  #predicted: { after: Queued; state: string } | null = null;
+  /** The batch running ahead, and the messages it covers. */
+  #inflight: { covers: Set<Queued>; done: Promise<void> } | null = null;
+  /** Bumped when what ran ahead is dropped: late batches are ignored. */
+  #epoch = 0;
   #closing: string | null = null;
   /**
    * The chain's size in bytes right after the last full state; -Infinity
@@ -231,6 +261,7 @@ export class ActorRecorder {
     options: { init: boolean; state: Json },
   ): Promise<{ event: ChainEvent; init: Delivery | null }> {
     return this.#serial(async () => {
+      this.#dropAhead();
       // The guest gets the state as the chain holds it, in a new run and
       // in replay alike.
       this.#fullAt = -Infinity;
@@ -264,6 +295,7 @@ export class ActorRecorder {
     init: boolean,
     before: StepEvent[] = [],
   ): Promise<Delivery | null> {
+    this.#dropAhead();
     this.#fullAt = -Infinity;
     const started: StepEvent = {
       type: "actor.start",
@@ -291,19 +323,114 @@ export class ActorRecorder {
     msg: Json,
     options: { from: string; link?: ChainLink | null },
   ): Promise<Delivery> {
+    const queued: Queued = { text: JSON.stringify(msg) };
+    this.#queued.push(queued);
     return this.#serial(async () => {
+      this.#queued.shift();
+      while (!this.#ahead.has(queued) && this.#inflight?.covers.has(queued)) {
+        await this.#inflight.done;
+      }
+      const ahead = this.#ahead.get(queued);
+      this.#ahead.delete(queued);
       if (this.#closing) throw new NotDelivered(this.#closing);
       const input: StepEvent = {
         type: "message.in",
         data: { from: options.from, msg, link: options.link ?? null },
         ts: this.writer.tick(),
       };
-      return await this.#runPipelined(
-        "handle",
-        [this.#stateText, JSON.stringify(msg)],
-        [input],
-      );
+      const args = [this.#stateText, queued.text];
+      // A call run ahead counts only if it was given this very state.
+      let outcome: GuestOutcome;
+      if (ahead && ahead.state === args[0]) {
+        outcome = ahead.outcome;
+        this.#fill();
+      } else {
+        outcome = await this.#callAhead(args);
+      }
+      return await this.#runPipelined("handle", args, [input], outcome);
     });
+  }
+
+  /**
+   * Calls `handle` for the message at hand and, when the executor can and
+   * more messages wait, for up to {@linkcode RUN_AHEAD} of them in the same
+   * round trip, each from the state the one before leaves. Those outcomes
+   * are kept for their messages, which use one only if their state is
+   * the one it was computed from; any other step drops them all.
+   */
+  async #callAhead(args: string[]): Promise<GuestOutcome> {
+    this.#dropAhead();
+    const next = this.#queued.slice(0, RUN_AHEAD - 1);
+    if (!this.executor.callMany || next.length === 0) {
+      return await this.executor.call(this.id, { fn: "handle", args });
+    }
+    const epoch = this.#epoch;
+    const outcomes = await this.executor.callMany(this.id, [
+      { fn: "handle", args },
+      ...next.map((q) => ({ fn: "handle" as const, args: [null, q.text] })),
+    ]);
+    if (epoch === this.#epoch) {
+      this.#keepAhead(next, nextState("handle", args[0], outcomes[0]), {
+        outcomes: outcomes.slice(1),
+      });
+      this.#fill();
+    }
+    return outcomes[0];
+  }
+
+  /**
+   * Keeps the outcomes run ahead for `messages`, the first given `state`,
+   * and notes where the next batch would start.
+   */
+  #keepAhead(
+    messages: Queued[],
+    state: string,
+    { outcomes }: { outcomes: GuestOutcome[] },
+  ): void {
+    for (const [k, q] of messages.entries()) {
+      const outcome = outcomes[k];
+      if (!outcome) break;
+      this.#ahead.set(q, { state, outcome });
+      state = nextState("handle", state, outcome);
+      this.#predicted = { after: q, state };
+    }
+  }
+
+  /**
+   * While fewer than a batch of outcomes wait, runs the next messages
+   * ahead in the background, from the state predicted for them, so the
+   * worker computes while the host records.
+   */
+  #fill(): void {
+    const predicted = this.#predicted;
+    if (this.#inflight || !predicted || !this.executor.callMany) return;
+    if (this.#ahead.size >= RUN_AHEAD) return;
+    const from = this.#queued.indexOf(predicted.after) + 1;
+    const next = this.#queued.slice(from, from + RUN_AHEAD);
+    if (from === 0 || next.length === 0) return;
+    const epoch = this.#epoch;
+    const done = this.executor.callMany(
+      this.id,
+      next.map((q, k) => ({
+        fn: "handle" as const,
+        args: [k === 0 ? predicted.state : null, q.text],
+      })),
+    ).then((outcomes) => {
+      if (epoch === this.#epoch) {
+        this.#keepAhead(next, predicted.state, { outcomes });
+      }
+    }, () => {}).finally(() => {
+      if (this.#inflight?.done === done) this.#inflight = null;
+      if (epoch === this.#epoch) this.#fill();
+    });
+    this.#inflight = { covers: new Set(next), done };
+  }
+
+  /** Forgets every call run ahead (a step that changes what they saw). */
+  #dropAhead(): void {
+    this.#ahead.clear();
+    this.#predicted = null;
+    this.#epoch++;
   }
 
   /**
@@ -316,6 +443,7 @@ export class ActorRecorder {
     options: { notify: boolean },
   ): Promise<{ event: ChainEvent; delivery: Delivery | null }> {
     return this.#serial(async () => {
+      this.#dropAhead();
       const input: StepEvent = {
         type: "child.event",
         data: { ...event },
@@ -337,6 +465,7 @@ export class ActorRecorder {
   /** Records `actor.stop` and waits for everything to be durable. */
   stop(reason: string): Promise<void> {
     return this.#serial(async () => {
+      this.#dropAhead();
       await this.writer.append("actor.stop", { reason });
       await this.writer.flush();
     });
@@ -413,8 +542,9 @@ export class ActorRecorder {
     fn: GuestFunction,
     args: string[],
     input: StepEvent[],
+    outcome: GuestOutcome,
   ): Promise<Delivery | Early<Delivery>> {
-    const staged = await this.#stage(fn, args, input);
+    const staged = await this.#stage(fn, args, input, outcome);
     return staged.early ? new Early(staged.durable) : await staged.durable;
   }
 
@@ -422,8 +552,10 @@ export class ActorRecorder {
     fn: GuestFunction,
     args: string[],
     input: StepEvent[],
+    given?: GuestOutcome,
   ): Promise<{ durable: Promise<Delivery>; early: boolean }> {
-    const outcome = await this.executor.call(this.id, { fn, args });
+    if (!given) this.#dropAhead();
+    const outcome = given ?? await this.executor.call(this.id, { fn, args });
     const logs: string[] = [];
     const sends: { to: string; msg: Json; size: number }[] = [];
     const effects: { op: Effect["op"]; at: number; call: HostCallRecord }[] =
@@ -575,6 +707,8 @@ export class ActorRecorder {
         link: { actor: this.id, hash: all[at].hash },
       })),
     }));
+    // Supervisor calls change what later calls see (children, names).
+    if (effects.length > 0) this.#dropAhead();
     return { durable, early: effects.length === 0 };
   }
 

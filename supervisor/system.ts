@@ -271,6 +271,8 @@ interface Checkpointing {
   /** Tree size of the last checkpoint written. */
   last: number;
   path: string;
+  /** The checkpoint being written: one at a time, in order. */
+  writing?: Promise<void>;
 }
 
 /**
@@ -1014,18 +1016,25 @@ export class ActorSystem {
   async #checkpoint(actor: Running, force: boolean): Promise<void> {
     const cp = actor.checkpoints;
     if (!cp) return;
-    const due = cp.frontier.size - cp.last;
-    if (due === 0 || (!force && due < cp.every)) return;
-    await actor.writer.flush();
-    const size = cp.frontier.size;
-    const text = await signCheckpoint(
-      { origin: originOf(actor.id), size, root: cp.frontier.root() },
-      cp.signer,
-    );
-    const tmp = `${cp.path}.tmp`;
-    await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, cp.path);
-    cp.last = size;
+    // Deliveries of one actor can finish together: checkpoints are written
+    // one at a time, so a later one is never replaced by an earlier one.
+    const write = async () => {
+      const due = cp.frontier.size - cp.last;
+      if (due === 0 || (!force && due < cp.every)) return;
+      // The frontier holds only events already durable (onAppend).
+      const size = cp.frontier.size;
+      const text = await signCheckpoint(
+        { origin: originOf(actor.id), size, root: cp.frontier.root() },
+        cp.signer,
+      );
+      const tmp = `${cp.path}.tmp`;
+      await Deno.writeTextFile(tmp, text);
+      await Deno.rename(tmp, cp.path);
+      cp.last = size;
+    };
+    const next = (cp.writing ?? Promise.resolve()).then(write, write);
+    cp.writing = next.catch(() => {});
+    await next;
   }
 
   #track(p: Promise<unknown>): void {

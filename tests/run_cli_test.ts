@@ -426,3 +426,40 @@ Deno.test("run: the transpile cache is on by default; --no-cache leaves it alone
     assert.match(r.stderr, /--no-cache and --cache-dir exclude each other/);
   });
 });
+
+Deno.test("run --window: lines stream to one actor, answers stay in input order", async () => {
+  await withTempDir(async (dir) => {
+    const chains = join(dir, "chains");
+    const lines = Array.from({ length: 60 }, (_, i) =>
+      i === 30 ? '{"to":"nobody","msg":1}' : '"inc"').join("\n") + "\n";
+    const r = await runCli([
+      "run",
+      join(COUNTER, "manifest.json"),
+      "--chain-dir",
+      chains,
+      "--window",
+      "16",
+      "--quiet",
+    ], { stdin: lines });
+    assert.equal(r.code, 1, r.stderr);
+    const out = replies(r.stdout) as Record<string, unknown>[];
+    assert.equal(out.length, 60);
+    let count = 0;
+    for (const [i, answer] of out.entries()) {
+      if (i === 30) {
+        assert.equal(answer.input, "stdin:31");
+        continue;
+      }
+      assert.deepEqual(answer, { actor: "counter", reply: { count: ++count } });
+    }
+    assert.equal((await verifyPath(chains)).ok, true);
+    const bad = await runCli([
+      "run",
+      join(COUNTER, "manifest.json"),
+      "--window",
+      "0",
+    ]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--window must be 1 to 1000/);
+  });
+});
