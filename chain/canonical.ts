@@ -51,18 +51,19 @@ export function eventLine(event: ChainEvent): string {
 }
 
 /**
- * Seals an event and writes its line with one canonicalisation of `data`:
- * the envelope members are simple (an actor id, a hash or null, integers,
- * a type name), so their RFC 8785 form is written directly, in the key
- * order RFC 8785 sorts them to, and the hashed text and the line differ
- * only by the `hash` member. Equal, byte for byte, to
- * `eventLine(sealEvent(event))` (tested over random events).
+ * Seals an event and writes its line, as UTF-8 ending in `\n`, with one
+ * canonicalisation of `data` and one encoding: the envelope members are
+ * simple (an actor id, a hash or null, integers, a type name), so their
+ * RFC 8785 form is written directly, in the key order RFC 8785 sorts them
+ * to, and the hashed bytes and the line differ only by the `hash` member,
+ * which goes between the two halves. Equal, byte for byte, to
+ * `eventLine(sealEvent(event))` and a newline (tested over random events).
  *
  * @throws {TypeError} when `data` has no canonical form.
  */
 export function sealLine(
   event: UnsealedEvent,
-): { event: ChainEvent; line: string } {
+): { event: ChainEvent; bytes: Uint8Array } {
   const head = `{"actor":${JSON.stringify(event.actor)},"data":${
     canonicalJson(event.data)
   },`;
@@ -70,7 +71,21 @@ export function sealLine(
     event.parent === null ? "null" : `"${event.parent}"`
   },"seq":${event.seq},"ts":${event.ts},"type":${
     JSON.stringify(event.type)
-  },"v":${event.v}}`;
-  const hash = sha256Hex(head + tail);
-  return { event: { ...event, hash }, line: `${head}"hash":"${hash}",${tail}` };
+  },"v":${event.v}}\n`;
+  // Room for both halves at 3 bytes per UTF-16 unit, and the hash member.
+  const out = new Uint8Array(3 * (head.length + tail.length) + HASH_MEMBER);
+  const h = encoder.encodeInto(head, out).written;
+  const t = encoder.encodeInto(tail, out.subarray(h + HASH_MEMBER)).written;
+  const hash = createHash("sha256")
+    .update(out.subarray(0, h))
+    .update(out.subarray(h + HASH_MEMBER, h + HASH_MEMBER + t - 1))
+    .digest("hex");
+  encoder.encodeInto(`"hash":"${hash}",`, out.subarray(h, h + HASH_MEMBER));
+  return {
+    event: { ...event, hash },
+    bytes: out.subarray(0, h + HASH_MEMBER + t),
+  };
 }
+
+/** Bytes of `"hash":"<64 hex>",`. */
+const HASH_MEMBER = 74;

@@ -105,8 +105,11 @@ Deno.test("sealLine writes exactly the RFC 8785 line of the sealed event", () =>
       type: pick(["handle.ok", "message.in", "actor.stop"] as const),
       data: { state: value(0), reply: value(0) } as { [key: string]: Json },
     };
-    const { event: sealed, line } = sealLine(event);
-    assert.equal(line, eventLine(sealEvent(event)));
+    const { event: sealed, bytes } = sealLine(event);
+    assert.equal(
+      new TextDecoder().decode(bytes),
+      eventLine(sealEvent(event)) + "\n",
+    );
     assert.equal(sealed.hash, sealEvent(event).hash);
   }
 });

@@ -97,7 +97,6 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-const encoder = new TextEncoder();
 const TAIL_BLOCK = 64 * 1024;
 
 /**
@@ -298,10 +297,11 @@ export class ChainWriter {
     let head = this.#head;
     const sealed = events.map(({ type, data, ts }) => {
       let event: ChainEvent;
-      let line: string;
+      let bytes: Uint8Array;
       try {
-        // One canonicalisation: the hashed text and the line come from it.
-        ({ event, line } = sealLine({
+        // One canonicalisation and one encoding: the hashed bytes and the
+        // line come from them.
+        ({ event, bytes } = sealLine({
           v: TYPE_VERSION[type],
           seq,
           actor: this.actor,
@@ -317,7 +317,6 @@ export class ChainWriter {
       }
       const problem = checkShape(event);
       if (problem) throw new TypeError(`cannot append: ${problem.message}`);
-      const bytes = encoder.encode(line + "\n");
       if (bytes.length - 1 > MAX_LINE_BYTES) {
         throw new TypeError(
           `cannot append: event is ${
