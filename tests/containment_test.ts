@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { verifyPath } from "../chain/mod.ts";
 import { buildHostile, type HostileKind } from "./testdata/hostile.ts";
+import { WorkerPool } from "../runtime/mod.ts";
+import { ActorSystem, validateManifest } from "../supervisor/mod.ts";
 import {
   addressed,
   chainEvents,
@@ -433,3 +435,52 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     });
   });
 }
+
+Deno.test("contained: messages run ahead for a spinning actor do not hold up a sibling", async () => {
+  await withTempDir(async (dir) => {
+    await buildHostile("busy", dir);
+    await buildHostile("echo", dir);
+    const manifest = (name: string) =>
+      validateManifest({
+        name,
+        component: `./${name}.wasm`,
+        chain: { fsync: "none" },
+        limits: { handle_timeout_ms: 300 },
+      }, { path: join(dir, `${name}.json`) });
+    const pool = new WorkerPool({ size: 2 });
+    const batches: number[] = [];
+    const callMany = pool.callMany.bind(pool);
+    pool.callMany = (actor, calls) => {
+      if (actor === "busy") batches.push(calls.length);
+      return callMany(actor, calls);
+    };
+    const system = new ActorSystem({
+      executor: pool,
+      chainDir: join(dir, "chains"),
+    });
+    try {
+      await system.start(manifest("busy"));
+      await system.start(manifest("echo"), { id: "echo" });
+      // Six messages wait for the spinning actor: they run ahead together.
+      const spinning = Array.from(
+        { length: 6 },
+        () => system.send("busy", "spin"),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      const started = performance.now();
+      const d = await system.send("echo", "hi");
+      const ms = performance.now() - started;
+      assert.equal(d.ok, true);
+      assert.ok(ms < 1000, `the sibling answered after ${ms.toFixed(0)} ms`);
+      for (const r of await Promise.all(spinning)) {
+        assert.equal(r.ok, false);
+        assert.match(r.error!, /timed out after 300 ms/);
+      }
+      assert.ok(batches.some((n) => n > 1), `batches ${batches}`);
+    } finally {
+      await system.shutdown("test over");
+      pool.close();
+    }
+    assert.equal((await verifyPath(join(dir, "chains"))).ok, true);
+  });
+});
