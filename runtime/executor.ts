@@ -243,6 +243,14 @@ export class WorkerPool implements ActorExecutor {
       Math.max(4, 2 * navigator.hardwareConcurrency);
   }
 
+  /**
+   * Starts a worker now if none is running, so that the first call does
+   * not wait for one to boot.
+   */
+  warm(): void {
+    if (this.#workers.length === 0 && !this.#closed) this.#spawn();
+  }
+
   /** Workers started so far and still alive. */
   get workers(): number {
     return this.#workers.length;
