@@ -39,6 +39,12 @@ export type ToWorker =
     }[];
     /** Each call's time limit, instantiation included. */
     timeoutMs: number;
+    /**
+     * Whether the host waits to hear that the calls started (it does not
+     * know the instance to be ready); the worker says so anyway when it
+     * must instantiate first.
+     */
+    announce: boolean;
   }
   | { type: "drop"; actor: string }
   | {
@@ -120,7 +126,9 @@ async function handle(msg: ToWorker): Promise<void> {
       }
       // The time limit starts now, before instantiation: a start function
       // that spins is cut off like a handler that spins.
-      scope.postMessage({ type: "started", id: msg.id });
+      if (msg.announce || !actor) {
+        scope.postMessage({ type: "started", id: msg.id });
+      }
       const outcomes: GuestOutcome[] = [];
       let state: string | null = null;
       for (const call of msg.calls) {

@@ -107,6 +107,11 @@ class WorkerSlot {
   #pool: WorkerPool;
   #worker: Worker;
   #sent = new Set<string>();
+  /**
+   * Actors whose instance is ready here, as far as the host knows: their
+   * calls start at once, so the worker need not say so.
+   */
+  #warm = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** The call in flight, or null when the worker is free. */
   running: Pending | null = null;
@@ -133,6 +138,7 @@ class WorkerSlot {
   }
 
   drop(actor: string): void {
+    this.#warm.delete(actor);
     this.post({ type: "drop", actor });
   }
 
@@ -149,11 +155,13 @@ class WorkerSlot {
       this.#sent.add(component.key);
     }
     this.running = p;
+    const warm = this.#warm.has(p.actor);
     this.post({
       type: "call",
       id: p.id,
       actor: p.actor,
       key: component.key,
+      announce: !warm,
       calls: p.calls.map((c) => ({
         fn: c.fn,
         args: c.args,
@@ -161,6 +169,12 @@ class WorkerSlot {
       })),
       timeoutMs: slot.timeoutMs,
     });
+    if (warm) {
+      // The instance is ready: the calls start now (a worker that finds it
+      // gone after all says "started", which sets the timer again).
+      this.#limit(p);
+      return;
+    }
     // Until the worker says the call started, only a worker that never
     // answers (it died, or cannot load the bindings) is cut off.
     this.#timer = setTimeout(
@@ -178,6 +192,11 @@ class WorkerSlot {
   #started(id: number): void {
     const p = this.running;
     if (p?.id !== id) return;
+    this.#limit(p);
+  }
+
+  /** The last-resort timer of calls under way. */
+  #limit(p: Pending): void {
     clearTimeout(this.#timer);
     const limit = this.#pool.slot(p.actor)?.timeoutMs ?? 0;
     // Each call of a batch has its own deadline.
@@ -191,6 +210,9 @@ class WorkerSlot {
     if (this.running?.id !== id) return;
     clearTimeout(this.#timer);
     const p = this.running;
+    // After a trap the worker drops the instance (_worker.ts).
+    if (outcomes.at(-1)?.status === "trap") this.#warm.delete(p.actor);
+    else this.#warm.add(p.actor);
     this.running = null;
     p.resolve(outcomes);
     this.#pool.freed();
