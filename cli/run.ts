@@ -30,12 +30,16 @@ chain that does not verify is refused. To start afresh, use another run
 directory (--chain-dir) or remove the old one. Only one theater process may
 use a run directory at a time.
 
-A message line is any JSON value, sent to the root actor, or
-{"to": "<actor>", "msg": <JSON>} to address another actor.
-Replies: {"actor": "<id>", "reply": <JSON>} or {"actor": "<id>", "error": "..."}.
-A line that cannot be delivered (not JSON, not canonical JSON, too big, no
-such actor, a full mailbox) is answered {"input": "stdin:<n>", "error": "..."}
-(with "actor" when it named one), said on stderr too, and the run goes on.
+A message line is any JSON value, sent to the root actor, or an envelope
+{"to": "<actor>", "msg": <JSON>, "id": <string or number>} with "msg" and
+"to", "id" or both: "to" addresses another actor, and "id" comes back in the
+answer so a script can match answers to lines. (To send an object with just
+those keys as a message, put it in an envelope's "msg".)
+Replies: {"actor": "<id>", "reply": <JSON>} or {"actor": "<id>", "error": "..."},
+with "id" when the line had one. A line that cannot be delivered (not JSON,
+not canonical JSON, too big, no such actor, a full mailbox) is answered
+{"input": "stdin:<n>", "error": "..."} (with "actor" and "id" when it named
+them), said on stderr too, and the run goes on.
 
 Options:
   --send JSON        deliver this message first (repeatable); with --send,
@@ -61,15 +65,29 @@ the manifest or component cannot be used.`;
 interface Addressed {
   to: string | null;
   msg: Json;
+  /** Echoed in the answer, when the line gave one. */
+  id?: string | number;
 }
 
+/**
+ * An input line's target, message and id: an object with `msg` and `to`,
+ * `id` or both (and no other key) is an envelope; anything else is a
+ * message to the root.
+ */
 function address(value: Json): Addressed {
   if (
     value !== null && typeof value === "object" && !Array.isArray(value) &&
-    Object.keys(value).length === 2 && typeof value.to === "string" &&
-    "msg" in value
+    "msg" in value && ("to" in value || "id" in value) &&
+    Object.keys(value).every((k) => k === "to" || k === "msg" || k === "id") &&
+    (!("to" in value) || typeof value.to === "string") &&
+    (!("id" in value) || typeof value.id === "string" ||
+      typeof value.id === "number")
   ) {
-    return { to: value.to, msg: value.msg };
+    return {
+      to: typeof value.to === "string" ? value.to : null,
+      msg: value.msg,
+      id: "id" in value ? value.id as string | number : undefined,
+    };
   }
   return { to: null, msg: value };
 }
@@ -231,15 +249,16 @@ export const runCommand: Command = {
             out(JSON.stringify({ input: where, error: message }));
           };
         }
-        const { to, msg } = address(value);
+        const { to, msg, id } = address(value);
         const target = to ?? manifest.name;
+        const echo = id === undefined ? {} : { id };
         try {
           const d = await system.send(target, msg);
           return () =>
             out(JSON.stringify(
               d.ok
-                ? { actor: target, reply: d.reply }
-                : { actor: target, error: d.error },
+                ? { actor: target, reply: d.reply, ...echo }
+                : { actor: target, error: d.error, ...echo },
             ));
         } catch (e) {
           if (!(e instanceof DeliveryError)) throw e;
@@ -247,7 +266,12 @@ export const runCommand: Command = {
           return () => {
             err(`theater run: ${where}: ${e.message}`);
             out(
-              JSON.stringify({ input: where, actor: target, error: e.message }),
+              JSON.stringify({
+                input: where,
+                actor: target,
+                error: e.message,
+                ...echo,
+              }),
             );
           };
         }

@@ -463,3 +463,41 @@ Deno.test("run --window: lines stream to one actor, answers stay in input order"
     assert.match(bad.stderr, /--window must be 1 to 1000/);
   });
 });
+
+Deno.test("run: an input line's id comes back in its answer, errors included", async () => {
+  await withTempDir(async (dir) => {
+    const r = await runCli([
+      "run",
+      join(COUNTER, "manifest.json"),
+      "--chain-dir",
+      join(dir, "chains"),
+      "--window",
+      "4",
+      "--quiet",
+    ], {
+      stdin: [
+        '{"msg":"inc","id":7}',
+        '{"to":"counter","msg":"get","id":"a"}',
+        '{"to":"nobody","msg":1,"id":9}',
+        '"inc"',
+        // Not an envelope (another key): the whole object is the message.
+        '{"msg":"inc","id":1,"x":2}',
+      ].join("\n") + "\n",
+    });
+    assert.equal(r.code, 1);
+    const out = replies(r.stdout);
+    assert.deepEqual(out.slice(0, 4), [
+      { actor: "counter", reply: { count: 1 }, id: 7 },
+      { actor: "counter", reply: { count: 1 }, id: "a" },
+      {
+        input: "stdin:3",
+        actor: "nobody",
+        error: 'no actor "nobody" is running',
+        id: 9,
+      },
+      { actor: "counter", reply: { count: 2 } },
+    ]);
+    assert.equal((out[4] as { actor: string }).actor, "counter");
+    assert.equal("id" in (out[4] as object), false);
+  });
+});
