@@ -72,10 +72,14 @@ if (import.meta.main) {
   const target = join(resolve(dir), "theater");
   try {
     await Deno.mkdir(dirname(target), { recursive: true });
-    await Deno.writeTextFile(target, launcher(root, Deno.execPath()), {
+    // Written aside and renamed: an install cut short leaves the old
+    // launcher (or none), never half of one.
+    const temp = `${target}.${crypto.randomUUID()}.tmp`;
+    await Deno.writeTextFile(temp, launcher(root, Deno.execPath()), {
       mode: 0o755,
     });
-    await Deno.chmod(target, 0o755);
+    await Deno.chmod(temp, 0o755);
+    await Deno.rename(temp, target);
   } catch (err) {
     console.error(`install: cannot write ${target}: ${(err as Error).message}`);
     Deno.exit(2);
