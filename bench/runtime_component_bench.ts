@@ -36,7 +36,7 @@ const host: HostImports = {
     random: (len) => new Uint8Array(len),
     selfId: () => "c",
   },
-  message: { send: refuse },
+  message: { send: refuse, sender: () => "external" },
   supervisor: {
     spawn: refuse,
     stop: refuse,

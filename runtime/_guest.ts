@@ -66,6 +66,8 @@ export interface CallContext {
   children: string[];
   /** How many children this actor has spawned before (names the next). */
   spawned?: number;
+  /** Who sent the message being handled (`message.sender`). */
+  sender?: string;
   /**
    * In replay, the host calls the record says the guest made, in order:
    * their results are returned instead of live ones, and each call's
@@ -157,6 +159,13 @@ export class GuestActor {
             return { ok: null };
           })) as Result<null>;
         },
+        sender: () =>
+          host(
+            MESSAGE,
+            "sender",
+            [],
+            () => this.#context.sender ?? "",
+          ) as string,
       },
       supervisor: {
         spawn: (manifest, params) =>

@@ -5,11 +5,12 @@
  *
  * @module
  */
-const WIT = new URL("../wit/theater.wit", import.meta.url);
+const WIT = new URL("../wit/0.1.0/theater.wit", import.meta.url);
 
 /**
  * Builds a component from a WAT file (or WAT source with `source`),
- * embedding `wit/theater.wit` (or `wit`) for `world`.
+ * embedding `wit/0.1.0/theater.wit` (or `wit`) for `world`: the WAT
+ * components here import the 0.1.0 names.
  */
 export async function buildWatComponent(
   path: string,

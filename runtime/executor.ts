@@ -82,6 +82,8 @@ export interface BatchCall {
   args: (string | null)[];
   /** Its context; default: the actor's slot's context at dispatch. */
   context?: CallContext;
+  /** Who sent the message being handled (`message.sender`). */
+  sender?: string;
 }
 
 interface Pending {
@@ -165,7 +167,9 @@ class WorkerSlot {
       calls: p.calls.map((c) => ({
         fn: c.fn,
         args: c.args,
-        context: c.context ?? slot.context(),
+        context: c.sender === undefined
+          ? c.context ?? slot.context()
+          : { ...(c.context ?? slot.context()), sender: c.sender },
       })),
       timeoutMs: slot.timeoutMs,
     });
@@ -346,7 +350,7 @@ export class WorkerPool implements ActorExecutor {
   /** Runs one guest function of an actor and resolves with its outcome. */
   async call(
     actor: string,
-    call: { fn: GuestFunction; args: string[] },
+    call: { fn: GuestFunction; args: string[]; sender?: string },
   ): Promise<GuestOutcome> {
     return (await this.callMany(actor, [call]))[0];
   }
@@ -476,7 +480,7 @@ export class InProcessExecutor implements ActorExecutor {
   /** Runs one guest function of an actor and resolves with its outcome. */
   call(
     actor: string,
-    call: { fn: GuestFunction; args: string[] },
+    call: { fn: GuestFunction; args: string[]; sender?: string },
   ): Promise<GuestOutcome> {
     const entry = this.#actors.get(actor);
     const instantiate = entry && this.#bindings.get(entry.slot.component.key);
@@ -495,7 +499,12 @@ export class InProcessExecutor implements ActorExecutor {
         trap(`instantiation failed: ${(err as Error).message}`),
       );
     }
-    const outcome = entry.guest.call(call.fn, call.args, entry.slot.context());
+    const context = entry.slot.context();
+    const outcome = entry.guest.call(
+      call.fn,
+      call.args,
+      call.sender === undefined ? context : { ...context, sender: call.sender },
+    );
     if (outcome.status === "trap") entry.guest = undefined;
     return Promise.resolve(outcome);
   }

@@ -73,6 +73,8 @@ export interface HostImports {
   /** `theater:actor/message`. */
   message: {
     send(to: string, msg: string): Result<null>;
+    /** (0.2.0) Who sent the message being handled. */
+    sender(): string;
   };
   /** `theater:actor/supervisor`. */
   supervisor: {
@@ -226,6 +228,7 @@ export function createInstance(
     },
     [MESSAGE]: {
       send: (to: string, msg: string) => lower(message.send(to, msg)),
+      sender: () => message.sender(),
     },
     [SUPERVISOR]: {
       spawn: (manifest: string, params: string | undefined) =>

@@ -51,6 +51,7 @@ function recordingHost(
         calls.push(`send(${to}, ${msg})`);
         return overrides.send?.(to, msg) ?? { ok: true, value: null };
       },
+      sender: () => "external",
     },
     supervisor: {
       spawn: no("spawn"),

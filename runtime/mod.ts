@@ -16,7 +16,10 @@
  *     random: (len) => crypto.getRandomValues(new Uint8Array(len)),
  *     selfId: () => "counter",
  *   },
- *   message: { send: () => ({ ok: false, error: "no peers" }) },
+ *   message: {
+ *     send: () => ({ ok: false, error: "no peers" }),
+ *     sender: () => "external",
+ *   },
  *   supervisor: {
  *     spawn: () => ({ ok: false, error: "no children" }),
  *     stop: () => ({ ok: false, error: "no children" }),

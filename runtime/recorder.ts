@@ -58,7 +58,7 @@ export interface Executor {
   /** Runs one guest function of an actor and resolves with its outcome. */
   call(
     actor: string,
-    call: { fn: GuestFunction; args: string[] },
+    call: { fn: GuestFunction; args: string[]; sender?: string },
   ): Promise<GuestOutcome>;
   /**
    * Runs several calls into one actor one after another, in one round
@@ -68,7 +68,7 @@ export interface Executor {
    */
   callMany?(
     actor: string,
-    calls: { fn: GuestFunction; args: (string | null)[] }[],
+    calls: { fn: GuestFunction; args: (string | null)[]; sender?: string }[],
   ): Promise<GuestOutcome[]>;
 }
 
@@ -76,6 +76,8 @@ export interface Executor {
 interface Queued {
   /** The message as the guest gets it. */
   text: string;
+  /** Who sent it (`message.sender`). */
+  from: string;
 }
 
 /** Messages handled ahead in one round trip, at most. */
@@ -323,7 +325,7 @@ export class ActorRecorder {
     msg: Json,
     options: { from: string; link?: ChainLink | null },
   ): Promise<Delivery> {
-    const queued: Queued = { text: JSON.stringify(msg) };
+    const queued: Queued = { text: JSON.stringify(msg), from: options.from };
     this.#queued.push(queued);
     return this.#serial(async () => {
       this.#queued.shift();
@@ -345,7 +347,7 @@ export class ActorRecorder {
         outcome = ahead.outcome;
         this.#fill();
       } else {
-        outcome = await this.#callAhead(args);
+        outcome = await this.#callAhead(args, queued.from);
       }
       return await this.#runPipelined("handle", args, [input], outcome);
     });
@@ -358,16 +360,20 @@ export class ActorRecorder {
    * are kept for their messages, which use one only if their state is
    * the one it was computed from; any other step drops them all.
    */
-  async #callAhead(args: string[]): Promise<GuestOutcome> {
+  async #callAhead(args: string[], sender: string): Promise<GuestOutcome> {
     this.#dropAhead();
     const next = this.#queued.slice(0, RUN_AHEAD - 1);
     if (!this.executor.callMany || next.length === 0) {
-      return await this.executor.call(this.id, { fn: "handle", args });
+      return await this.executor.call(this.id, { fn: "handle", args, sender });
     }
     const epoch = this.#epoch;
     const outcomes = await this.executor.callMany(this.id, [
-      { fn: "handle", args },
-      ...next.map((q) => ({ fn: "handle" as const, args: [null, q.text] })),
+      { fn: "handle", args, sender },
+      ...next.map((q) => ({
+        fn: "handle" as const,
+        args: [null, q.text],
+        sender: q.from,
+      })),
     ]);
     if (epoch === this.#epoch) {
       this.#keepAhead(next, nextState("handle", args[0], outcomes[0]), {
@@ -414,6 +420,7 @@ export class ActorRecorder {
       next.map((q, k) => ({
         fn: "handle" as const,
         args: [k === 0 ? predicted.state : null, q.text],
+        sender: q.from,
       })),
     ).then((outcomes) => {
       if (epoch === this.#epoch) {

@@ -206,9 +206,9 @@ import { bindActor, type RawImports } from "${sdk.href}";
   if (!bundle.success) throw new BuildError(diagnostics(bundle.stderr, dir));
   const jsSource = [
     bundle.stdout,
-    `import runtime from "theater:actor/runtime@0.1.0";`,
-    `import message from "theater:actor/message@0.1.0";`,
-    `import supervisor from "theater:actor/supervisor@0.1.0";`,
+    `import runtime from "theater:actor/runtime@0.2.0";`,
+    `import message from "theater:actor/message@0.2.0";`,
+    `import supervisor from "theater:actor/supervisor@0.2.0";`,
     `const bound = globalThis.__theater({ runtime, message, supervisor });`,
     `export const actor = bound.actor;`,
     world === "supervisor-world"

@@ -56,6 +56,11 @@ export interface Host {
   /** This actor's id. */
   selfId(): string;
   /**
+   * Who sent the message being handled: another actor's id, or `external`
+   * for a message from outside the run. Empty outside `handle`.
+   */
+  sender(): string;
+  /**
    * Sends a message, delivered after this handler commits.
    *
    * @throws {ActorError} when `to` is not running.
@@ -118,7 +123,11 @@ export interface RawImports {
     selfId(): string;
   };
   /** `theater:actor/message`. */
-  message: { send(to: string, msg: string): void };
+  message: {
+    send(to: string, msg: string): void;
+    /** (0.2.0) Who sent the message being handled. */
+    sender(): string;
+  };
   /** `theater:actor/supervisor`. */
   supervisor: {
     spawn(manifest: string, params: string | null): string;
@@ -175,6 +184,7 @@ export function makeHost(imports: RawImports): Host {
     now: () => Number(imports.runtime.now()),
     random: (length) => Uint8Array.from(imports.runtime.random(length)),
     selfId: () => imports.runtime.selfId(),
+    sender: () => imports.message.sender(),
     send: (to, message) =>
       call(() => imports.message.send(to, JSON.stringify(message))),
     spawn: (manifest, params) =>

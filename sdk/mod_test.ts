@@ -15,6 +15,7 @@ function fakeImports(log: string[]): RawImports {
         if (to === "nobody") throw 'no actor "nobody" is running';
         log.push(`send ${to} ${msg}`);
       },
+      sender: () => "root.child-1",
     },
     supervisor: {
       spawn: (manifest, params) => `me.${manifest}-${params}`,
@@ -133,4 +134,5 @@ Deno.test("the typed host converts random bytes, spawn params and time", () => {
   assert.equal(host.spawn("w.json", { id: 1 }), 'me.w.json-{"id":1}');
   assert.equal(host.spawn("w.json"), "me.w.json-null");
   assert.equal(host.selfId(), "me");
+  assert.equal(host.sender(), "root.child-1");
 });

@@ -164,3 +164,48 @@ Deno.test("a TypeScript actor: ActorError is an error reply, a bug is a crash th
     assert.equal(replay.code, 0, replay.stdout + replay.stderr);
   });
 });
+
+Deno.test("a 0.2.0 TypeScript actor knows who sent each message, recorded and replayed", async () => {
+  await withTempDir(async (dir) => {
+    assert.equal((await runCli(["new", "demo"], { cwd: dir })).code, 0);
+    const project = join(dir, "demo");
+    await Deno.writeTextFile(
+      join(project, "actor.ts"),
+      `import { defineActor } from "./theater_sdk.ts";
+
+export default defineActor<null, string, { from: string } | null>({
+  init: () => null,
+  handle(state, msg, host) {
+    if (msg === "ask-myself") {
+      host.send(host.selfId(), "who");
+      return { state, reply: null };
+    }
+    return { state, reply: { from: host.sender() } };
+  },
+});
+`,
+    );
+    const build = await runCli(["build", project], { flags: BUILD_FLAGS });
+    assert.equal(build.code, 0, build.stderr);
+    const inspect = await runCli(["inspect", join(project, "demo.wasm")]);
+    assert.match(inspect.stdout, /theater:actor\/actor@0\.2\.0/);
+    const run = await runCli(
+      ["run", join(project, "manifest.json"), "--quiet"],
+      { stdin: '"who"\n"ask-myself"\n' },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const out = run.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(out[0], { actor: "demo", reply: { from: "external" } });
+    const events = (await Deno.readTextFile(
+      join(project, "chains", "demo.jsonl"),
+    )).trim().split("\n").map((l) => JSON.parse(l));
+    // The message the actor sent itself was handled as from "demo".
+    const senders = events.filter((e) =>
+      e.type === "host.call" && e.data.function === "sender"
+    ).map((e) => e.data.result);
+    assert.deepEqual(senders, ["external", "demo"]);
+    const replay = await runCli(["replay", join(project, "chains")]);
+    assert.equal(replay.code, 0, replay.stderr + replay.stdout);
+    assert.match(replay.stdout, /same head/);
+  });
+});

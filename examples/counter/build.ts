@@ -1,6 +1,6 @@
 // Copyright the Theater authors. MIT license.
 /**
- * Builds `counter.wasm` from `counter.wat` and `wit/theater.wit` with jco's
+ * Builds `counter.wasm` from `counter.wat` and `wit/0.1.0/theater.wit` with jco's
  * in-process wasm-tools: WAT -> core module -> embed the WIT -> component.
  * Run: `deno run --allow-read --allow-write --allow-env examples/counter/build.ts`.
  *

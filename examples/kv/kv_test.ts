@@ -13,7 +13,7 @@ function fakeHost(log: string[]): RawImports {
       random: (n) => new Uint8Array(n),
       selfId: () => "kv",
     },
-    message: { send: () => {} },
+    message: { send: () => {}, sender: () => "external" },
     supervisor: {
       spawn: () => "",
       stop: () => {},

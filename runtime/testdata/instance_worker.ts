@@ -31,7 +31,7 @@ scope.onmessage = async ({ data }) => {
       random: (len) => new Uint8Array(len),
       selfId: () => "in-worker",
     },
-    message: { send: none },
+    message: { send: none, sender: () => "external" },
     supervisor: {
       spawn: none,
       stop: none,
