@@ -112,7 +112,15 @@ Deno.test("resume: a torn last line is cut and recorded; a tampered chain is ref
   });
 });
 
-Deno.test("resume: kill -9 at 20 random points loses no acknowledged reply, and the next run resumes", async () => {
+/**
+ * Runs the counter `rounds` times, killing it (SIGKILL) at a random moment
+ * while lines stream in, and checks after each that every printed reply is
+ * in the chain, the chain verifies, and the next run resumes from exactly
+ * the last committed state.
+ */
+async function killRounds(
+  options: { fsync: string; window: number; rounds: number; burst: number },
+): Promise<void> {
   await withTempDir(async (dir) => {
     await Deno.copyFile(COUNTER, join(dir, "counter.wasm"));
     await Deno.writeTextFile(
@@ -120,25 +128,28 @@ Deno.test("resume: kill -9 at 20 random points loses no acknowledged reply, and 
       JSON.stringify({
         name: "c",
         component: "./counter.wasm",
-        chain: { fsync: "every-event" },
+        chain: { fsync: options.fsync },
       }),
     );
     const m = join(dir, "m.json");
     const chain = join(dir, "chains", "c.jsonl");
     let acknowledged = 0;
-    for (let round = 0; round < 20; round++) {
-      const r = await runCli(["run", m, "--quiet"], {
-        stdin: async (write) => {
-          for (let i = 0; i < 400; i++) {
-            await write('"inc"\n');
-            await new Promise((r) => setTimeout(r, 2));
-          }
+    for (let round = 0; round < options.rounds; round++) {
+      const r = await runCli(
+        ["run", m, "--quiet", "--window", String(options.window)],
+        {
+          stdin: async (write) => {
+            for (let i = 0; i < 400; i++) {
+              await write('"inc"\n'.repeat(options.burst));
+              await new Promise((r) => setTimeout(r, 2));
+            }
+          },
+          holdStdin: true,
+          signal: "SIGKILL",
+          signalAfterMs: 300 + Math.floor(Math.random() * 500),
+          timeoutMs: 60_000,
         },
-        holdStdin: true,
-        signal: "SIGKILL",
-        signalAfterMs: 300 + Math.floor(Math.random() * 500),
-        timeoutMs: 60_000,
-      });
+      );
       const counts = replies(r.stdout).map((l) =>
         (l.reply as { count: number }).count
       );
@@ -169,6 +180,14 @@ Deno.test("resume: kill -9 at 20 random points loses no acknowledged reply, and 
     }
     assert.ok(acknowledged > 0);
   });
+}
+
+Deno.test("resume: kill -9 at 20 random points loses no acknowledged reply, and the next run resumes", async () => {
+  await killRounds({ fsync: "every-event", window: 1, rounds: 20, burst: 1 });
+});
+
+Deno.test("resume: the same with group commit and lines running ahead (batch, --window 32)", async () => {
+  await killRounds({ fsync: "batch", window: 32, rounds: 10, burst: 8 });
 });
 
 Deno.test("lifecycle: send(b, msg) then stop(b) in one handler: b gets the message first, and it replays", async () => {
