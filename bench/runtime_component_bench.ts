@@ -37,6 +37,7 @@ const host: HostImports = {
     selfId: () => "c",
   },
   message: { send: refuse, sender: () => "external" },
+  timers: { after: refuse, every: refuse, cancel: () => false },
   supervisor: {
     spawn: refuse,
     stop: refuse,

@@ -13,7 +13,7 @@ import {
 } from "./instance.ts";
 import { documentProblem, MAX_DOCUMENT_BYTES } from "./json_limits.ts";
 import { type ActorLimits, DEFAULT_LIMITS, QuotaExceeded } from "./limits.ts";
-import { MESSAGE, RUNTIME, SUPERVISOR } from "./wit.ts";
+import { MESSAGE, RUNTIME, SUPERVISOR, TIMERS } from "./wit.ts";
 import type {
   GuestFunction,
   GuestOutcome,
@@ -28,7 +28,7 @@ export type GuestComponent = CompiledComponent;
 /** The quotas that bound one call into the guest. */
 export type CallQuota = Pick<
   ActorLimits,
-  "hostCalls" | "recordedBytes" | "sends" | "children"
+  "hostCalls" | "recordedBytes" | "sends" | "children" | "timers"
 >;
 
 /** The quotas of an actor whose manifest sets none. */
@@ -41,6 +41,7 @@ export function quotaOf(limits: ActorLimits): CallQuota {
     recordedBytes: limits.recordedBytes,
     sends: limits.sends,
     children: limits.children,
+    timers: limits.timers,
   };
 }
 
@@ -68,6 +69,8 @@ export interface CallContext {
   spawned?: number;
   /** Who sent the message being handled (`message.sender`). */
   sender?: string;
+  /** The ids of this actor's pending timers (`timers.cancel`, quota). */
+  timers?: string[];
   /**
    * In replay, the host calls the record says the guest made, in order:
    * their results are returned instead of live ones, and each call's
@@ -82,6 +85,8 @@ export class Divergence extends Error {
 }
 
 const RANDOM_MAX = 65536;
+/** Longest a timer may be set for: what setTimeout takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function sameJson(a: Json, b: Json): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
@@ -97,6 +102,8 @@ export class GuestActor {
   #replayAt = 0;
   #spawned = 0;
   #spawnedNow = 0;
+  /** Timers set in this call (and not cancelled in it). */
+  #timersSet: string[] = [];
   #sends = 0;
   #bytes = 0;
 
@@ -167,6 +174,25 @@ export class GuestActor {
             () => this.#context.sender ?? "",
           ) as string,
       },
+      timers: {
+        after: (ms, msg) =>
+          fromRecord(
+            host(TIMERS, "after", [ms, msg], () => this.#timer(ms, msg, 0)),
+          ) as Result<string>,
+        every: (ms, msg) =>
+          fromRecord(
+            host(TIMERS, "every", [ms, msg], () => this.#timer(ms, msg, 10)),
+          ) as Result<string>,
+        cancel: (id) =>
+          host(TIMERS, "cancel", [id], () => {
+            const pending = (this.#context.timers ?? []).includes(id) ||
+              this.#timersSet.includes(id);
+            if (pending) {
+              this.#timersSet = this.#timersSet.filter((t) => t !== id);
+            }
+            return pending;
+          }) as boolean,
+      },
       supervisor: {
         spawn: (manifest, params) =>
           fromRecord(host(
@@ -221,6 +247,33 @@ export class GuestActor {
     this.#spawned++;
     const id = `${this.id}.${stem}-${this.#spawned}`;
     if (id.length > 128) return { err: "actor tree too deep: id too long" };
+    return { ok: id };
+  }
+
+  /**
+   * Sets a timer, to take effect when the call commits: a fresh random id
+   * (recorded, so replay gives it back), or an err.
+   */
+  #timer(ms: number, msg: string, min: number): Json {
+    if (!Number.isInteger(ms) || ms < min || ms > MAX_TIMER_MS) {
+      return { err: `ms must be ${min} to ${MAX_TIMER_MS}, got ${ms}` };
+    }
+    const problem = documentProblem(msg);
+    if (problem) return { err: `message ${problem}` };
+    const { timers } = this.#quota();
+    const pending = (this.#context.timers?.length ?? 0) +
+      this.#timersSet.length;
+    if (pending >= timers) {
+      return {
+        err:
+          `quota exceeded: more than ${timers} pending timers (limits.timers)`,
+      };
+    }
+    const id = `t-${
+      Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) =>
+        b.toString(16).padStart(2, "0")).join("")
+    }`;
+    this.#timersSet.push(id);
     return { ok: id };
   }
 
@@ -296,6 +349,7 @@ export class GuestActor {
     this.#replayAt = 0;
     this.#spawned = context.spawned ?? 0;
     this.#spawnedNow = 0;
+    this.#timersSet = [];
     this.#sends = 0;
     this.#bytes = 0;
     const instance = this.#instance;

@@ -15,7 +15,7 @@
  */
 import { compileComponent, type Transpiled } from "./_compile.ts";
 import { FUEL, INTERRUPT_FUNCTION, INTERRUPT_MODULE } from "./_interrupt.ts";
-import { MESSAGE, RUNTIME, SUPERVISOR } from "./wit.ts";
+import { MESSAGE, RUNTIME, SUPERVISOR, TIMERS } from "./wit.ts";
 
 /**
  * When the call under way must stop, on the `performance.now()` clock, and
@@ -75,6 +75,12 @@ export interface HostImports {
     send(to: string, msg: string): Result<null>;
     /** (0.2.0) Who sent the message being handled. */
     sender(): string;
+  };
+  /** `theater:actor/timers` (0.2.0). */
+  timers: {
+    after(ms: number, msg: string): Result<string>;
+    every(ms: number, msg: string): Result<string>;
+    cancel(id: string): boolean;
   };
   /** `theater:actor/supervisor`. */
   supervisor: {
@@ -209,7 +215,7 @@ export function createInstance(
   modules: Record<string, WebAssembly.Module>,
   host: HostImports,
 ): ActorInstance {
-  const { runtime, message, supervisor } = host;
+  const { runtime, message, supervisor, timers } = host;
   const imports = {
     [RUNTIME]: {
       log: (msg: string) => void runtime.log(msg),
@@ -229,6 +235,11 @@ export function createInstance(
     [MESSAGE]: {
       send: (to: string, msg: string) => lower(message.send(to, msg)),
       sender: () => message.sender(),
+    },
+    [TIMERS]: {
+      after: (ms: number, msg: string) => lower(timers.after(ms, msg)),
+      every: (ms: number, msg: string) => lower(timers.every(ms, msg)),
+      cancel: (id: string) => timers.cancel(id),
     },
     [SUPERVISOR]: {
       spawn: (manifest: string, params: string | undefined) =>

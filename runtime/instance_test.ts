@@ -53,6 +53,11 @@ function recordingHost(
       },
       sender: () => "external",
     },
+    timers: {
+      after: no("after"),
+      every: no("every"),
+      cancel: () => false,
+    },
     supervisor: {
       spawn: no("spawn"),
       stop: no("stop"),

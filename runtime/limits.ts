@@ -30,6 +30,8 @@ export interface ActorLimits {
   queuedBytes: number;
   /** Most children the actor may have at once. */
   children: number;
+  /** Most timers the actor may have pending at once (WIT 0.2.0). */
+  timers: number;
   /** Most actors in the whole run (read from the root manifest). */
   actors: number;
   /** Largest component file the actor may use, in MiB. */
@@ -65,6 +67,7 @@ export const LIMIT_FIELDS: Readonly<Record<string, LimitField>> = {
   mailbox_bytes: { key: "mailboxBytes", min: 1, max: 2 ** 31 },
   queued_bytes: { key: "queuedBytes", min: 1, max: 2 ** 33 },
   children: { key: "children", min: 0, max: 100_000 },
+  timers: { key: "timers", min: 0, max: 10_000 },
   actors: { key: "actors", min: 1, max: 100_000 },
   component_mb: { key: "componentMb", min: 1, max: 1024 },
 };
@@ -81,6 +84,7 @@ export const DEFAULT_LIMITS: Readonly<ActorLimits> = {
   mailboxBytes: 16 * 1024 * 1024,
   queuedBytes: 256 * 1024 * 1024,
   children: 100,
+  timers: 100,
   actors: 1000,
   componentMb: 64,
 };

@@ -18,7 +18,7 @@ import {
   sha256Hex,
 } from "../chain/mod.ts";
 import { parseDocument } from "./json_limits.ts";
-import { MESSAGE, RUNTIME, SUPERVISOR } from "./wit.ts";
+import { MESSAGE, RUNTIME, SUPERVISOR, TIMERS } from "./wit.ts";
 import { nextState } from "./_guest.ts";
 
 /** One host function call made by the guest, with what it got back. */
@@ -121,10 +121,12 @@ export interface ResumeData {
 
 /** A supervisor call the guest made, to carry out after it commits. */
 export interface Effect {
-  /** Which supervisor function the guest called. */
-  op: "spawn" | "stop" | "restart";
-  /** The child's id (for spawn: the id the guest was given). */
+  /** Which supervisor or timers function the guest called. */
+  op: "spawn" | "stop" | "restart" | "after" | "every" | "cancel";
+  /** The child's id (for spawn: the id the guest was given); for timers, the timer's id. */
   child: string;
+  /** For after and every: the delay in ms and the message. */
+  timer?: { ms: number; msg: Json };
   /** For spawn: the manifest path and params the guest passed. */
   manifest?: string;
   /** For spawn: the params as JSON text, or null for none. */
@@ -581,7 +583,24 @@ export class ActorRecorder {
       if (call.interface === RUNTIME && call.function === "log") {
         logs.push(String(call.args[0]));
       }
+      if (
+        call.interface === TIMERS && call.function === "cancel" &&
+        call.result === true
+      ) {
+        effects.push({
+          op: "cancel",
+          at: input.length + calls.length - 1,
+          call,
+        });
+      }
       if (!isOk(call.result)) continue;
+      if (call.interface === TIMERS && call.function !== "cancel") {
+        effects.push({
+          op: call.function as Effect["op"],
+          at: input.length + calls.length - 1,
+          call,
+        });
+      }
       if (call.interface === MESSAGE && call.function === "send") {
         // The host answered ok only for a message that passed the gate.
         const text = String(call.args[1]);
@@ -702,7 +721,7 @@ export class ActorRecorder {
       })),
       effects: effects.map(({ op, at, call }) => ({
         op,
-        child: op === "spawn"
+        child: op === "spawn" || op === "after" || op === "every"
           ? String((call.result as { ok: Json }).ok)
           : String(call.args[0]),
         ...(op === "spawn"
@@ -711,10 +730,19 @@ export class ActorRecorder {
             params: call.args[1] as string | null,
           }
           : {}),
+        ...(op === "after" || op === "every"
+          ? {
+            timer: {
+              ms: Number(call.args[0]),
+              msg: JSON.parse(String(call.args[1])),
+            },
+          }
+          : {}),
         link: { actor: this.id, hash: all[at].hash },
       })),
     }));
-    // Supervisor calls change what later calls see (children, names).
+    // Supervisor and timer calls change what later calls see (children,
+    // names, pending timers).
     if (effects.length > 0) this.#dropAhead();
     return { durable, early: effects.length === 0 };
   }

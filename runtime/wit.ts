@@ -13,6 +13,8 @@ export const RUNTIME = "theater:actor/runtime";
 export const MESSAGE = "theater:actor/message";
 /** The `supervisor` interface: spawn, stop, restart, children. */
 export const SUPERVISOR = "theater:actor/supervisor";
+/** The `timers` interface (0.2.0): after, every, cancel. */
+export const TIMERS = "theater:actor/timers";
 /** The export every actor has: init and handle. */
 export const ACTOR = "theater:actor/actor";
 /** The optional export of a supervisor: on-child-event. */
@@ -23,6 +25,7 @@ export const HOST_INTERFACES: readonly string[] = [
   RUNTIME,
   MESSAGE,
   SUPERVISOR,
+  TIMERS,
 ];
 
 /** A WIT name without its `@version`. */

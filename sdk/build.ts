@@ -209,7 +209,8 @@ import { bindActor, type RawImports } from "${sdk.href}";
     `import runtime from "theater:actor/runtime@0.2.0";`,
     `import message from "theater:actor/message@0.2.0";`,
     `import supervisor from "theater:actor/supervisor@0.2.0";`,
-    `const bound = globalThis.__theater({ runtime, message, supervisor });`,
+    `import timers from "theater:actor/timers@0.2.0";`,
+    `const bound = globalThis.__theater({ runtime, message, supervisor, timers });`,
     `export const actor = bound.actor;`,
     world === "supervisor-world"
       ? `export const supervised = bound.supervised;`

@@ -61,6 +61,17 @@ export interface Host {
    */
   sender(): string;
   /**
+   * Delivers `message` to this actor once, `ms` milliseconds after this
+   * handler commits, from sender `timer:<id>`; returns the id.
+   *
+   * @throws {ActorError} when the actor has too many timers pending.
+   */
+  after(ms: number, message: Json): string;
+  /** As {@linkcode Host.after}, every `ms` milliseconds (at least 10). */
+  every(ms: number, message: Json): string;
+  /** Cancels a pending timer; false when there is none. */
+  cancel(id: string): boolean;
+  /**
    * Sends a message, delivered after this handler commits.
    *
    * @throws {ActorError} when `to` is not running.
@@ -128,6 +139,12 @@ export interface RawImports {
     /** (0.2.0) Who sent the message being handled. */
     sender(): string;
   };
+  /** `theater:actor/timers` (0.2.0). */
+  timers: {
+    after(ms: number, msg: string): string;
+    every(ms: number, msg: string): string;
+    cancel(id: string): boolean;
+  };
   /** `theater:actor/supervisor`. */
   supervisor: {
     spawn(manifest: string, params: string | null): string;
@@ -185,6 +202,11 @@ export function makeHost(imports: RawImports): Host {
     random: (length) => Uint8Array.from(imports.runtime.random(length)),
     selfId: () => imports.runtime.selfId(),
     sender: () => imports.message.sender(),
+    after: (ms, message) =>
+      call(() => imports.timers.after(ms, JSON.stringify(message))),
+    every: (ms, message) =>
+      call(() => imports.timers.every(ms, JSON.stringify(message))),
+    cancel: (id) => imports.timers.cancel(id),
     send: (to, message) =>
       call(() => imports.message.send(to, JSON.stringify(message))),
     spawn: (manifest, params) =>

@@ -17,6 +17,11 @@ function fakeImports(log: string[]): RawImports {
       },
       sender: () => "root.child-1",
     },
+    timers: {
+      after: () => "t-1",
+      every: () => "t-2",
+      cancel: () => true,
+    },
     supervisor: {
       spawn: (manifest, params) => `me.${manifest}-${params}`,
       stop: () => {},

@@ -3,7 +3,7 @@
 // committed state, its spawned children, and how each child last stood.
 // Pure: it folds events that were already verified.
 import { type ChainEvent, type Json, StateTracker } from "../chain/mod.ts";
-import { SUPERVISOR } from "../runtime/mod.ts";
+import { SUPERVISOR, TIMERS } from "../runtime/mod.ts";
 
 /** The prefix of the `actor.stop` reason of every actor a run stops. */
 export const RUN_STOP = "run stopped: ";
@@ -31,7 +31,21 @@ export interface ResumePoint {
   stopped: string | null;
   /** The hash of the last event. */
   head: string | null;
+  /** Timers set by committed steps and still pending, by id. */
+  timers: Map<string, PendingTimer>;
 }
+
+/** A timer an actor set and that has not fired (or, `every`, been cancelled). */
+export interface PendingTimer {
+  every: boolean;
+  ms: number;
+  msg: Json;
+  /** When it was set (the `ts` of its host call). */
+  at: number;
+}
+
+/** The `from` of a timer's message: `timer:<id>`. */
+export const TIMER_FROM = "timer:";
 
 /** Folds a chain's events into its {@linkcode ResumePoint}. */
 export class ResumeFold {
@@ -42,8 +56,11 @@ export class ResumeFold {
     children: new Map(),
     stopped: null,
     head: null,
+    timers: new Map(),
   };
   #state = new StateTracker();
+  /** Timers set and cancelled by the step under way. */
+  #timerCalls: ChainEvent[] = [];
   /** Spawns of the step under way: they count only if it commits. */
   #pending: {
     id: string;
@@ -64,6 +81,7 @@ export class ResumeFold {
     const d = e.data;
     switch (e.type) {
       case "host.call": {
+        if (d.interface === TIMERS) this.#timerCalls.push(e);
         const result = d.result as { ok?: Json } | null;
         if (
           d.interface === SUPERVISOR && d.function === "spawn" &&
@@ -91,6 +109,19 @@ export class ResumeFold {
         return;
       case "handle.error":
         this.#pending = [];
+        this.#timerCalls = [];
+        return;
+      case "message.in": {
+        const from = String(d.from);
+        const id = from.slice(TIMER_FROM.length);
+        if (from.startsWith(TIMER_FROM) && !p.timers.get(id)?.every) {
+          p.timers.delete(id);
+        }
+        return;
+      }
+      case "actor.start":
+        // A restart (or a new start) begins with no timers.
+        p.timers.clear();
         return;
       case "child.event": {
         const id = String(d.child);
@@ -102,12 +133,30 @@ export class ResumeFold {
       }
       case "actor.stop":
         p.stopped = String(d.reason);
+        // Only a stop of the whole run keeps the timers for its resume.
+        if (!p.stopped.startsWith(RUN_STOP)) p.timers.clear();
         return;
     }
   }
 
   #commit(): void {
     const p = this.#point;
+    for (const call of this.#timerCalls) {
+      const d = call.data;
+      const args = d.args as Json[];
+      const result = d.result as { ok?: Json } | boolean | null;
+      if (d.function === "cancel") {
+        if (result === true) p.timers.delete(String(args[0]));
+      } else if (result && typeof result === "object" && "ok" in result) {
+        p.timers.set(String(result.ok), {
+          every: d.function === "every",
+          ms: Number(args[0]),
+          msg: JSON.parse(String(args[1])),
+          at: call.ts,
+        });
+      }
+    }
+    this.#timerCalls = [];
     for (const s of this.#pending) {
       p.spawned++;
       const child = p.children.get(s.id) ?? { event: null, reason: null };

@@ -53,6 +53,7 @@ import {
   ResumeFold,
   type ResumePoint,
   RUN_STOP,
+  TIMER_FROM,
   wasRunning,
 } from "./_resume.ts";
 
@@ -258,6 +259,8 @@ interface Running {
    * messages wait for this before they enter the mailbox.
    */
   paused: Promise<void> | null;
+  /** Pending timers by id (WIT 0.2.0 `timers`). */
+  timers: Map<string, ReturnType<typeof setTimeout>>;
   /** Messages waiting for or in delivery (the mailbox). */
   queued: number;
   /** Their bytes. */
@@ -415,6 +418,18 @@ export class ActorSystem {
     }
     if (init) this.#release(id, init);
     running.initialized = init?.ok ?? true;
+    if (resume && !init) {
+      // Timers pending when the last run stopped go on: an `after` fires
+      // when it was due (at once if that has passed), an `every` from now.
+      for (const [tid, t] of resume.point.timers) {
+        this.#setTimer(running, tid, {
+          every: t.every,
+          ms: t.every ? t.ms : Math.max(0, t.at + t.ms - Date.now()),
+          period: t.ms,
+          msg: t.msg,
+        });
+      }
+    }
     if (init && !init.ok) {
       if (running.parent) {
         await this.#childFailed(id, `init failed: ${init.error}`);
@@ -556,6 +571,7 @@ export class ActorSystem {
         quota,
         children: [...running.children],
         spawned: running.spawned,
+        timers: [...running.timers.keys()],
       }),
     };
     const running: Running = {
@@ -575,6 +591,7 @@ export class ActorSystem {
       initialized: resume?.point.initialized ?? false,
       resume,
       paused: null,
+      timers: new Map(),
       queued: 0,
       queuedBytes: 0,
     };
@@ -717,10 +734,51 @@ export class ActorSystem {
     return applied;
   }
 
+  /**
+   * Arms a timer of `actor`: after `ms`, `msg` is delivered from
+   * `timer:<id>`; an `every` timer then goes on every `period` ms.
+   */
+  #setTimer(
+    actor: Running,
+    tid: string,
+    t: { every: boolean; ms: number; period: number; msg: Json },
+  ): void {
+    const fire = () => {
+      if (this.#actors.get(actor.id) !== actor || this.#stopping) return;
+      if (t.every) {
+        actor.timers.set(tid, setTimeout(fire, t.period));
+      } else {
+        actor.timers.delete(tid);
+      }
+      this.send(actor.id, t.msg, { from: `${TIMER_FROM}${tid}` }).catch(
+        (err) =>
+          this.options.onWarning?.(
+            `timer ${tid} of ${actor.id} not delivered: ${err.message}`,
+          ),
+      );
+    };
+    actor.timers.set(tid, setTimeout(fire, t.ms));
+  }
+
   async #apply(from: string, effects: Effect[]): Promise<void> {
     for (const effect of effects) {
       const parent = this.#actors.get(from);
       if (!parent) return;
+      if (effect.op === "after" || effect.op === "every") {
+        if (this.#stopping) continue;
+        this.#setTimer(parent, effect.child, {
+          every: effect.op === "every",
+          ms: effect.timer!.ms,
+          period: effect.timer!.ms,
+          msg: effect.timer!.msg,
+        });
+        continue;
+      }
+      if (effect.op === "cancel") {
+        clearTimeout(parent.timers.get(effect.child));
+        parent.timers.delete(effect.child);
+        continue;
+      }
       if (this.#stopping) {
         if (effect.op === "spawn") {
           await this.#tell(from, effect.child, "failed", "the run is stopping");
@@ -1059,6 +1117,8 @@ export class ActorSystem {
       await this.#tell(id, child, "stopped", reason);
     }
     this.#actors.delete(id);
+    for (const timer of actor.timers.values()) clearTimeout(timer);
+    actor.timers.clear();
     this.#order = this.#order.filter((a) => a !== id);
     const parent = actor.parent ? this.#actors.get(actor.parent) : undefined;
     if (parent) parent.children = parent.children.filter((c) => c !== id);

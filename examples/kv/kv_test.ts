@@ -14,6 +14,11 @@ function fakeHost(log: string[]): RawImports {
       selfId: () => "kv",
     },
     message: { send: () => {}, sender: () => "external" },
+    timers: {
+      after: () => "t-1",
+      every: () => "t-2",
+      cancel: () => true,
+    },
     supervisor: {
       spawn: () => "",
       stop: () => {},

@@ -32,6 +32,7 @@ scope.onmessage = async ({ data }) => {
       selfId: () => "in-worker",
     },
     message: { send: none, sender: () => "external" },
+    timers: { after: none, every: none, cancel: () => false },
     supervisor: {
       spawn: none,
       stop: none,

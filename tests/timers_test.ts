@@ -1,0 +1,144 @@
+// Copyright the Theater authors. MIT license.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { verifyPath } from "../chain/mod.ts";
+import { chainEvents, runCli, THEATER_FLAGS, withTempDir } from "./_helpers.ts";
+
+const BUILD_FLAGS = [...THEATER_FLAGS, "--allow-run", "--allow-ffi"];
+
+/** A TypeScript actor that logs every message with who sent it. */
+const ACTOR = `import { defineActor } from "./theater_sdk.ts";
+
+interface State {
+  log: string[];
+  tick?: string;
+}
+
+export default defineActor<State, unknown, unknown>({
+  init: () => ({ log: [] }),
+  handle(state, msg, host) {
+    if (msg === "log") return { state, reply: state.log };
+    const log = [
+      ...state.log,
+      host.sender().split(":")[0] + ":" + JSON.stringify(msg),
+    ];
+    if (msg === "start") {
+      host.after(350, "two");
+      host.after(150, "one");
+      const tick = host.every(100, "tick");
+      return { state: { log, tick }, reply: "started" };
+    }
+    if (msg === "late") return { state: { ...state, log } };
+    if (msg === "start-late") {
+      host.after(1200, "late");
+      return { state: { ...state, log }, reply: "set" };
+    }
+    if (msg === "tick" && log.filter((l) => l === 'timer:"tick"').length === 2) {
+      host.cancel(state.tick!);
+    }
+    return { state: { ...state, log } };
+  },
+});
+`;
+
+async function project(dir: string): Promise<string> {
+  assert.equal((await runCli(["new", "clock"], { cwd: dir })).code, 0);
+  const root = join(dir, "clock");
+  await Deno.writeTextFile(join(root, "actor.ts"), ACTOR);
+  const build = await runCli(["build", root], { flags: BUILD_FLAGS });
+  assert.equal(build.code, 0, build.stderr);
+  return root;
+}
+
+function lines(stdout: string): { reply?: unknown }[] {
+  return stdout.trim().split("\n").map((l) => JSON.parse(l));
+}
+
+Deno.test("timers: after and every fire in order, from timer:<id>, cancel stops them; recorded and replayed", async () => {
+  await withTempDir(async (dir) => {
+    const root = await project(dir);
+    const r = await runCli(["run", join(root, "manifest.json"), "--quiet"], {
+      stdin: async (write) => {
+        await write('"start"\n');
+        await new Promise((r) => setTimeout(r, 900));
+        await write('"log"\n');
+      },
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const out = lines(r.stdout);
+    assert.equal(out[0].reply, "started");
+    assert.deepEqual(out[1].reply, [
+      'external:"start"',
+      'timer:"tick"',
+      'timer:"one"',
+      'timer:"tick"',
+      'timer:"two"',
+    ]);
+    const chains = join(root, "chains");
+    const events = await chainEvents(join(chains, "clock.jsonl"));
+    const fired = events.filter((e) =>
+      e.type === "message.in" && String(e.data.from).startsWith("timer:t-")
+    );
+    assert.equal(fired.length, 4);
+    assert.equal((await verifyPath(chains)).ok, true);
+    const replay = await runCli(["replay", chains]);
+    assert.equal(replay.code, 0, replay.stderr + replay.stdout);
+    assert.match(replay.stdout, /same head/);
+  });
+});
+
+Deno.test("timers: a pending timer survives the end of a run and fires in the resumed one", async () => {
+  await withTempDir(async (dir) => {
+    const root = await project(dir);
+    const manifest = join(root, "manifest.json");
+    const first = await runCli([
+      "run",
+      manifest,
+      "--send",
+      '"start-late"',
+      "--quiet",
+    ]);
+    assert.equal(first.code, 0, first.stderr);
+    const second = await runCli(["run", manifest, "--quiet"], {
+      stdin: async (write) => {
+        await new Promise((r) => setTimeout(r, 2500));
+        await write('"log"\n');
+      },
+      timeoutMs: 30_000,
+    });
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual(lines(second.stdout)[0].reply, [
+      'external:"start-late"',
+      'timer:"late"',
+    ]);
+    const chains = join(root, "chains");
+    assert.equal((await verifyPath(chains)).ok, true);
+    const replay = await runCli(["replay", chains]);
+    assert.equal(replay.code, 0, replay.stderr + replay.stdout);
+  });
+});
+
+Deno.test("timers: past limits.timers pending, setting one is an error the handler sees", async () => {
+  await withTempDir(async (dir) => {
+    const root = await project(dir);
+    const manifest = join(root, "manifest.json");
+    const m = JSON.parse(await Deno.readTextFile(manifest));
+    m.limits = { ...m.limits, timers: 1 };
+    await Deno.writeTextFile(manifest, JSON.stringify(m));
+    const r = await runCli(["run", manifest, "--send", '"start"', "--quiet"]);
+    assert.equal(r.code, 0, r.stderr);
+    const [answer] = lines(r.stdout) as { error?: string }[];
+    assert.match(
+      answer.error!,
+      /quota exceeded: more than 1 pending timers \(limits\.timers\)/,
+    );
+    // The failed handler set nothing: no timer fired, nothing pending.
+    const events = await chainEvents(join(root, "chains", "clock.jsonl"));
+    assert.equal(
+      events.filter((e) => String(e.data.from ?? "").startsWith("timer:"))
+        .length,
+      0,
+    );
+  });
+});
