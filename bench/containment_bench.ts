@@ -101,6 +101,7 @@ const unbounded = {
   sends: Number.MAX_SAFE_INTEGER,
   children: Number.MAX_SAFE_INTEGER,
   timers: Number.MAX_SAFE_INTEGER,
+  requests: Number.MAX_SAFE_INTEGER,
 };
 const guest = new GuestActor("c", instantiate, component, directory);
 // "inc" makes three host calls: now, log and (through the state) none else.

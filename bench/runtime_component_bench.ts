@@ -36,7 +36,7 @@ const host: HostImports = {
     random: (len) => new Uint8Array(len),
     selfId: () => "c",
   },
-  message: { send: refuse, sender: () => "external" },
+  message: { send: refuse, sender: () => "external", request: refuse },
   timers: { after: refuse, every: refuse, cancel: () => false },
   supervisor: {
     spawn: refuse,

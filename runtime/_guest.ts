@@ -28,7 +28,7 @@ export type GuestComponent = CompiledComponent;
 /** The quotas that bound one call into the guest. */
 export type CallQuota = Pick<
   ActorLimits,
-  "hostCalls" | "recordedBytes" | "sends" | "children" | "timers"
+  "hostCalls" | "recordedBytes" | "sends" | "children" | "timers" | "requests"
 >;
 
 /** The quotas of an actor whose manifest sets none. */
@@ -42,6 +42,7 @@ export function quotaOf(limits: ActorLimits): CallQuota {
     sends: limits.sends,
     children: limits.children,
     timers: limits.timers,
+    requests: limits.requests,
   };
 }
 
@@ -71,6 +72,8 @@ export interface CallContext {
   sender?: string;
   /** The ids of this actor's pending timers (`timers.cancel`, quota). */
   timers?: string[];
+  /** How many of this actor's requests wait for a response (quota). */
+  requests?: number;
   /**
    * In replay, the host calls the record says the guest made, in order:
    * their results are returned instead of live ones, and each call's
@@ -104,6 +107,8 @@ export class GuestActor {
   #spawnedNow = 0;
   /** Timers set in this call (and not cancelled in it). */
   #timersSet: string[] = [];
+  /** Requests made in this call. */
+  #requestsNow = 0;
   #sends = 0;
   #bytes = 0;
 
@@ -143,28 +148,39 @@ export class GuestActor {
       },
       message: {
         send: (to, msg) => {
-          const quota = this.#quota();
-          if (++this.#sends > quota.sends) {
-            throw new QuotaExceeded(
-              "sends",
-              quota.sends,
-              `more than ${quota.sends} messages sent in one call`,
-            );
-          }
-          return fromRecord(host(MESSAGE, "send", [to, msg], () => {
-            const standing = this.#directory.get(to) ?? Standing.Gone;
-            if (standing === Standing.Gone) {
-              return { err: `no actor ${JSON.stringify(to)} is running` };
-            }
-            if (standing === Standing.Full) {
-              return {
-                err: `the mailbox of ${JSON.stringify(to)} is full`,
-              };
-            }
-            const problem = documentProblem(msg);
-            if (problem) return { err: `message ${problem}` };
-            return { ok: null };
-          })) as Result<null>;
+          this.#countSend();
+          return fromRecord(
+            host(MESSAGE, "send", [to, msg], () => this.#sendable(to, msg)),
+          ) as Result<null>;
+        },
+        request: (to, msg, timeoutMs) => {
+          this.#countSend();
+          return fromRecord(
+            host(MESSAGE, "request", [to, msg, timeoutMs], () => {
+              if (
+                !Number.isInteger(timeoutMs) || timeoutMs < 1 ||
+                timeoutMs > MAX_TIMER_MS
+              ) {
+                return {
+                  err:
+                    `timeout-ms must be 1 to ${MAX_TIMER_MS}, got ${timeoutMs}`,
+                };
+              }
+              const refused = this.#sendable(to, msg);
+              if ("err" in refused) return refused;
+              const { requests } = this.#quota();
+              if (
+                (this.#context.requests ?? 0) + this.#requestsNow >= requests
+              ) {
+                return {
+                  err:
+                    `quota exceeded: more than ${requests} requests waiting (limits.requests)`,
+                };
+              }
+              this.#requestsNow++;
+              return { ok: `rq-${randomHex(6)}` };
+            }),
+          ) as Result<string>;
         },
         sender: () =>
           host(
@@ -269,12 +285,35 @@ export class GuestActor {
           `quota exceeded: more than ${timers} pending timers (limits.timers)`,
       };
     }
-    const id = `t-${
-      Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) =>
-        b.toString(16).padStart(2, "0")).join("")
-    }`;
+    const id = `t-${randomHex(6)}`;
     this.#timersSet.push(id);
     return { ok: id };
+  }
+
+  /** Counts a message sent in this call against `limits.sends`. */
+  #countSend(): void {
+    const quota = this.#quota();
+    if (++this.#sends > quota.sends) {
+      throw new QuotaExceeded(
+        "sends",
+        quota.sends,
+        `more than ${quota.sends} messages sent in one call`,
+      );
+    }
+  }
+
+  /** Whether a message may go to `to`: `{ok: null}` or an err. */
+  #sendable(to: string, msg: string): { ok: null } | { err: string } {
+    const standing = this.#directory.get(to) ?? Standing.Gone;
+    if (standing === Standing.Gone) {
+      return { err: `no actor ${JSON.stringify(to)} is running` };
+    }
+    if (standing === Standing.Full) {
+      return { err: `the mailbox of ${JSON.stringify(to)} is full` };
+    }
+    const problem = documentProblem(msg);
+    if (problem) return { err: `message ${problem}` };
+    return { ok: null };
   }
 
   #child(child: string): Json {
@@ -350,6 +389,7 @@ export class GuestActor {
     this.#spawned = context.spawned ?? 0;
     this.#spawnedNow = 0;
     this.#timersSet = [];
+    this.#requestsNow = 0;
     this.#sends = 0;
     this.#bytes = 0;
     const instance = this.#instance;
@@ -415,4 +455,12 @@ export function nextState(
   return typeof next === "string" && documentProblem(next) === null
     ? next
     : given;
+}
+
+/** `n` random bytes in hex, for timer and request ids. */
+function randomHex(n: number): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(n)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
 }

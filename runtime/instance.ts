@@ -75,6 +75,8 @@ export interface HostImports {
     send(to: string, msg: string): Result<null>;
     /** (0.2.0) Who sent the message being handled. */
     sender(): string;
+    /** (0.2.0) Sends a request; its id. */
+    request(to: string, msg: string, timeoutMs: number): Result<string>;
   };
   /** `theater:actor/timers` (0.2.0). */
   timers: {
@@ -235,6 +237,8 @@ export function createInstance(
     [MESSAGE]: {
       send: (to: string, msg: string) => lower(message.send(to, msg)),
       sender: () => message.sender(),
+      request: (to: string, msg: string, timeoutMs: number) =>
+        lower(message.request(to, msg, timeoutMs)),
     },
     [TIMERS]: {
       after: (ms: number, msg: string) => lower(timers.after(ms, msg)),

@@ -52,6 +52,7 @@ function recordingHost(
         return overrides.send?.(to, msg) ?? { ok: true, value: null };
       },
       sender: () => "external",
+      request: no("request"),
     },
     timers: {
       after: no("after"),

@@ -32,6 +32,8 @@ export interface ActorLimits {
   children: number;
   /** Most timers the actor may have pending at once (WIT 0.2.0). */
   timers: number;
+  /** Most requests the actor may have waiting for a response (0.2.0). */
+  requests: number;
   /** Most actors in the whole run (read from the root manifest). */
   actors: number;
   /** Largest component file the actor may use, in MiB. */
@@ -68,6 +70,7 @@ export const LIMIT_FIELDS: Readonly<Record<string, LimitField>> = {
   queued_bytes: { key: "queuedBytes", min: 1, max: 2 ** 33 },
   children: { key: "children", min: 0, max: 100_000 },
   timers: { key: "timers", min: 0, max: 10_000 },
+  requests: { key: "requests", min: 0, max: 10_000 },
   actors: { key: "actors", min: 1, max: 100_000 },
   component_mb: { key: "componentMb", min: 1, max: 1024 },
 };
@@ -85,6 +88,7 @@ export const DEFAULT_LIMITS: Readonly<ActorLimits> = {
   queuedBytes: 256 * 1024 * 1024,
   children: 100,
   timers: 100,
+  requests: 100,
   actors: 1000,
   componentMb: 64,
 };

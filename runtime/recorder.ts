@@ -93,6 +93,18 @@ export interface Outgoing {
   size: number;
   /** Link to the `message.out` event in the sender's chain. */
   link: ChainLink;
+  /** For a request (0.2.0): its id and how long to wait for the reply. */
+  request?: { id: string; timeoutMs: number };
+  /** For the response to a request: the request's id. */
+  response?: string;
+}
+
+/** A request this actor is handling: whom to answer, and the request id. */
+export interface RespondTo {
+  /** The requesting actor. */
+  actor: string;
+  /** The request's id. */
+  id: string;
 }
 
 /** What `actor.start` records. */
@@ -325,7 +337,15 @@ export class ActorRecorder {
   /** Records an incoming message, runs the handler, records the outcome. */
   deliver(
     msg: Json,
-    options: { from: string; link?: ChainLink | null },
+    options: {
+      from: string;
+      link?: ChainLink | null;
+      /**
+       * When the message is a request: its handler's reply goes back to
+       * the requester, recorded as a `message.out` of the same step.
+       */
+      respondTo?: RespondTo;
+    },
   ): Promise<Delivery> {
     const queued: Queued = { text: JSON.stringify(msg), from: options.from };
     this.#queued.push(queued);
@@ -351,7 +371,13 @@ export class ActorRecorder {
       } else {
         outcome = await this.#callAhead(args, queued.from);
       }
-      return await this.#runPipelined("handle", args, [input], outcome);
+      return await this.#runPipelined(
+        "handle",
+        args,
+        [input],
+        outcome,
+        options.respondTo,
+      );
     });
   }
 
@@ -552,8 +578,9 @@ export class ActorRecorder {
     args: string[],
     input: StepEvent[],
     outcome: GuestOutcome,
+    respondTo?: RespondTo,
   ): Promise<Delivery | Early<Delivery>> {
-    const staged = await this.#stage(fn, args, input, outcome);
+    const staged = await this.#stage(fn, args, input, outcome, respondTo);
     return staged.early ? new Early(staged.durable) : await staged.durable;
   }
 
@@ -562,11 +589,18 @@ export class ActorRecorder {
     args: string[],
     input: StepEvent[],
     given?: GuestOutcome,
+    respondTo?: RespondTo,
   ): Promise<{ durable: Promise<Delivery>; early: boolean }> {
     if (!given) this.#dropAhead();
     const outcome = given ?? await this.executor.call(this.id, { fn, args });
     const logs: string[] = [];
-    const sends: { to: string; msg: Json; size: number }[] = [];
+    const sends: {
+      to: string;
+      msg: Json;
+      size: number;
+      request?: { id: string; timeoutMs: number };
+      response?: string;
+    }[] = [];
     const effects: { op: Effect["op"]; at: number; call: HostCallRecord }[] =
       [];
     const calls: StepEvent[] = [];
@@ -601,13 +635,24 @@ export class ActorRecorder {
           call,
         });
       }
-      if (call.interface === MESSAGE && call.function === "send") {
+      if (
+        call.interface === MESSAGE &&
+        (call.function === "send" || call.function === "request")
+      ) {
         // The host answered ok only for a message that passed the gate.
         const text = String(call.args[1]);
         sends.push({
           to: String(call.args[0]),
           msg: JSON.parse(text),
           size: text.length,
+          ...(call.function === "request"
+            ? {
+              request: {
+                id: String((call.result as { ok: Json }).ok),
+                timeoutMs: Number(call.args[2]),
+              },
+            }
+            : {}),
         });
       }
       if (call.interface === SUPERVISOR && call.function !== "children") {
@@ -653,6 +698,18 @@ export class ActorRecorder {
           failure = `cannot record the new state: ${(err as Error).message}`;
           crashed = true;
         }
+      }
+      if (respondTo && failure === null) {
+        // The reply of a request goes back to the requester, recorded here.
+        const msg = {
+          response: { id: respondTo.id, from: this.id, reply },
+        };
+        sends.push({
+          to: respondTo.actor,
+          msg,
+          size: JSON.stringify(msg).length,
+          response: respondTo.id,
+        });
       }
       const out: StepEvent[] = sends.map((s) => ({
         type: "message.out",
@@ -718,6 +775,8 @@ export class ActorRecorder {
         msg: s.msg,
         size: s.size,
         link: { actor: this.id, hash: all[doneAt + 1 + i].hash },
+        ...(s.request ? { request: s.request } : {}),
+        ...(s.response ? { response: s.response } : {}),
       })),
       effects: effects.map(({ op, at, call }) => ({
         op,

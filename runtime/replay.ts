@@ -198,6 +198,18 @@ function brief(value: Json, max = 200): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
+/** The `{"response": {id, from}}` of a request's response message, if any. */
+function responseOf(msg: Json): { id: string; from: string } | null {
+  if (msg === null || typeof msg !== "object" || Array.isArray(msg)) {
+    return null;
+  }
+  const r = msg.response;
+  if (r === null || typeof r !== "object" || Array.isArray(r)) return null;
+  return typeof r.id === "string" && typeof r.from === "string"
+    ? { id: r.id, from: r.from }
+    : null;
+}
+
 /** A guest call replay will make: its export, arguments and context. */
 interface Planned {
   fn: GuestFunction;
@@ -568,12 +580,23 @@ async function replayWith(
           else await recorder.resume(start);
           break;
         }
-        case "message.in":
+        case "message.in": {
+          // A request's handling ends with the response the host recorded
+          // for it: the record says which deliveries were requests.
+          const response = outputs.find((e) =>
+            e.type === "message.out" && e.data.to === d.from &&
+            responseOf(e.data.msg)?.from === actor
+          );
+          const id = response ? responseOf(response.data.msg)!.id : null;
           await recorder.deliver(d.msg, {
             from: String(d.from),
             link: d.link as StartData["link"],
+            ...(id === null ? {} : {
+              respondTo: { actor: String(d.from), id },
+            }),
           });
           break;
+        }
         case "child.event":
           await recorder.childEvent(
             d as { child: string; event: string; reason: string | null },

@@ -61,6 +61,14 @@ export interface Host {
    */
   sender(): string;
   /**
+   * Sends `message` to `to` as a request; returns its id. The reply comes
+   * back later as the message `{response: {id, from, reply}}`, or
+   * `{response: {id, error}}` when `to` fails on it or `timeoutMs` passes.
+   *
+   * @throws {ActorError} when `to` is not running.
+   */
+  request(to: string, message: Json, timeoutMs: number): string;
+  /**
    * Delivers `message` to this actor once, `ms` milliseconds after this
    * handler commits, from sender `timer:<id>`; returns the id.
    *
@@ -138,6 +146,8 @@ export interface RawImports {
     send(to: string, msg: string): void;
     /** (0.2.0) Who sent the message being handled. */
     sender(): string;
+    /** (0.2.0) Sends a request; its id. */
+    request(to: string, msg: string, timeoutMs: number): string;
   };
   /** `theater:actor/timers` (0.2.0). */
   timers: {
@@ -202,6 +212,10 @@ export function makeHost(imports: RawImports): Host {
     random: (length) => Uint8Array.from(imports.runtime.random(length)),
     selfId: () => imports.runtime.selfId(),
     sender: () => imports.message.sender(),
+    request: (to, message, timeoutMs) =>
+      call(() =>
+        imports.message.request(to, JSON.stringify(message), timeoutMs)
+      ),
     after: (ms, message) =>
       call(() => imports.timers.after(ms, JSON.stringify(message))),
     every: (ms, message) =>

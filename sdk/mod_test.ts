@@ -16,6 +16,7 @@ function fakeImports(log: string[]): RawImports {
         log.push(`send ${to} ${msg}`);
       },
       sender: () => "root.child-1",
+      request: () => "rq-1",
     },
     timers: {
       after: () => "t-1",

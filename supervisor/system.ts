@@ -40,7 +40,9 @@ import {
   loadComponent,
   type LoadedComponent,
   NotDelivered,
+  type Outgoing,
   quotaOf,
+  type RespondTo,
   WorkerPool,
 } from "../runtime/mod.ts";
 import {
@@ -261,6 +263,8 @@ interface Running {
   paused: Promise<void> | null;
   /** Pending timers by id (WIT 0.2.0 `timers`). */
   timers: Map<string, ReturnType<typeof setTimeout>>;
+  /** Its requests waiting for a response. */
+  requests: number;
   /** Messages waiting for or in delivery (the mailbox). */
   queued: number;
   /** Their bytes. */
@@ -296,6 +300,11 @@ export class ActorSystem {
   /** Ids of actors whose start is under way (not yet registered). */
   #starting = new Set<string>();
   #inFlight = new Set<Promise<unknown>>();
+  /** Requests waiting for their response, by id. */
+  #requests = new Map<
+    string,
+    { requester: string; timer: ReturnType<typeof setTimeout> }
+  >();
   /** Components already kept in the run directory, by SHA-256. */
   #kept = new Set<string>();
   /** Under fsync `batch`, one commit round syncs every chain of the run. */
@@ -572,6 +581,7 @@ export class ActorSystem {
         children: [...running.children],
         spawned: running.spawned,
         timers: [...running.timers.keys()],
+        requests: running.requests,
       }),
     };
     const running: Running = {
@@ -592,6 +602,7 @@ export class ActorSystem {
       resume,
       paused: null,
       timers: new Map(),
+      requests: 0,
       queued: 0,
       queuedBytes: 0,
     };
@@ -617,6 +628,8 @@ export class ActorSystem {
       link?: ChainLink | null;
       /** Length of the message's JSON text, when the caller knows it. */
       size?: number;
+      /** When the message is a request: whom its reply goes back to. */
+      respondTo?: RespondTo;
     } = {},
   ): Promise<Delivery> {
     const actor = this.#actors.get(to);
@@ -669,6 +682,7 @@ export class ActorSystem {
     const delivery = actor.recorder.deliver(msg, {
       from: options.from ?? "external",
       link: options.link ?? null,
+      respondTo: options.respondTo,
     }).finally(() => {
       const wasFull = actor.queued === mailbox ||
         actor.queuedBytes >= mailboxBytes;
@@ -712,12 +726,39 @@ export class ActorSystem {
       actor.spawned += d.effects.filter((e) => e.op === "spawn").length;
     }
     for (const out of d.outgoing) {
-      this.send(out.to, out.msg, { from, link: out.link, size: out.size })
-        .catch((err) =>
+      if (out.response !== undefined) {
+        const pending = this.#requests.get(out.response);
+        if (!pending) {
+          // Timed out (or the requester's run ended): recorded, not sent.
+          this.options.onWarning?.(
+            `late response of ${from} to request ${out.response} dropped`,
+          );
+          continue;
+        }
+        this.#answered(out.response);
+      }
+      if (out.request) this.#request(from, out);
+      const sent = this.send(out.to, out.msg, {
+        from,
+        link: out.link,
+        size: out.size,
+        ...(out.request
+          ? { respondTo: { actor: from, id: out.request.id } }
+          : {}),
+      });
+      sent.then((callee) => {
+        if (out.request && !callee.ok) {
+          this.#requestFailed(out.request.id, `${out.to}: ${callee.error}`);
+        }
+      }, (err) => {
+        if (out.request) {
+          this.#requestFailed(out.request.id, err.message);
+        } else {
           this.options.onWarning?.(
             `message from ${from} to ${out.to} not delivered: ${err.message}`,
-          )
-        );
+          );
+        }
+      });
     }
     if (d.effects.length === 0) return null;
     const applied = this.#apply(from, d.effects);
@@ -732,6 +773,48 @@ export class ActorSystem {
       this.#spawning.set(e.child, done);
     }
     return applied;
+  }
+
+  /** Starts waiting for the response to a request `from` made. */
+  #request(from: string, out: Outgoing): void {
+    const { id, timeoutMs } = out.request!;
+    const requester = this.#actors.get(from);
+    if (requester) requester.requests++;
+    this.#requests.set(id, {
+      requester: from,
+      timer: setTimeout(
+        () => this.#requestFailed(id, `no response in ${timeoutMs} ms`),
+        timeoutMs,
+      ),
+    });
+  }
+
+  /** A request has its response (or its error): it waits no more. */
+  #answered(id: string): void {
+    const pending = this.#requests.get(id);
+    if (!pending) return;
+    this.#requests.delete(id);
+    clearTimeout(pending.timer);
+    const requester = this.#actors.get(pending.requester);
+    if (requester) requester.requests = Math.max(0, requester.requests - 1);
+  }
+
+  /**
+   * Answers a request that will get no reply with an error response, from
+   * `request:<id>`; a reply that comes later is dropped.
+   */
+  #requestFailed(id: string, error: string): void {
+    const pending = this.#requests.get(id);
+    if (!pending) return;
+    this.#answered(id);
+    if (this.#stopping) return;
+    this.send(pending.requester, { response: { id, error } }, {
+      from: `request:${id}`,
+    }).catch((err) =>
+      this.options.onWarning?.(
+        `response to request ${id} not delivered: ${err.message}`,
+      )
+    );
   }
 
   /**
@@ -1155,6 +1238,9 @@ export class ActorSystem {
     for (const id of roots.reverse()) {
       await this.#stopTree(id, `${RUN_STOP}${reason}`);
     }
+    // Requests still waiting get no response in this run.
+    for (const pending of this.#requests.values()) clearTimeout(pending.timer);
+    this.#requests.clear();
     if (this.#ownsExecutor) this.#executor.close();
     const lock = await this.#lock?.catch(() => null);
     lock?.close();

@@ -13,7 +13,11 @@ function fakeHost(log: string[]): RawImports {
       random: (n) => new Uint8Array(n),
       selfId: () => "kv",
     },
-    message: { send: () => {}, sender: () => "external" },
+    message: {
+      send: () => {},
+      sender: () => "external",
+      request: () => "rq-1",
+    },
     timers: {
       after: () => "t-1",
       every: () => "t-2",

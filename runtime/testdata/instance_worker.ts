@@ -31,7 +31,7 @@ scope.onmessage = async ({ data }) => {
       random: (len) => new Uint8Array(len),
       selfId: () => "in-worker",
     },
-    message: { send: none, sender: () => "external" },
+    message: { send: none, sender: () => "external", request: none },
     timers: { after: none, every: none, cancel: () => false },
     supervisor: {
       spawn: none,
