@@ -10,6 +10,7 @@ import {
   eventLine,
   readEvents,
   sealEvent,
+  verifyPath,
 } from "../chain/mod.ts";
 
 /** What a CLI run printed and how it exited. */
@@ -208,4 +209,19 @@ export function writeJson(
   body: unknown,
 ): Promise<void> {
   return Deno.writeTextFile(join(dir, name), JSON.stringify(body));
+}
+
+/**
+ * Asserts that a run directory verifies and that `theater replay` reaches
+ * the same head for every chain in it.
+ */
+export async function assertVerifiesAndReplays(dir: string): Promise<void> {
+  const report = await verifyPath(dir);
+  if (!report.ok) throw new Error(`verify: ${report.error?.message}`);
+  const replay = await runCli(["replay", dir]);
+  if (replay.code !== 0 || !/same head/.test(replay.stdout)) {
+    throw new Error(
+      `replay: exit ${replay.code}: ${replay.stderr}${replay.stdout}`,
+    );
+  }
 }

@@ -1,8 +1,13 @@
 // Copyright the Theater authors. MIT license.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { verifyPath } from "../chain/mod.ts";
-import { chainEvents, runCli, THEATER_FLAGS, withTempDir } from "./_helpers.ts";
+import {
+  assertVerifiesAndReplays,
+  chainEvents,
+  runCli,
+  THEATER_FLAGS,
+  withTempDir,
+} from "./_helpers.ts";
 
 const BUILD_FLAGS = [...THEATER_FLAGS, "--allow-run", "--allow-ffi"];
 
@@ -95,10 +100,7 @@ Deno.test("request/response: the reply comes back as a message with the id; a fa
       (e.data.link as { hash?: string } | null)?.hash === out2.hash
     );
     assert.ok(back, "the response's message.in links to its message.out");
-    assert.equal((await verifyPath(chains)).ok, true);
-    const replay = await runCli(["replay", chains]);
-    assert.equal(replay.code, 0, replay.stderr + replay.stdout);
-    assert.match(replay.stdout, /same head/);
+    await assertVerifiesAndReplays(chains);
   });
 });
 

@@ -1,8 +1,13 @@
 // Copyright the Theater authors. MIT license.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { verifyPath } from "../chain/mod.ts";
-import { chainEvents, runCli, THEATER_FLAGS, withTempDir } from "./_helpers.ts";
+import {
+  assertVerifiesAndReplays,
+  chainEvents,
+  runCli,
+  THEATER_FLAGS,
+  withTempDir,
+} from "./_helpers.ts";
 
 const BUILD_FLAGS = [...THEATER_FLAGS, "--allow-run", "--allow-ffi"];
 
@@ -81,10 +86,7 @@ Deno.test("timers: after and every fire in order, from timer:<id>, cancel stops 
       e.type === "message.in" && String(e.data.from).startsWith("timer:t-")
     );
     assert.equal(fired.length, 4);
-    assert.equal((await verifyPath(chains)).ok, true);
-    const replay = await runCli(["replay", chains]);
-    assert.equal(replay.code, 0, replay.stderr + replay.stdout);
-    assert.match(replay.stdout, /same head/);
+    await assertVerifiesAndReplays(chains);
   });
 });
 
@@ -113,9 +115,7 @@ Deno.test("timers: a pending timer survives the end of a run and fires in the re
       'timer:"late"',
     ]);
     const chains = join(root, "chains");
-    assert.equal((await verifyPath(chains)).ok, true);
-    const replay = await runCli(["replay", chains]);
-    assert.equal(replay.code, 0, replay.stderr + replay.stdout);
+    await assertVerifiesAndReplays(chains);
   });
 });
 
