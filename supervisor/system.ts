@@ -826,6 +826,9 @@ export class ActorSystem {
     tid: string,
     t: { every: boolean; ms: number; period: number; msg: Json },
   ): void {
+    // A timer that fires into a full mailbox is said once, not every time
+    // (an actor could otherwise flood the operator's terminal).
+    let warned = false;
     const fire = () => {
       if (this.#actors.get(actor.id) !== actor || this.#stopping) return;
       if (t.every) {
@@ -834,10 +837,15 @@ export class ActorSystem {
         actor.timers.delete(tid);
       }
       this.send(actor.id, t.msg, { from: `${TIMER_FROM}${tid}` }).catch(
-        (err) =>
+        (err) => {
+          if (warned) return;
+          warned = true;
           this.options.onWarning?.(
-            `timer ${tid} of ${actor.id} not delivered: ${err.message}`,
-          ),
+            `timer ${tid} of ${actor.id} not delivered: ${err.message}${
+              t.every ? " (later drops of this timer are not reported)" : ""
+            }`,
+          );
+        },
       );
     };
     actor.timers.set(tid, setTimeout(fire, t.ms));

@@ -23,6 +23,11 @@ export default defineActor<State, unknown, unknown>({
   init: () => ({ log: [] }),
   handle(state, msg, host) {
     if (msg === "log") return { state, reply: state.log };
+    if (msg === "flood-tick") return { state };
+    if (msg === "flood") {
+      for (let i = 0; i < 100; i++) host.every(10, "flood-tick");
+      return { state, reply: "flooding" };
+    }
     const log = [
       ...state.log,
       host.sender().split(":")[0] + ":" + JSON.stringify(msg),
@@ -140,5 +145,34 @@ Deno.test("timers: past limits.timers pending, setting one is an error the handl
         .length,
       0,
     );
+  });
+});
+
+Deno.test("timers: 100 timers every 10 ms into a small mailbox: drops said once per timer, the run stops on time, the chain verifies", async () => {
+  await withTempDir(async (dir) => {
+    const root = await project(dir);
+    const manifest = join(root, "manifest.json");
+    const m = JSON.parse(await Deno.readTextFile(manifest));
+    m.limits = { ...m.limits, mailbox: 20 };
+    await Deno.writeTextFile(manifest, JSON.stringify(m));
+    const r = await runCli(["run", manifest], {
+      stdin: async (write) => {
+        await write('"flood"\n');
+        await new Promise((r) => setTimeout(r, 1500));
+      },
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 0, r.stderr.slice(-2000));
+    assert.equal(r.killed, false);
+    // At most one line per timer while it runs, and at most one per
+    // message still in the mailbox (20) when the run stops.
+    const lines = r.stderr.split("\n");
+    const timerLines = lines.filter((l) =>
+      /timer t-[0-9a-f]+ of clock/.test(l)
+    );
+    const stopLines = lines.filter((l) => l.includes("the run is stopping"));
+    assert.ok(timerLines.length <= 100, `${timerLines.length} timer lines`);
+    assert.ok(stopLines.length <= 20, `${stopLines.length} stop lines`);
+    await assertVerifiesAndReplays(join(root, "chains"));
   });
 });
