@@ -4,7 +4,7 @@ import { type Template, TEMPLATES, templateSource } from "../sdk/templates.ts";
 import { type Command, out, parse, UsageError } from "./_common.ts";
 
 const HELP =
-  `Usage: theater new <name> [--template basic|kv|supervisor] [--dir PATH]
+  `Usage: theater new <name> [--template basic|kv|supervisor|clock] [--dir PATH]
 
 Creates a directory (default ./<name>) with a TypeScript actor:
   actor.ts         the actor, written against the SDK
@@ -17,8 +17,9 @@ Creates a directory (default ./<name>) with a TypeScript actor:
 Then: theater build <dir>; theater run <dir>/manifest.json --send ...
 
 Options:
-  --template T  basic (a counter, default), kv (a key-value store) or
-                supervisor (a supervisor and its workers, one component)
+  --template T  basic (a counter, default), kv (a key-value store),
+                supervisor (a supervisor and its workers, one component) or
+                clock (timers, a request and its response)
   --dir PATH    where to create the project
   -h, --help    show this help
 
@@ -96,6 +97,8 @@ theater run manifest.json --send '${
       ? '{"op":"put","key":"a","value":1}'
       : template === "supervisor"
       ? '{"op":"status"}'
+      : template === "clock"
+      ? '"start"'
       : '"inc"'
   }'
 theater verify chains                             # the record is intact

@@ -8,7 +8,7 @@
  */
 
 /** The template names `theater new --template` accepts. */
-export const TEMPLATES = ["basic", "kv", "supervisor"] as const;
+export const TEMPLATES = ["basic", "kv", "supervisor", "clock"] as const;
 
 /** A template name. */
 export type Template = typeof TEMPLATES[number];
@@ -169,7 +169,61 @@ export default defineActor<State, Message, Json>({
 });
 `;
 
+const CLOCK = `import { defineActor } from "./theater_sdk.ts";
+
+/**
+ * A clock that ticks on a timer and asks itself the time with a request:
+ * the WIT 0.2.0 timers, request/response and sender.
+ */
+interface State {
+  ticks: number;
+  timer: string | null;
+  /** The last answer to a request, with who gave it. */
+  answer: { from: string; reply: unknown } | null;
+}
+
+type Message =
+  | "start"
+  | "stop"
+  | "status"
+  | "what-time"
+  | "tick"
+  | { response: { id: string; from?: string; reply?: unknown; error?: string } };
+
+export default defineActor<State, Message, unknown>({
+  init: () => ({ ticks: 0, timer: null, answer: null }),
+  handle(state, msg, host) {
+    if (msg === "start") {
+      // Ticks every 100 ms until "stop"; a request to itself: its answer
+      // comes back later as a { response } message.
+      const timer = state.timer ?? host.every(100, "tick");
+      host.request(host.selfId(), "what-time", 1000);
+      return { state: { ...state, timer }, reply: "started" };
+    }
+    if (msg === "stop") {
+      if (state.timer) host.cancel(state.timer);
+      return { state: { ...state, timer: null }, reply: "stopped" };
+    }
+    if (msg === "tick") return { state: { ...state, ticks: state.ticks + 1 } };
+    if (msg === "what-time") return { state, reply: host.now() };
+    if (msg === "status") return { state, reply: state };
+    if (typeof msg === "object" && "response" in msg) {
+      const r = msg.response;
+      return {
+        state: {
+          ...state,
+          answer: { from: host.sender(), reply: r.reply ?? r.error },
+        },
+      };
+    }
+    return { state };
+  },
+});
+`;
+
 /** The `actor.ts` of a template. */
 export function templateSource(template: Template): string {
-  return { basic: BASIC, kv: KV, supervisor: SUPERVISOR }[template];
+  return { basic: BASIC, kv: KV, supervisor: SUPERVISOR, clock: CLOCK }[
+    template
+  ];
 }

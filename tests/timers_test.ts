@@ -176,3 +176,35 @@ Deno.test("timers: 100 timers every 10 ms into a small mailbox: drops said once 
     await assertVerifiesAndReplays(join(root, "chains"));
   });
 });
+
+Deno.test("new --template clock: timers, a request and its response, out of the box", async () => {
+  await withTempDir(async (dir) => {
+    const made = await runCli(["new", "tick", "--template", "clock"], {
+      cwd: dir,
+    });
+    assert.equal(made.code, 0, made.stderr);
+    const root = join(dir, "tick");
+    const build = await runCli(["build", root], { flags: BUILD_FLAGS });
+    assert.equal(build.code, 0, build.stderr);
+    const r = await runCli(["run", join(root, "manifest.json"), "--quiet"], {
+      stdin: async (write) => {
+        await write('"start"\n');
+        await new Promise((r) => setTimeout(r, 700));
+        await write('"status"\n"stop"\n');
+      },
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const [started, status, stopped] = lines(r.stdout);
+    assert.equal(started.reply, "started");
+    assert.equal(stopped.reply, "stopped");
+    const s = status.reply as {
+      ticks: number;
+      answer: { from: string; reply: unknown };
+    };
+    assert.ok(s.ticks >= 3, `${s.ticks} ticks`);
+    assert.equal(s.answer.from, "tick");
+    assert.equal(typeof s.answer.reply, "number");
+    await assertVerifiesAndReplays(join(root, "chains"));
+  });
+});
