@@ -7,7 +7,8 @@
  * @module
  */
 import { join } from "node:path";
-import { actorWorker, WorkerPool } from "../runtime/mod.ts";
+import { WorkerPool } from "../runtime/mod.ts";
+import { benchBareRoundTrip } from "./_baseline.ts";
 import { buildActor } from "../sdk/build.ts";
 import { ActorSystem, loadManifest } from "../supervisor/mod.ts";
 
@@ -55,20 +56,4 @@ Deno.bench("request/response: a asks b, b replies, a handles it", {
   await system.idle();
 });
 
-const raw = actorWorker(
-  new URL(
-    `data:text/javascript,${
-      encodeURIComponent("onmessage = (e) => postMessage(e.data);")
-    }`,
-  ),
-);
-globalThis.addEventListener("unload", () => raw.terminate());
-Deno.bench("bare Worker postMessage round trip", {
-  group: "round trip",
-  baseline: true,
-}, async () => {
-  await new Promise((resolve) => {
-    raw.onmessage = resolve;
-    raw.postMessage("ping");
-  });
-});
+benchBareRoundTrip("round trip");

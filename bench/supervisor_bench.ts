@@ -8,7 +8,8 @@
  * @module
  */
 import { join } from "node:path";
-import { actorWorker, WorkerPool } from "../runtime/mod.ts";
+import { WorkerPool } from "../runtime/mod.ts";
+import { benchBareRoundTrip } from "./_baseline.ts";
 import { buildTestComponent } from "../runtime/testdata/components.ts";
 import { ActorSystem, validateManifest } from "../supervisor/mod.ts";
 
@@ -73,21 +74,4 @@ Deno.bench("cross-actor message: relay -> echo, recorded", {
   await system.idle();
 });
 
-// Started like an actor worker (no permissions), echoing every message.
-const raw = actorWorker(
-  new URL(
-    `data:text/javascript,${
-      encodeURIComponent("onmessage = (e) => postMessage(e.data);")
-    }`,
-  ),
-);
-globalThis.addEventListener("unload", () => raw.terminate());
-Deno.bench("bare Worker postMessage round trip", {
-  group: "round trip",
-  baseline: true,
-}, async () => {
-  await new Promise((resolve) => {
-    raw.onmessage = resolve;
-    raw.postMessage("ping");
-  });
-});
+benchBareRoundTrip("round trip");

@@ -1,5 +1,6 @@
 // Copyright the Theater authors. MIT license.
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { describeIoError } from "../chain/mod.ts";
 
 /** A bad command line: printed with the command's usage, exit 2. */
 export class UsageError extends Error {
@@ -139,19 +140,17 @@ export function describeOsError(error: unknown): string | null {
     error instanceof kind
   );
   if (!known) return null;
-  const m = error.message.match(
-    /^(.*?) \(os error \d+\)(?:: (\w+) '([^']*)')?/,
-  );
-  if (m) {
-    const reason = m[1].replace(/^./, (c) => c.toLowerCase());
-    const op = m[2] ? OPERATIONS[m[2]] ?? m[2] : null;
-    return op ? `${op} ${m[3]}: ${reason}` : reason;
-  }
   const denied = error.message.match(/^Requires (\w+) access to "([^"]*)"/);
   if (denied) {
     return `${denied[2]}: not allowed by Deno's permissions (${
       denied[1]
     } access)`;
   }
-  return error.message;
+  // The reason in the words every other message uses; the call and path
+  // from Deno's own text.
+  const call = error.message.match(/\(os error \d+\): (\w+) '([^']*)'/);
+  const reason = describeIoError(error);
+  return call
+    ? `${OPERATIONS[call[1]] ?? call[1]} ${call[2]}: ${reason}`
+    : reason;
 }

@@ -54,6 +54,9 @@ const MAIN = new URL("../main.ts", import.meta.url).pathname;
  */
 export const THEATER_FLAGS = ["--allow-read", "--allow-write", "--allow-env"];
 
+/** The permissions `theater build` needs as well (deno check, the addon). */
+export const BUILD_FLAGS = [...THEATER_FLAGS, "--allow-run", "--allow-ffi"];
+
 /**
  * Runs `theater <args>` in a fresh Deno process with the given permission
  * flags (default: {@linkcode THEATER_FLAGS}).

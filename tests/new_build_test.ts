@@ -1,10 +1,9 @@
 // Copyright the Theater authors. MIT license.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runCli, THEATER_FLAGS, withTempDir } from "./_helpers.ts";
+import { BUILD_FLAGS, runCli, withTempDir } from "./_helpers.ts";
 
 // theater build runs deno check / deno bundle and loads a native addon.
-const BUILD_FLAGS = [...THEATER_FLAGS, "--allow-run", "--allow-ffi"];
 
 Deno.test("new, build, run, verify, replay: all green for a new user", async () => {
   await withTempDir(async (dir) => {

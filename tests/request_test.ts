@@ -3,13 +3,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   assertVerifiesAndReplays,
+  BUILD_FLAGS,
   chainEvents,
   runCli,
-  THEATER_FLAGS,
   withTempDir,
 } from "./_helpers.ts";
-
-const BUILD_FLAGS = [...THEATER_FLAGS, "--allow-run", "--allow-ffi"];
 
 /** An actor that asks itself things and logs the responses it gets. */
 const ACTOR = `import { ActorError, defineActor } from "./theater_sdk.ts";

@@ -3,13 +3,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   assertVerifiesAndReplays,
+  BUILD_FLAGS,
   chainEvents,
   runCli,
-  THEATER_FLAGS,
   withTempDir,
 } from "./_helpers.ts";
-
-const BUILD_FLAGS = [...THEATER_FLAGS, "--allow-run", "--allow-ffi"];
 
 /** A TypeScript actor that logs every message with who sent it. */
 const ACTOR = `import { defineActor } from "./theater_sdk.ts";
