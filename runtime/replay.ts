@@ -226,18 +226,11 @@ const BATCH = 64;
  * `init` where a start or resume has outputs, `handle` per message,
  * `on-child-event` where a child event has outputs.
  */
-function plan(events: ChainEvent[]): Planned[] {
+async function plan(events: ChainEvent[]): Promise<Planned[]> {
   const calls: Planned[] = [];
   let quota: CallQuota | undefined;
-  for (let i = 0; i < events.length;) {
-    const input = events[i];
-    let end = i + 1;
-    while (end < events.length && !INPUTS.has(events[end].type)) end++;
-    const outputs = events.slice(i + 1, end);
-    const replay = outputs.filter((e) => e.type === "host.call").map((e) =>
-      e.data as unknown as HostCallRecord
-    );
-    const context = { children: [], replay, quota };
+  for await (const [input, ...outputs] of steps(events)) {
+    const context = { children: [], replay: hostCalls(outputs), quota };
     const d = input.data;
     if (input.type === "actor.start" || input.type === "actor.resume") {
       quota = quotaOf(
@@ -266,9 +259,15 @@ function plan(events: ChainEvent[]): Planned[] {
         context,
       });
     }
-    i = end;
   }
   return calls;
+}
+
+/** The host calls a recorded step holds, in order: what replay feeds back. */
+function hostCalls(outputs: ChainEvent[]): HostCallRecord[] {
+  return outputs.filter((e) => e.type === "host.call").map((e) =>
+    e.data as unknown as HostCallRecord
+  );
 }
 
 /**
@@ -504,7 +503,7 @@ async function replayWith(
   const recorder = new ActorRecorder(actor, {
     writer,
     executor: kept && executor instanceof WorkerPool
-      ? new Prefetch(executor, plan(kept))
+      ? new Prefetch(executor, await plan(kept))
       : executor,
   });
   let supervised = false;
@@ -522,9 +521,7 @@ async function replayWith(
       const [input, ...outputs] = step;
       tsQueue.push(...step.map((e) => e.ts));
       lastTs = step.at(-1)!.ts;
-      replay = outputs.filter((e) => e.type === "host.call").map((e) =>
-        e.data as unknown as HostCallRecord
-      );
+      replay = hostCalls(outputs);
       // The form the record gives this step's new state.
       const form = outputs.some((e) => e.type === "handle.patch")
         ? "patch"
