@@ -100,3 +100,50 @@ Deno.test("stateAt: an altered line on the way back is refused, and so is a brok
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("stateAt: reading back over a full state longer than its read block", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "a.jsonl");
+    const writer = await ChainWriter.open(path, { actor: "a", fsync: "none" });
+    const recorder = new ActorRecorder("a", {
+      writer,
+      executor: {
+        call(_actor, { fn, args }) {
+          if (fn === "init") {
+            return Promise.resolve({ calls: [], status: "ok", value: args[0] });
+          }
+          const state = JSON.parse(args[0]);
+          state.n = JSON.parse(args[1]);
+          return Promise.resolve({
+            calls: [],
+            status: "ok",
+            value: [JSON.stringify(state), null],
+          });
+        },
+      },
+    });
+    // 200 KB of state: its full line spans several 64 KB blocks.
+    await recorder.start({
+      component: "00".repeat(32),
+      manifest: { name: "a" },
+      params: { blob: "x".repeat(200_000), n: 0 },
+      link: null,
+    });
+    for (let n = 1; n <= 20; n++) {
+      await recorder.deliver(n, { from: "external" });
+    }
+    await writer.close();
+    const tracker = new StateTracker();
+    const want: Json[] = [];
+    for await (const event of readEvents(path)) {
+      tracker.add(event);
+      want.push(structuredClone(tracker.state));
+    }
+    for (const seq of [1, 2, 3, want.length - 1]) {
+      assert.deepEqual(await stateAt(path, seq), want[seq], `seq ${seq}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -86,3 +86,41 @@ Deno.test("events --follow shows events appended while it runs, and stops on SIG
     assert.match(r.stdout, /actor\.stop .* late/);
   });
 });
+
+Deno.test("events --follow holds back a line still being written until its newline comes", async () => {
+  await withTempDir(async (dir) => {
+    await twoActors(dir);
+    const chain = join(dir, "a.jsonl");
+    // The next event's line, made on a copy of the chain, is then written
+    // to the chain in two parts while the follower runs.
+    const lines = (await Deno.readTextFile(chain)).trim().split("\n");
+    const last = JSON.parse(lines.at(-1)!);
+    await Deno.copyFile(chain, join(dir, "copy.jsonl"));
+    const copy = await ChainWriter.open(join(dir, "copy.jsonl"), {
+      actor: "a",
+      fsync: "none",
+    });
+    const stop = await copy.append("actor.stop", { reason: "torn" });
+    await copy.close();
+    assert.equal(stop.parent, last.hash);
+    const line = (await Deno.readTextFile(join(dir, "copy.jsonl")))
+      .trim().split("\n").at(-1)!;
+    const following = runCli(["events", chain, "--follow", "--json"], {
+      signal: "SIGTERM",
+      signalAfterMs: 3000,
+      timeoutMs: 20_000,
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const file = await Deno.open(chain, { append: true });
+    await file.write(new TextEncoder().encode(line.slice(0, 40)));
+    await new Promise((r) => setTimeout(r, 700));
+    await file.write(new TextEncoder().encode(line.slice(40) + "\n"));
+    file.close();
+    const r = await following;
+    assert.equal(r.code, 0, r.stderr);
+    const shown = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    // The whole event once, never a half line (that would be an error).
+    assert.equal(shown.filter((e) => e.type === "actor.stop").length, 1);
+    assert.equal(shown.at(-1).hash, stop.hash);
+  });
+});

@@ -29,6 +29,9 @@ export default defineActor<State, unknown, unknown>({
     if (msg === "ask-slow") {
       return { state, reply: host.request(host.selfId(), "spin", 50) };
     }
+    if (msg === "ask-never") {
+      return { state, reply: host.request(host.selfId(), "ping", 0) };
+    }
     if (msg === "ping") return { state, reply: "pong" };
     if (msg === "boom") throw new ActorError("no");
     if (msg === "spin") {
@@ -102,15 +105,27 @@ Deno.test("request/response: the reply comes back as a message with the id; a fa
   });
 });
 
-Deno.test("request/response: past limits.requests waiting, a request is an error the handler sees", async () => {
+Deno.test("request/response: a bad timeout or past limits.requests waiting, a request is an error the handler sees", async () => {
   await withTempDir(async (dir) => {
     const { manifest } = await project(dir, { requests: 0 });
-    const r = await runCli(["run", manifest, "--send", '"ask"', "--quiet"]);
+    const r = await runCli([
+      "run",
+      manifest,
+      "--send",
+      '"ask"',
+      "--send",
+      '"ask-never"',
+      "--quiet",
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    const [answer] = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const [answer, never] = r.stdout.trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
     assert.match(
       answer.error,
       /quota exceeded: more than 0 requests waiting \(limits\.requests\)/,
     );
+    // A timeout of 0 ms is refused by name, before any quota.
+    assert.match(never.error, /timeout-ms must be 1 to 2147483647, got 0/);
   });
 });

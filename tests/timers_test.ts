@@ -206,3 +206,31 @@ Deno.test("new --template clock: timers, a request and its response, out of the 
     await assertVerifiesAndReplays(join(root, "chains"));
   });
 });
+
+Deno.test("timers: a timer pending when the run is killed (kill -9) fires in the next run", async () => {
+  await withTempDir(async (dir) => {
+    const root = await project(dir);
+    const manifest = join(root, "manifest.json");
+    const killed = await runCli(["run", manifest, "--quiet"], {
+      stdin: '"start-late"\n',
+      holdStdin: true,
+      signal: "SIGKILL",
+      signalAfterMs: 800,
+      timeoutMs: 30_000,
+    });
+    assert.deepEqual(lines(killed.stdout)[0].reply, "set");
+    const second = await runCli(["run", manifest, "--quiet"], {
+      stdin: async (write) => {
+        await new Promise((r) => setTimeout(r, 2500));
+        await write('"log"\n');
+      },
+      timeoutMs: 30_000,
+    });
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual(lines(second.stdout)[0].reply, [
+      'external:"start-late"',
+      'timer:"late"',
+    ]);
+    await assertVerifiesAndReplays(join(root, "chains"));
+  });
+});
