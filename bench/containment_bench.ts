@@ -102,8 +102,9 @@ const unbounded = {
   children: Number.MAX_SAFE_INTEGER,
   timers: Number.MAX_SAFE_INTEGER,
   requests: Number.MAX_SAFE_INTEGER,
+  blobMb: Number.MAX_SAFE_INTEGER,
 };
-const guest = new GuestActor("c", instantiate, component, directory);
+const guest = new GuestActor("c", { instantiate, component, directory });
 // "inc" makes three host calls: now, log and (through the state) none else.
 Deno.bench('guest call "inc", quotas that never bind', {
   group: "guest call",

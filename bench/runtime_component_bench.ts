@@ -38,6 +38,8 @@ const host: HostImports = {
   },
   message: { send: refuse, sender: () => "external", request: refuse },
   timers: { after: refuse, every: refuse, cancel: () => false },
+  store: { put: refuse, get: () => null },
+  http: { fetch: refuse },
   supervisor: {
     spawn: refuse,
     stop: refuse,

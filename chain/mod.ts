@@ -17,6 +17,7 @@
  * @module
  */
 export * from "./bytes.ts";
+export * from "./blobs.ts";
 export * from "./event.ts";
 export * from "./canonical.ts";
 export * from "./writer.ts";

@@ -7,6 +7,12 @@
  */
 import { basename, join } from "node:path";
 import { readLines } from "./_lines.ts";
+import {
+  blobProblem,
+  type BlobReference,
+  blobsOf,
+  STORE_DIR,
+} from "./blobs.ts";
 import { canonicalJson, sha256Hex } from "./canonical.ts";
 import { FileRefused, openRegularSync } from "./files.ts";
 import {
@@ -35,7 +41,8 @@ export type VerifyReason =
   | "broken-link"
   | "dangling-link"
   | "bad-link"
-  | "missing-chain";
+  | "missing-chain"
+  | "missing-blob";
 
 /** The first thing wrong with a chain. */
 export interface VerifyError {
@@ -79,6 +86,8 @@ export interface DirReport {
   chains: ChainReport[];
   /** Cross-chain links checked. */
   links: number;
+  /** Blobs of the run's store the chains name, each checked. */
+  blobs?: number;
   /** The first error over all chains and links. */
   error: VerifyError | null;
 }
@@ -677,6 +686,10 @@ export async function verifyDir(
   };
   const pending = new Map<string, PendingLink[]>();
   const children: { file: string; line: number; child: string }[] = [];
+  const blobs = new Map<
+    string,
+    { file: string; line: number; ref: BlobReference }
+  >();
   for (const name of names) {
     const file = join(dir, name);
     const actor = basename(name, ".jsonl");
@@ -685,6 +698,11 @@ export async function verifyDir(
       maxLineBytes: options.maxLineBytes,
       onProgress: options.onProgress,
       onEvent: (event, line) => {
+        for (const ref of blobsOf(event)) {
+          if (!blobs.has(ref.sha256)) {
+            blobs.set(ref.sha256, { file, line, ref });
+          }
+        }
         if (event.type === "child.event" && event.data.event === "started") {
           children.push({ file, line, child: String(event.data.child) });
         }
@@ -718,6 +736,14 @@ export async function verifyDir(
       } is missing`,
     });
   }
+  // Every blob a chain names must be in the run's store, whole.
+  for (const { file, line, ref } of blobs.values()) {
+    const problem = blobProblem(join(dir, STORE_DIR), ref);
+    if (problem) {
+      problems.push({ file, line, reason: "missing-blob", message: problem });
+    }
+  }
+  report.blobs = blobs.size;
   for (const [actor, links] of pending) {
     report.links += links.length;
     const target = report.chains.find((c) =>

@@ -21,8 +21,9 @@ const HELP = `Usage: theater verify [--json] <chain.jsonl | chain-dir>
 
 Checks that a chain file is intact: every line valid canonical JSON, every
 hash right, every parent link, seq and actor in order. Given a directory, it
-checks every *.jsonl chain in it and the links between chains. Reads in one
-streaming pass with flat memory.
+checks every *.jsonl chain in it, the links between chains, and that every
+blob the chains name (store.put, store.get) is in its store/ and matches its
+hash. Reads in one streaming pass with flat memory.
 
 With --checkpoint, the checkpoint's signature is checked and the chain must
 also hold the checkpointed tree: at least its size, with its root over the
@@ -249,7 +250,9 @@ export const verifyCommand: Command = {
         out(
           `${report.dir}: ok, ${report.chains.length} chain${
             report.chains.length === 1 ? "" : "s"
-          }, ${report.links} cross-chain links`,
+          }, ${report.links} cross-chain links${
+            report.blobs ? `, ${report.blobs} blobs in store/` : ""
+          }`,
         );
       }
     } else if (report.ok) {

@@ -2,18 +2,25 @@
 // Runs guest calls against jco bindings and records every host call. Used
 // inside the no-permission workers and in process; it touches no Deno API.
 import type { Json } from "../chain/event.ts";
+// node:crypto needs Deno, which the hardened workers do not have.
+import { sha256 } from "@noble/hashes/sha2";
+import { fromBase64, toBase64, toHex } from "../chain/bytes.ts";
 import {
   type ActorInstance,
   type BindingsInstantiate,
   type CompiledComponent,
   createInstance,
+  deadline,
   GuestTrap,
   type HostImports,
+  type HttpRequest,
+  type HttpResponse,
   type Result,
 } from "./instance.ts";
+import type { GateClient } from "./_gate_client.ts";
 import { documentProblem, MAX_DOCUMENT_BYTES } from "./json_limits.ts";
 import { type ActorLimits, DEFAULT_LIMITS, QuotaExceeded } from "./limits.ts";
-import { MESSAGE, RUNTIME, SUPERVISOR, TIMERS } from "./wit.ts";
+import { HTTP, MESSAGE, RUNTIME, STORE, SUPERVISOR, TIMERS } from "./wit.ts";
 import type {
   GuestFunction,
   GuestOutcome,
@@ -28,7 +35,13 @@ export type GuestComponent = CompiledComponent;
 /** The quotas that bound one call into the guest. */
 export type CallQuota = Pick<
   ActorLimits,
-  "hostCalls" | "recordedBytes" | "sends" | "children" | "timers" | "requests"
+  | "hostCalls"
+  | "recordedBytes"
+  | "sends"
+  | "children"
+  | "timers"
+  | "requests"
+  | "blobMb"
 >;
 
 /** The quotas of an actor whose manifest sets none. */
@@ -43,6 +56,7 @@ export function quotaOf(limits: ActorLimits): CallQuota {
     children: limits.children,
     timers: limits.timers,
     requests: limits.requests,
+    blobMb: limits.blobMb,
   };
 }
 
@@ -75,11 +89,28 @@ export interface CallContext {
   /** How many of this actor's requests wait for a response (quota). */
   requests?: number;
   /**
+   * The gate that reads blobs and makes HTTP requests for this actor (see
+   * gate.ts), by key; none: `store.get` finds nothing, `http.fetch` errs.
+   */
+  gate?: string;
+  /**
+   * Run ahead of its turn: a call that would reach the world (HTTP, a blob
+   * not yet stored) stops instead (`GuestOutcome.stopped`).
+   */
+  ahead?: boolean;
+  /** In replay, the blobs `store.get` calls of the record read, by hash. */
+  blobs?: Record<string, Uint8Array>;
+  /**
    * In replay, the host calls the record says the guest made, in order:
    * their results are returned instead of live ones, and each call's
    * interface, function and arguments must match.
    */
   replay?: HostCallRecord[];
+}
+
+/** A call run ahead that reached for the world, and so stopped. */
+class Stopped extends Error {
+  override name = "Stopped";
 }
 
 /** A guest call that did something other than what the record says. */
@@ -88,6 +119,8 @@ export class Divergence extends Error {
 }
 
 const RANDOM_MAX = 65536;
+/** Time a guest waits for a gate past the time it gave it. */
+const GATE_SLACK_MS = 250;
 /** Longest a timer may be set for: what setTimeout takes. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -111,18 +144,29 @@ export class GuestActor {
   #requestsNow = 0;
   #sends = 0;
   #bytes = 0;
+  /** Blobs put in this call, by hash: the host stores them with the step. */
+  #blobs = new Map<string, Uint8Array>();
+  #gates: Map<string, GateClient>;
 
+  /**
+   * @param options.directory the actors messages may go to.
+   * @param options.gates connections to gates, by key (see gate.ts).
+   */
   constructor(
     id: string,
-    instantiate: BindingsInstantiate,
-    component: GuestComponent,
-    directory: Directory,
+    options: {
+      instantiate: BindingsInstantiate;
+      component: GuestComponent;
+      directory: Directory;
+      gates?: Map<string, GateClient>;
+    },
   ) {
     this.id = id;
-    this.#directory = directory;
+    this.#directory = options.directory;
+    this.#gates = options.gates ?? new Map();
     this.#instance = createInstance(
-      instantiate,
-      component.modules,
+      options.instantiate,
+      options.component.modules,
       this.#imports(),
     );
   }
@@ -209,6 +253,46 @@ export class GuestActor {
             return pending;
           }) as boolean,
       },
+      store: {
+        put: (data) => {
+          const hash = toHex(sha256(data));
+          const result = host(
+            STORE,
+            "put",
+            [{ sha256: hash, size: data.length }],
+            () => {
+              const max = this.#quota().blobMb * 1024 * 1024;
+              if (data.length > max) {
+                return {
+                  err:
+                    `blob of ${data.length} bytes is over ${max} (limits.blob_mb)`,
+                };
+              }
+              return { ok: hash };
+            },
+          );
+          if (isOk(result)) this.#blobs.set(hash, data.slice());
+          return fromRecord(result) as Result<string>;
+        },
+        get: (sha256) => {
+          let bytes = null as Uint8Array | null;
+          const result = host(STORE, "get", [sha256], () => {
+            bytes = this.#blobs.get(sha256) ?? this.#gateGet(sha256);
+            // A blob put by a step that is not committed yet is not in the
+            // store: run ahead, the call cannot know it is missing.
+            if (bytes === null && this.#context.ahead) {
+              throw new Stopped("store.get of a blob not in the store");
+            }
+            return bytes === null ? null : { size: bytes.length };
+          });
+          if (result === null) return null;
+          if (this.#context.replay) bytes = this.#replayBlob(sha256, result);
+          return bytes;
+        },
+      },
+      http: {
+        fetch: (request) => this.#fetch(request),
+      },
       supervisor: {
         spawn: (manifest, params) =>
           fromRecord(host(
@@ -240,6 +324,104 @@ export class GuestActor {
           ) as string[],
       },
     };
+  }
+
+  /** A blob read through the actor's gate, or null. */
+  #gateGet(sha256: string): Uint8Array | null {
+    const gate = this.#context.gate && this.#gates.get(this.#context.gate);
+    if (!gate || !/^[0-9a-f]{64}$/.test(sha256)) return null;
+    const left = this.#timeLeft();
+    if (left < 1) return null;
+    const answer = gate.call("get", sha256, {
+      timeoutMs: left,
+      waitMs: left + GATE_SLACK_MS,
+    });
+    return answer && answer.head !== null ? answer.body : null;
+  }
+
+  /** In replay, the bytes of a blob a recorded `store.get` read. */
+  #replayBlob(sha256: string, recorded: Json): Uint8Array {
+    const bytes = this.#blobs.get(sha256) ?? this.#context.blobs?.[sha256];
+    const size = (recorded as { size?: Json }).size;
+    if (!bytes) {
+      throw new Divergence(
+        `store.get: blob ${sha256} is not in the run's store`,
+      );
+    }
+    if (bytes.length !== size) {
+      throw new Divergence(
+        `store.get: blob ${sha256} has ${bytes.length} bytes, the record says ${size}`,
+      );
+    }
+    return bytes;
+  }
+
+  /** Milliseconds left before this call's deadline. */
+  #timeLeft(): number {
+    return Math.floor(deadline.at - performance.now());
+  }
+
+  /** `http.fetch`: through the gate live; from the record in replay. */
+  #fetch(request: HttpRequest): Result<HttpResponse> {
+    let body = null as Uint8Array | null;
+    // Keys in the order the chain keeps them (RFC 8785), so that replay
+    // compares like with like.
+    const args: Json = {
+      body: request.body === null ? null : toBase64(request.body),
+      headers: request.headers.map(([k, v]) => [k, v]),
+      method: request.method,
+      url: request.url,
+    };
+    const result = this.#host(HTTP, "fetch", [args], () => {
+      if (this.#context.ahead) throw new Stopped("http.fetch");
+      const gate = this.#context.gate && this.#gates.get(this.#context.gate);
+      if (!gate) return { err: "this actor has no HTTP grant" };
+      const left = this.#timeLeft();
+      if (left < 1) {
+        return { err: "no time left in this call (limits.handle_timeout_ms)" };
+      }
+      const answer = gate.call("fetch", {
+        method: request.method,
+        url: request.url,
+        headers: args.headers,
+      }, {
+        body: request.body,
+        timeoutMs: Math.min(left, 2 ** 31 - 1),
+        waitMs: left + GATE_SLACK_MS,
+      });
+      if (!answer) return { err: "the HTTP gate did not answer in time" };
+      if (!isOk(answer.head)) return answer.head;
+      body = answer.body;
+      const ok = (answer.head as { ok: Record<string, Json> }).ok;
+      return { ok: { ...ok, body: toBase64(answer.body) } };
+    });
+    // The response is in the record: it counts against recorded_bytes.
+    this.#charge(JSON.stringify(result).length);
+    if (!isOk(result)) {
+      return { ok: false, error: String((result as { err: Json }).err) };
+    }
+    const ok = (result as { ok: Record<string, Json> }).ok;
+    return {
+      ok: true,
+      value: {
+        status: Number(ok.status),
+        headers: (ok.headers as [string, string][]).map(([k, v]) => [k, v]),
+        body: body ?? fromBase64(String(ok.body)),
+      },
+    };
+  }
+
+  /** Counts bytes of a host call's result against `limits.recorded_bytes`. */
+  #charge(bytes: number): void {
+    const quota = this.#quota();
+    this.#bytes += bytes;
+    if (this.#bytes > quota.recordedBytes) {
+      throw new QuotaExceeded(
+        "recordedBytes",
+        quota.recordedBytes,
+        `more than ${quota.recordedBytes} bytes of host calls in one call`,
+      );
+    }
   }
 
   /**
@@ -381,6 +563,12 @@ export class GuestActor {
     return result;
   }
 
+  /** The blobs this call put, for the outcome (none in replay). */
+  #stored(): { blobs?: Uint8Array[] } {
+    if (this.#context.replay || this.#blobs.size === 0) return {};
+    return { blobs: [...this.#blobs.values()] };
+  }
+
   /** Runs one export and reports what happened, host calls included. */
   call(fn: GuestFunction, args: string[], context: CallContext): GuestOutcome {
     this.#calls = [];
@@ -392,6 +580,7 @@ export class GuestActor {
     this.#requestsNow = 0;
     this.#sends = 0;
     this.#bytes = 0;
+    this.#blobs = new Map();
     const instance = this.#instance;
     try {
       let result: Result<string | [string, string | null]>;
@@ -410,21 +599,36 @@ export class GuestActor {
           `the guest made ${this.#replayAt} host calls, the record has ${context.replay.length}`,
         );
       }
+      const blobs = this.#stored();
       return result.ok
-        ? { calls: this.#calls, status: "ok", value: result.value }
-        : { calls: this.#calls, status: "err", error: result.error };
+        ? { calls: this.#calls, status: "ok", value: result.value, ...blobs }
+        : { calls: this.#calls, status: "err", error: result.error, ...blobs };
     } catch (err) {
       const cause = err instanceof GuestTrap ? err.cause : err;
       if (cause instanceof Divergence) {
         return { calls: this.#calls, status: "diverged", error: cause.message };
       }
+      if (cause instanceof Stopped) {
+        return {
+          calls: [],
+          status: "trap",
+          error: `stopped: ${cause.message}`,
+          stopped: true,
+        };
+      }
       return {
         calls: this.#calls,
+        ...this.#stored(),
         status: "trap",
         error: cause instanceof Error ? cause.message : String(cause),
       };
     }
   }
+}
+
+/** Whether a recorded result is `{"ok": …}`. */
+function isOk(result: Json): boolean {
+  return result !== null && typeof result === "object" && "ok" in result;
 }
 
 /** A recorded `result` (`{"ok": v}` or `{"err": reason}`) as a `Result`. */

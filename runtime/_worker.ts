@@ -12,6 +12,7 @@ import {
 } from "./_guest.ts";
 import type { GuestFunction, GuestOutcome } from "./recorder.ts";
 import { deadline, GuestTrap, TimedOut } from "./instance.ts";
+import { GateClient } from "./_gate_client.ts";
 
 /** Messages the host sends to a worker. */
 export type ToWorker =
@@ -48,6 +49,12 @@ export type ToWorker =
   }
   | { type: "drop"; actor: string }
   | {
+    /** A port to a gate (gate.ts), for the calls whose context names it. */
+    type: "gate";
+    key: string;
+    port: MessagePort;
+  }
+  | {
     /** Changes to the directory of actors; `reset` replaces it whole. */
     type: "directory";
     reset: boolean;
@@ -70,6 +77,7 @@ const components = new Map<
 >();
 const actors = new Map<string, GuestActor>();
 const directory: Directory = new Map();
+const gates = new Map<string, GateClient>();
 
 function trapped(error: string): GuestOutcome {
   return { calls: [], status: "trap", error };
@@ -101,6 +109,9 @@ async function handle(msg: ToWorker): Promise<void> {
       return;
     case "drop":
       actors.delete(msg.actor);
+      return;
+    case "gate":
+      gates.set(msg.key, new GateClient(msg.port));
       return;
     case "directory":
       if (msg.reset) directory.clear();
@@ -136,7 +147,12 @@ async function handle(msg: ToWorker): Promise<void> {
         deadline.ms = msg.timeoutMs;
         try {
           if (!actor) {
-            actor = new GuestActor(msg.actor, c.instantiate, c, directory);
+            actor = new GuestActor(msg.actor, {
+              instantiate: c.instantiate,
+              component: c,
+              directory,
+              gates,
+            });
             actors.set(msg.actor, actor);
           }
         } catch (err) {
@@ -160,6 +176,7 @@ async function handle(msg: ToWorker): Promise<void> {
         }
         state = nextState(call.fn, given, outcome);
         outcomes.push(outcome);
+        if (outcome.stopped) break;
       }
       scope.postMessage({ type: "result", id: msg.id, outcomes });
     }

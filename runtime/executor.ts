@@ -15,6 +15,8 @@ import {
   Standing,
 } from "./_guest.ts";
 import type { ToWorker } from "./_worker.ts";
+import { GateClient } from "./_gate_client.ts";
+import type { Gate } from "./gate.ts";
 import { MAX_TIMEOUT_MS } from "./limits.ts";
 import type { Executor, GuestFunction, GuestOutcome } from "./recorder.ts";
 
@@ -35,6 +37,8 @@ export interface ActorSlot {
   timeoutMs: number;
   /** The context of each call (quotas, children, replay). */
   context: () => CallContext;
+  /** The gate that reads blobs and fetches for the actor, if any. */
+  gate?: Gate;
 }
 
 /** An executor that actors are registered with before they are called. */
@@ -84,6 +88,8 @@ export interface BatchCall {
   context?: CallContext;
   /** Who sent the message being handled (`message.sender`). */
   sender?: string;
+  /** Run ahead of its turn (see `GuestOutcome.stopped`). */
+  ahead?: boolean;
 }
 
 interface Pending {
@@ -91,6 +97,22 @@ interface Pending {
   actor: string;
   calls: BatchCall[];
   resolve: (outcomes: GuestOutcome[]) => void;
+}
+
+/** A call's context with its sender and the actor's gate. */
+function withCall(
+  context: CallContext,
+  call: { sender?: string; ahead?: boolean },
+  gate: Gate | undefined,
+): CallContext {
+  const { sender, ahead } = call;
+  if (sender === undefined && !gate && !ahead) return context;
+  return {
+    ...context,
+    ...(sender === undefined ? {} : { sender }),
+    ...(gate ? { gate: gate.key } : {}),
+    ...(ahead ? { ahead } : {}),
+  };
 }
 
 /** The outcomes of a batch that ended before or outside the guest. */
@@ -135,8 +157,8 @@ class WorkerSlot {
     };
   }
 
-  post(message: ToWorker): void {
-    this.#worker.postMessage(message);
+  post(message: ToWorker, transfer: Transferable[] = []): void {
+    this.#worker.postMessage(message, transfer);
   }
 
   drop(actor: string): void {
@@ -156,6 +178,12 @@ class WorkerSlot {
       });
       this.#sent.add(component.key);
     }
+    const gate = slot.gate;
+    if (gate && !this.#sent.has(gate.key)) {
+      const port = gate.connect();
+      this.post({ type: "gate", key: gate.key, port }, [port]);
+      this.#sent.add(gate.key);
+    }
     this.running = p;
     const warm = this.#warm.has(p.actor);
     this.post({
@@ -167,9 +195,7 @@ class WorkerSlot {
       calls: p.calls.map((c) => ({
         fn: c.fn,
         args: c.args,
-        context: c.sender === undefined
-          ? c.context ?? slot.context()
-          : { ...(c.context ?? slot.context()), sender: c.sender },
+        context: withCall(c.context ?? slot.context(), c, gate),
       })),
       timeoutMs: slot.timeoutMs,
     });
@@ -451,6 +477,7 @@ export class InProcessExecutor implements ActorExecutor {
   #actors = new Map<string, { slot: ActorSlot; guest?: GuestActor }>();
   #bindings = new Map<string, Awaited<ReturnType<typeof loadBindings>>>();
   #directory: Directory = new Map();
+  #gates = new Map<string, GateClient>();
 
   /** Loads a component's bindings; call before the first `call`. */
   async prepare(component: ExecutorComponent): Promise<void> {
@@ -487,23 +514,26 @@ export class InProcessExecutor implements ActorExecutor {
     if (!entry || !instantiate) {
       return Promise.resolve(trap("actor is not running"));
     }
+    const gate = entry.slot.gate;
+    if (gate && !this.#gates.has(gate.key)) {
+      this.#gates.set(gate.key, new GateClient(gate.connect()));
+    }
     try {
-      entry.guest ??= new GuestActor(
-        actor,
+      entry.guest ??= new GuestActor(actor, {
         instantiate,
-        entry.slot.component,
-        this.#directory,
-      );
+        component: entry.slot.component,
+        directory: this.#directory,
+        gates: this.#gates,
+      });
     } catch (err) {
       return Promise.resolve(
         trap(`instantiation failed: ${(err as Error).message}`),
       );
     }
-    const context = entry.slot.context();
     const outcome = entry.guest.call(
       call.fn,
       call.args,
-      call.sender === undefined ? context : { ...context, sender: call.sender },
+      withCall(entry.slot.context(), call, gate),
     );
     if (outcome.status === "trap") entry.guest = undefined;
     return Promise.resolve(outcome);

@@ -15,7 +15,7 @@
  */
 import { compileComponent, type Transpiled } from "./_compile.ts";
 import { FUEL, INTERRUPT_FUNCTION, INTERRUPT_MODULE } from "./_interrupt.ts";
-import { MESSAGE, RUNTIME, SUPERVISOR, TIMERS } from "./wit.ts";
+import { HTTP, MESSAGE, RUNTIME, STORE, SUPERVISOR, TIMERS } from "./wit.ts";
 
 /**
  * When the call under way must stop, on the `performance.now()` clock, and
@@ -84,6 +84,17 @@ export interface HostImports {
     every(ms: number, msg: string): Result<string>;
     cancel(id: string): boolean;
   };
+  /** `theater:actor/store` (0.2.0). */
+  store: {
+    /** Stores a blob; its SHA-256 in hex. */
+    put(data: Uint8Array): Result<string>;
+    /** A blob by its SHA-256, or null. */
+    get(sha256: string): Uint8Array | null;
+  };
+  /** `theater:actor/http` (0.2.0). */
+  http: {
+    fetch(request: HttpRequest): Result<HttpResponse>;
+  };
   /** `theater:actor/supervisor`. */
   supervisor: {
     /** `params` is null for the WIT `none`. */
@@ -92,6 +103,28 @@ export interface HostImports {
     restart(child: string): Result<null>;
     children(): string[];
   };
+}
+
+/** An HTTP request as the guest makes it (`theater:actor/http`). */
+export interface HttpRequest {
+  /** The method, such as `GET`. */
+  method: string;
+  /** The absolute URL. */
+  url: string;
+  /** Header names and values, in order. */
+  headers: [string, string][];
+  /** The body, if any. */
+  body: Uint8Array | null;
+}
+
+/** An HTTP response as the guest gets it. */
+export interface HttpResponse {
+  /** The status code. */
+  status: number;
+  /** Header names (lowercase) and values. */
+  headers: [string, string][];
+  /** The body. */
+  body: Uint8Array;
 }
 
 /** What `handle` returns on `ok`: the new state and an optional reply. */
@@ -217,7 +250,7 @@ export function createInstance(
   modules: Record<string, WebAssembly.Module>,
   host: HostImports,
 ): ActorInstance {
-  const { runtime, message, supervisor, timers } = host;
+  const { runtime, message, supervisor, timers, store, http } = host;
   const imports = {
     [RUNTIME]: {
       log: (msg: string) => void runtime.log(msg),
@@ -244,6 +277,24 @@ export function createInstance(
       after: (ms: number, msg: string) => lower(timers.after(ms, msg)),
       every: (ms: number, msg: string) => lower(timers.every(ms, msg)),
       cancel: (id: string) => timers.cancel(id),
+    },
+    [STORE]: {
+      put: (data: Uint8Array) => lower(store.put(data)),
+      get: (sha256: string) => store.get(sha256) ?? undefined,
+    },
+    [HTTP]: {
+      fetch: (req: {
+        method: string;
+        url: string;
+        headers: [string, string][];
+        body?: Uint8Array;
+      }) =>
+        lower(http.fetch({
+          method: req.method,
+          url: req.url,
+          headers: req.headers,
+          body: req.body ?? null,
+        })),
     },
     [SUPERVISOR]: {
       spawn: (manifest: string, params: string | undefined) =>

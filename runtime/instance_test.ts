@@ -59,6 +59,8 @@ function recordingHost(
       every: no("every"),
       cancel: () => false,
     },
+    store: { put: no("put"), get: () => null },
+    http: { fetch: no("fetch") },
     supervisor: {
       spawn: no("spawn"),
       stop: no("stop"),

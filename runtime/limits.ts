@@ -34,6 +34,8 @@ export interface ActorLimits {
   timers: number;
   /** Most requests the actor may have waiting for a response (0.2.0). */
   requests: number;
+  /** Largest blob one `store.put` may store, in MiB (0.2.0). */
+  blobMb: number;
   /** Most actors in the whole run (read from the root manifest). */
   actors: number;
   /** Largest component file the actor may use, in MiB. */
@@ -71,6 +73,7 @@ export const LIMIT_FIELDS: Readonly<Record<string, LimitField>> = {
   children: { key: "children", min: 0, max: 100_000 },
   timers: { key: "timers", min: 0, max: 10_000 },
   requests: { key: "requests", min: 0, max: 10_000 },
+  blob_mb: { key: "blobMb", min: 1, max: 256 },
   actors: { key: "actors", min: 1, max: 100_000 },
   component_mb: { key: "componentMb", min: 1, max: 1024 },
 };
@@ -89,6 +92,7 @@ export const DEFAULT_LIMITS: Readonly<ActorLimits> = {
   children: 100,
   timers: 100,
   requests: 100,
+  blobMb: 16,
   actors: 1000,
   componentMb: 64,
 };

@@ -51,3 +51,6 @@ export * from "./replay.ts";
 export * from "./json_limits.ts";
 export * from "./limits.ts";
 export * from "./wit.ts";
+export * from "./http_grant.ts";
+export * from "./gate.ts";
+export * from "./store.ts";

@@ -20,6 +20,7 @@ import {
 import { parseDocument } from "./json_limits.ts";
 import { MESSAGE, RUNTIME, SUPERVISOR, TIMERS } from "./wit.ts";
 import { nextState } from "./_guest.ts";
+import type { BlobStore } from "./store.ts";
 
 /** One host function call made by the guest, with what it got back. */
 export interface HostCallRecord {
@@ -41,6 +42,17 @@ export type GuestOutcome =
   & {
     /** Host calls in the order the guest made them. */
     calls: HostCallRecord[];
+    /**
+     * The blobs the call's `store.put` calls stored (live runs only); the
+     * host writes them before the step's events.
+     */
+    blobs?: Uint8Array[];
+    /**
+     * A call run ahead that stopped where it would have had an effect on
+     * the world (an HTTP request, a read of a blob not yet stored): it is
+     * never used, and its message is run again in its turn.
+     */
+    stopped?: boolean;
   }
   & (
     /** `value` is the export's `ok` payload: a state, or [state, reply]. */
@@ -68,7 +80,13 @@ export interface Executor {
    */
   callMany?(
     actor: string,
-    calls: { fn: GuestFunction; args: (string | null)[]; sender?: string }[],
+    calls: {
+      fn: GuestFunction;
+      args: (string | null)[];
+      sender?: string;
+      /** Run ahead of its turn: it must stop before any effect. */
+      ahead?: boolean;
+    }[],
   ): Promise<GuestOutcome[]>;
 }
 
@@ -232,14 +250,31 @@ export class ActorRecorder {
    */
   stateForm?: () => "full" | "patch" | undefined;
 
-  /** Makes the recorder of actor `id`, with its chain writer and executor. */
+  #store: BlobStore | null;
+  #runAhead: boolean;
+
+  /**
+   * Makes the recorder of actor `id`, with its chain writer and executor.
+   *
+   * @param options.store where the blobs the guest puts are written.
+   * @param options.runAhead whether queued messages may be computed ahead
+   * of their turn (default true; off for actors that make HTTP requests,
+   * which a call run ahead cannot make).
+   */
   constructor(
     id: string,
-    options: { writer: ChainWriter; executor: Executor },
+    options: {
+      writer: ChainWriter;
+      executor: Executor;
+      store?: BlobStore | null;
+      runAhead?: boolean;
+    },
   ) {
     this.id = id;
     this.writer = options.writer;
     this.executor = options.executor;
+    this.#store = options.store ?? null;
+    this.#runAhead = options.runAhead ?? true;
   }
 
   /** The last committed state. */
@@ -391,7 +426,7 @@ export class ActorRecorder {
   async #callAhead(args: string[], sender: string): Promise<GuestOutcome> {
     this.#dropAhead();
     const next = this.#queued.slice(0, RUN_AHEAD - 1);
-    if (!this.executor.callMany || next.length === 0) {
+    if (!this.executor.callMany || next.length === 0 || !this.#runAhead) {
       return await this.executor.call(this.id, { fn: "handle", args, sender });
     }
     const epoch = this.#epoch;
@@ -401,6 +436,7 @@ export class ActorRecorder {
         fn: "handle" as const,
         args: [null, q.text],
         sender: q.from,
+        ahead: true,
       })),
     ]);
     if (epoch === this.#epoch) {
@@ -423,6 +459,11 @@ export class ActorRecorder {
   ): void {
     for (const [k, q] of messages.entries()) {
       const outcome = outcomes[k];
+      if (outcome?.stopped) {
+        // Nothing more is run ahead until this message's turn.
+        this.#predicted = null;
+        break;
+      }
       if (!outcome) break;
       this.#ahead.set(q, { state, outcome });
       state = nextState("handle", state, outcome);
@@ -449,6 +490,7 @@ export class ActorRecorder {
         fn: "handle" as const,
         args: [k === 0 ? predicted.state : null, q.text],
         sender: q.from,
+        ahead: true,
       })),
     ).then((outcomes) => {
       if (epoch === this.#epoch) {
@@ -592,7 +634,21 @@ export class ActorRecorder {
     respondTo?: RespondTo,
   ): Promise<{ durable: Promise<Delivery>; early: boolean }> {
     if (!given) this.#dropAhead();
-    const outcome = given ?? await this.executor.call(this.id, { fn, args });
+    let outcome = given ?? await this.executor.call(this.id, { fn, args });
+    if (outcome.blobs?.length) {
+      // Blobs before the events that name them: a chain never points at
+      // a blob the store does not have.
+      try {
+        if (!this.#store) throw new Error("this run has no blob store");
+        this.#store.putSync(outcome.blobs);
+      } catch (err) {
+        outcome = {
+          calls: outcome.calls,
+          status: "trap",
+          error: `cannot store its blobs: ${(err as Error).message}`,
+        };
+      }
+    }
     const logs: string[] = [];
     const sends: {
       to: string;

@@ -27,6 +27,9 @@ import {
 } from "./executor.ts";
 import { nextState } from "./_guest.ts";
 import { limitsOf } from "./limits.ts";
+import { BlobStore } from "./store.ts";
+import { STORE_DIR } from "../chain/mod.ts";
+import { STORE } from "./wit.ts";
 import {
   ActorRecorder,
   type Executor,
@@ -109,6 +112,11 @@ export interface ReplayOptions {
    * default: `defaultCacheDir()`.
    */
   cacheDir?: string | false;
+  /**
+   * The blob store `store.get` calls read from; default: `store/` beside
+   * the chain.
+   */
+  store?: string;
 }
 
 const INPUTS = new Set([
@@ -226,11 +234,20 @@ const BATCH = 64;
  * `init` where a start or resume has outputs, `handle` per message,
  * `on-child-event` where a child event has outputs.
  */
-async function plan(events: ChainEvent[]): Promise<Planned[]> {
+async function plan(
+  events: ChainEvent[],
+  store: BlobStore,
+): Promise<Planned[]> {
   const calls: Planned[] = [];
   let quota: CallQuota | undefined;
   for await (const [input, ...outputs] of steps(events)) {
-    const context = { children: [], replay: hostCalls(outputs), quota };
+    const replay = hostCalls(outputs);
+    const context = {
+      children: [],
+      replay,
+      quota,
+      ...blobsRead(replay, store),
+    };
     const d = input.data;
     if (input.type === "actor.start" || input.type === "actor.resume") {
       quota = quotaOf(
@@ -261,6 +278,28 @@ async function plan(events: ChainEvent[]): Promise<Planned[]> {
     }
   }
   return calls;
+}
+
+/**
+ * The blobs a step's recorded `store.get` calls read, from the run's
+ * store; one that is missing or altered is left out, and the guest's
+ * replay reports it.
+ */
+function blobsRead(
+  calls: HostCallRecord[],
+  store: BlobStore,
+): { blobs?: Record<string, Uint8Array> } {
+  let blobs: Record<string, Uint8Array> | undefined;
+  for (const call of calls) {
+    if (
+      call.interface !== STORE || call.function !== "get" ||
+      call.result === null
+    ) continue;
+    const hash = String(call.args[0]);
+    const bytes = store.readSync(hash);
+    if (bytes) (blobs ??= {})[hash] = bytes;
+  }
+  return blobs ? { blobs } : {};
 }
 
 /** The host calls a recorded step holds, in order: what replay feeds back. */
@@ -497,13 +536,20 @@ async function replayWith(
     onAppend: (e) => appended.push(e),
   });
   let replay: HostCallRecord[] = [];
+  let blobs: { blobs?: Record<string, Uint8Array> } = {};
   let quota: CallQuota | undefined;
-  const context = (): CallContext => ({ children: [], replay, quota });
+  const context = (): CallContext => ({
+    children: [],
+    replay,
+    quota,
+    ...blobs,
+  });
+  const store = new BlobStore(options.store ?? join(dirname(path), STORE_DIR));
   // With the whole chain in memory, guest calls run ahead in batches.
   const recorder = new ActorRecorder(actor, {
     writer,
     executor: kept && executor instanceof WorkerPool
-      ? new Prefetch(executor, await plan(kept))
+      ? new Prefetch(executor, await plan(kept, store))
       : executor,
   });
   let supervised = false;
@@ -522,6 +568,7 @@ async function replayWith(
       tsQueue.push(...step.map((e) => e.ts));
       lastTs = step.at(-1)!.ts;
       replay = hostCalls(outputs);
+      blobs = blobsRead(replay, store);
       // The form the record gives this step's new state.
       const form = outputs.some((e) => e.type === "handle.patch")
         ? "patch"

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { STORE_INTERFACE } from "../chain/blobs.ts";
 
 /** The `runtime` interface: log, now, random, self-id. */
 export const RUNTIME = "theater:actor/runtime";
@@ -15,6 +16,13 @@ export const MESSAGE = "theater:actor/message";
 export const SUPERVISOR = "theater:actor/supervisor";
 /** The `timers` interface (0.2.0): after, every, cancel. */
 export const TIMERS = "theater:actor/timers";
+/**
+ * The `store` interface (0.2.0): put and get content-addressed blobs. The
+ * chain layer names it too (its events name blobs), so it lives there.
+ */
+export const STORE: string = STORE_INTERFACE;
+/** The `http` interface (0.2.0): fetch, under the manifest's grant. */
+export const HTTP = "theater:actor/http";
 /** The export every actor has: init and handle. */
 export const ACTOR = "theater:actor/actor";
 /** The optional export of a supervisor: on-child-event. */
@@ -26,6 +34,8 @@ export const HOST_INTERFACES: readonly string[] = [
   MESSAGE,
   SUPERVISOR,
   TIMERS,
+  STORE,
+  HTTP,
 ];
 
 /** A WIT name without its `@version`. */

@@ -31,7 +31,11 @@ export interface BuildResult {
   /** True when the sources were unchanged and nothing was rebuilt. */
   cached: boolean;
   /** The world the component targets. */
-  world: "actor-world" | "supervisor-world";
+  world:
+    | "actor-world"
+    | "supervisor-world"
+    | "http-actor-world"
+    | "http-supervisor-world";
   ms: number;
 }
 
@@ -144,7 +148,7 @@ export async function buildActor(
 ): Promise<BuildResult> {
   const started = performance.now();
   dir = resolve(dir);
-  let manifest: { name?: unknown; component?: unknown };
+  let manifest: { name?: unknown; component?: unknown; grants?: unknown };
   try {
     manifest = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
   } catch (err) {
@@ -160,9 +164,13 @@ export async function buildActor(
   const source = await Deno.readTextFile(join(dir, "actor.ts")).catch(() => {
     throw new BuildError(`${join(dir, "actor.ts")}: cannot read`);
   });
-  const world = /\bonChildEvent\b/.test(source)
-    ? "supervisor-world"
-    : "actor-world";
+  // HTTP is imported only when the manifest grants it: a component that
+  // imports it is refused without a grant.
+  const networked = typeof manifest.grants === "object" &&
+    manifest.grants !== null && "http" in manifest.grants;
+  const world = `${networked ? "http-" : ""}${
+    /\bonChildEvent\b/.test(source) ? "supervisor-world" : "actor-world"
+  }` as BuildResult["world"];
   const out = resolve(dir, manifest.component);
   // A project made by `theater new` carries its own copy of the SDK; one
   // inside this repository (the examples) uses sdk/mod.ts itself.
@@ -210,9 +218,13 @@ import { bindActor, type RawImports } from "${sdk.href}";
     `import message from "theater:actor/message@0.2.0";`,
     `import supervisor from "theater:actor/supervisor@0.2.0";`,
     `import timers from "theater:actor/timers@0.2.0";`,
-    `const bound = globalThis.__theater({ runtime, message, supervisor, timers });`,
+    `import store from "theater:actor/store@0.2.0";`,
+    networked ? `import http from "theater:actor/http@0.2.0";` : "",
+    `const bound = globalThis.__theater({ runtime, message, supervisor, timers, store${
+      networked ? ", http" : ""
+    } });`,
     `export const actor = bound.actor;`,
-    world === "supervisor-world"
+    world.endsWith("supervisor-world")
       ? `export const supervised = bound.supervised;`
       : "",
   ].join("\n");

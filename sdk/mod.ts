@@ -96,6 +96,53 @@ export interface Host {
   restart(child: string): void;
   /** This actor's children. */
   children(): string[];
+  /**
+   * Stores bytes (a string is stored as UTF-8) in the run's blob store and
+   * returns their SHA-256 in hex: keep the hash in the state, the bytes
+   * there. The chain records only hash and size.
+   *
+   * @throws {ActorError} when the blob is over `limits.blob_mb`.
+   */
+  put(data: Uint8Array | string): string;
+  /** A blob by its SHA-256, or null when the store has none. */
+  get(sha256: string): Uint8Array | null;
+  /** A blob as UTF-8 text, or null. */
+  getText(sha256: string): string | null;
+  /**
+   * Makes an HTTP request to an origin the manifest grants
+   * (`grants.http`; the component must be built with that manifest).
+   * Request and response are recorded; replay gives back the recorded
+   * response.
+   *
+   * @throws {ActorError} with the reason when the request is not granted,
+   * the server cannot be reached, a redirect leaves the grant, the
+   * response is too large, or time runs out.
+   */
+  fetch(url: string, init?: FetchInit): FetchResponse;
+}
+
+/** The optional parts of an HTTP request. */
+export interface FetchInit {
+  /** The method (default `GET`). */
+  method?: string;
+  /** Request headers. */
+  headers?: Record<string, string>;
+  /** The body; a string is sent as UTF-8. */
+  body?: Uint8Array | string;
+}
+
+/** An HTTP response, read whole. */
+export interface FetchResponse {
+  /** The status code. */
+  status: number;
+  /** The headers, names in lowercase. */
+  headers: Record<string, string>;
+  /** The body. */
+  body: Uint8Array;
+  /** The body as UTF-8 text. */
+  text(): string;
+  /** The body parsed as JSON. */
+  json(): Json;
 }
 
 /** What a handler returns: the next state and, optionally, a reply. */
@@ -162,6 +209,76 @@ export interface RawImports {
     restart(child: string): void;
     children(): string[];
   };
+  /** `theater:actor/store` (0.2.0). */
+  store: {
+    put(data: Uint8Array): string;
+    get(sha256: string): Uint8Array | undefined;
+  };
+  /** `theater:actor/http` (0.2.0); absent unless the manifest grants it. */
+  http?: {
+    fetch(request: {
+      method: string;
+      url: string;
+      headers: [string, string][];
+      body: Uint8Array | undefined;
+    }): { status: number; headers: [string, string][]; body: Uint8Array };
+  };
+}
+
+/** UTF-8 bytes of a string (the guest has no TextEncoder). */
+export function utf8Encode(text: string): Uint8Array {
+  const out: number[] = [];
+  for (const ch of text) {
+    let c = ch.codePointAt(0)!;
+    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+    if (c < 0x80) out.push(c);
+    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+    else if (c < 0x10000) {
+      out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    } else {
+      out.push(
+        0xf0 | (c >> 18),
+        0x80 | ((c >> 12) & 63),
+        0x80 | ((c >> 6) & 63),
+        0x80 | (c & 63),
+      );
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+/** The string UTF-8 bytes spell; a bad sequence becomes U+FFFD. */
+export function utf8Decode(bytes: Uint8Array): string {
+  const MIN = [0, 0x80, 0x800, 0x10000];
+  let out = "";
+  for (let i = 0; i < bytes.length;) {
+    const b = bytes[i];
+    const n = b < 0x80
+      ? 0
+      : b >= 0xf5 || b < 0xc2
+      ? -1
+      : b >= 0xf0
+      ? 3
+      : b >= 0xe0
+      ? 2
+      : 1;
+    if (n < 0) {
+      out += "\ufffd";
+      i++;
+      continue;
+    }
+    let c = n === 0 ? b : n === 1 ? b & 31 : n === 2 ? b & 15 : b & 7;
+    let k = 1;
+    while (k <= n && i + k < bytes.length && (bytes[i + k] & 0xc0) === 0x80) {
+      c = (c << 6) | (bytes[i + k] & 63);
+      k++;
+    }
+    const bad = k <= n || c < MIN[n] || c > 0x10ffff ||
+      (c >= 0xd800 && c <= 0xdfff);
+    out += bad ? "\ufffd" : String.fromCodePoint(c);
+    i += k;
+  }
+  return out;
 }
 
 /** The component's exports, as componentize-qjs expects them. */
@@ -233,6 +350,48 @@ export function makeHost(imports: RawImports): Host {
     stop: (child) => call(() => imports.supervisor.stop(child)),
     restart: (child) => call(() => imports.supervisor.restart(child)),
     children: () => imports.supervisor.children(),
+    put: (data) =>
+      call(() =>
+        imports.store.put(typeof data === "string" ? utf8Encode(data) : data)
+      ),
+    get: (sha256) => imports.store.get(sha256) ?? null,
+    getText: (sha256) => {
+      const bytes = imports.store.get(sha256);
+      return bytes ? utf8Decode(bytes) : null;
+    },
+    fetch: (url, init = {}) => {
+      const http = imports.http;
+      if (!http) {
+        throw new ActorError(
+          "this actor has no HTTP grant: add grants.http to its manifest and build it again",
+        );
+      }
+      const body = init.body === undefined
+        ? undefined
+        : typeof init.body === "string"
+        ? utf8Encode(init.body)
+        : init.body;
+      const r = call(() =>
+        http.fetch({
+          method: init.method ?? "GET",
+          url,
+          headers: Object.entries(init.headers ?? {}),
+          body,
+        })
+      );
+      const headers: Record<string, string> = {};
+      for (const [k, v] of r.headers) {
+        headers[k] = k in headers ? `${headers[k]}, ${v}` : v;
+      }
+      const bytes = Uint8Array.from(r.body);
+      return {
+        status: r.status,
+        headers,
+        body: bytes,
+        text: () => utf8Decode(bytes),
+        json: () => JSON.parse(utf8Decode(bytes)) as Json,
+      };
+    },
   };
 }
 

@@ -1,6 +1,14 @@
 // Copyright the Theater authors. MIT license.
 import assert from "node:assert/strict";
-import { ActorError, bindActor, defineActor, type RawImports } from "./mod.ts";
+import {
+  ActorError,
+  bindActor,
+  defineActor,
+  makeHost,
+  type RawImports,
+  utf8Decode,
+  utf8Encode,
+} from "./mod.ts";
 
 function fakeImports(log: string[]): RawImports {
   return {
@@ -29,8 +37,19 @@ function fakeImports(log: string[]): RawImports {
       restart: () => {},
       children: () => ["me.a"],
     },
+    store: {
+      put: (data) => {
+        if (data.length > 8) throw "blob of 9 bytes is over 8";
+        const hash = data.join(".");
+        blobs.set(hash, data);
+        return hash;
+      },
+      get: (hash) => blobs.get(hash),
+    },
   };
 }
+
+const blobs = new Map<string, Uint8Array>();
 
 const counter = defineActor<{ n: number }, "inc" | "get" | "ping", number>({
   init: (params) => ({ n: typeof params === "number" ? params : 0 }),
@@ -141,4 +160,87 @@ Deno.test("the typed host converts random bytes, spawn params and time", () => {
   assert.equal(host.spawn("w.json"), "me.w.json-null");
   assert.equal(host.selfId(), "me");
   assert.equal(host.sender(), "root.child-1");
+});
+
+Deno.test("sdk: utf8Encode and utf8Decode agree with TextEncoder/TextDecoder", () => {
+  const samples = [
+    "",
+    "plain",
+    "é€𝄞",
+    "a\u0000b",
+    "\u{10FFFF}",
+    "😀 mixed 中文",
+  ];
+  for (const text of samples) {
+    assert.deepEqual(utf8Encode(text), new TextEncoder().encode(text));
+    assert.equal(utf8Decode(new TextEncoder().encode(text)), text);
+  }
+  // Lone surrogates and bad bytes become U+FFFD, as TextEncoder/Decoder do.
+  assert.deepEqual(
+    utf8Encode("a\ud800b"),
+    new TextEncoder().encode("a\ud800b"),
+  );
+  for (
+    const bad of [[0xff], [0xc3], [0xe2, 0x82], [0x80, 0x41], [0xc3, 0x41]]
+  ) {
+    const bytes = Uint8Array.from(bad);
+    assert.equal(
+      utf8Decode(bytes),
+      new TextDecoder().decode(bytes),
+      String(bad),
+    );
+  }
+});
+
+Deno.test("sdk: put, get and getText go through the store; an err is an ActorError", () => {
+  const host = makeHost(fakeImports([]));
+  const hash = host.put("hé");
+  assert.deepEqual(host.get(hash), new TextEncoder().encode("hé"));
+  assert.equal(host.getText(hash), "hé");
+  assert.equal(host.get("missing"), null);
+  assert.throws(() => host.put("123456789"), ActorError);
+});
+
+Deno.test("sdk: fetch without an HTTP import says how to grant it", () => {
+  const host = makeHost(fakeImports([]));
+  assert.throws(() => host.fetch("http://127.0.0.1/"), /no HTTP grant/);
+});
+
+Deno.test("sdk: fetch passes the request and reads the response", () => {
+  const seen: unknown[] = [];
+  const host = makeHost({
+    ...fakeImports([]),
+    http: {
+      fetch: (req) => {
+        seen.push(req);
+        if (req.url.endsWith("/down")) throw "cannot reach http://x:1";
+        return {
+          status: 200,
+          headers: [["content-type", "application/json"], ["x", "1"], [
+            "x",
+            "2",
+          ]],
+          body: new TextEncoder().encode('{"a":1}'),
+        };
+      },
+    },
+  });
+  const r = host.fetch("http://x:1/doc", {
+    method: "POST",
+    headers: { accept: "application/json" },
+    body: "hi",
+  });
+  assert.deepEqual(seen[0], {
+    method: "POST",
+    url: "http://x:1/doc",
+    headers: [["accept", "application/json"]],
+    body: new TextEncoder().encode("hi"),
+  });
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json(), { a: 1 });
+  assert.equal(r.headers.x, "1, 2");
+  assert.throws(
+    () => host.fetch("http://x:1/down"),
+    (e: Error) => e instanceof ActorError && /cannot reach/.test(e.message),
+  );
 });

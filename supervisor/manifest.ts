@@ -17,9 +17,13 @@ import {
   type ActorLimits,
   checkDocument,
   DEFAULT_LIMITS,
+  HTTP_GRANT_BOUNDS,
+  HTTP_METHODS,
+  type HttpGrant,
   LIMIT_FIELDS,
   limitsOf,
   MAX_DOCUMENT_BYTES,
+  normalizeOrigin,
 } from "../runtime/mod.ts";
 
 const ACTOR_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -36,6 +40,29 @@ const json: z.ZodType<Json> = z.lazy(() =>
 );
 
 const relativePath = z.string().min(1, "must not be empty");
+
+const B = HTTP_GRANT_BOUNDS;
+const httpGrantSchema = z.strictObject({
+  origins: z.array(z.string()).min(1, "must name at least one origin"),
+  methods: z.array(z.enum(HTTP_METHODS as [string, ...string[]])).min(1)
+    .optional(),
+  max_request_bytes: z.number().int().min(0).max(B.maxRequestBytes.max)
+    .optional(),
+  max_response_bytes: z.number().int().min(1).max(B.maxResponseBytes.max)
+    .optional(),
+  timeout_ms: z.number().int().min(1).max(B.timeoutMs.max).optional(),
+  secret_headers: z.array(z.strictObject({
+    header: z.string().regex(
+      /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/,
+      "must be an HTTP header name",
+    ),
+    env: z.string().regex(
+      /^[A-Za-z_][A-Za-z0-9_]*$/,
+      "must be an environment variable name",
+    ),
+    prefix: z.string().max(64).optional(),
+  })).optional(),
+});
 
 const manifestSchema = z.strictObject({
   name: z.string().regex(
@@ -60,6 +87,7 @@ const manifestSchema = z.strictObject({
       ]),
     ),
   ).optional(),
+  grants: z.strictObject({ http: httpGrantSchema.optional() }).optional(),
   supervision: z.strictObject({
     strategy: z.enum(["one-for-one", "one-for-all", "rest-for-one"])
       .optional(),
@@ -93,6 +121,17 @@ export type Manifest = {
   };
   /** Limits by their manifest names, such as `memory_mb`. */
   limits?: { [name: string]: number | undefined };
+  /** What the actor may reach outside the run (docs/manifest.md). */
+  grants?: {
+    http?: {
+      origins: string[];
+      methods?: string[];
+      max_request_bytes?: number;
+      max_response_bytes?: number;
+      timeout_ms?: number;
+      secret_headers?: { header: string; env: string; prefix?: string }[];
+    };
+  };
   /** How this actor and its children are restarted. */
   supervision?: {
     strategy?: "one-for-one" | "one-for-all" | "rest-for-one";
@@ -134,6 +173,8 @@ export interface ResolvedManifest {
   checkpoint: { key: string; every: number } | null;
   /** The actor's limits, defaults filled in. */
   limits: ActorLimits;
+  /** What the actor may do over HTTP, defaults filled in; null: nothing. */
+  http: HttpGrant | null;
   /** How this actor and its children are restarted, defaults filled in. */
   supervision: {
     strategy: "one-for-one" | "one-for-all" | "rest-for-one";
@@ -240,6 +281,7 @@ export function validateManifest(
       throw new ManifestError(`${file}: field "${field}": ${problem.message}`);
     }
   }
+  const http = m.grants?.http ? httpGrant(m.grants.http, file) : null;
   if ((m.children ?? []).length > limits.children) {
     throw new ManifestError(
       `${file}: field "children": ${
@@ -262,6 +304,7 @@ export function validateManifest(
       }
       : null,
     limits,
+    http,
     supervision: {
       strategy: m.supervision?.strategy ?? DEFAULTS.strategy,
       restart: m.supervision?.restart ?? DEFAULTS.restart,
@@ -272,6 +315,36 @@ export function validateManifest(
     children: (m.children ?? []).map((c, i) => ({
       manifest: inside(dir, c.manifest, file, `children[${i}].manifest`),
       params: c.params,
+    })),
+  };
+}
+
+/** A manifest's `grants.http`, checked, with defaults filled in. */
+function httpGrant(
+  given: NonNullable<NonNullable<Manifest["grants"]>["http"]>,
+  file: string,
+): HttpGrant {
+  const origins = given.origins.map((text, i) => {
+    const o = normalizeOrigin(text);
+    if ("err" in o) {
+      throw new ManifestError(
+        `${file}: field "grants.http.origins[${i}]": ${o.err}`,
+      );
+    }
+    return o.origin;
+  });
+  return {
+    origins: [...new Set(origins)],
+    methods: given.methods ?? ["GET"],
+    maxRequestBytes: given.max_request_bytes ??
+      B.maxRequestBytes.default,
+    maxResponseBytes: given.max_response_bytes ??
+      B.maxResponseBytes.default,
+    timeoutMs: given.timeout_ms ?? B.timeoutMs.default,
+    secretHeaders: (given.secret_headers ?? []).map((h) => ({
+      header: h.header.toLowerCase(),
+      env: h.env,
+      prefix: h.prefix ?? "",
     })),
   };
 }

@@ -26,16 +26,21 @@ import {
   sha256Hex,
   signCheckpoint,
   type SignerKey,
+  STORE_DIR,
   verifyChain,
 } from "../chain/mod.ts";
 import {
   type ActorExecutor,
   ActorRecorder,
   type ActorSlot,
+  BlobStore,
+  ComponentError,
   COMPONENTS_DIR,
   type Delivery,
   type Effect,
   executorComponent,
+  Gates,
+  HTTP,
   limitName,
   loadComponent,
   type LoadedComponent,
@@ -43,10 +48,13 @@ import {
   type Outgoing,
   quotaOf,
   type RespondTo,
+  STORE,
+  unversioned,
   WorkerPool,
 } from "../runtime/mod.ts";
 import {
   loadManifest,
+  ManifestError,
   type ResolvedManifest,
   resolveInside,
 } from "./manifest.ts";
@@ -318,6 +326,10 @@ export class ActorSystem {
   #queuedBytes = 0;
   /** Why the run is stopping, once it is: no new work is taken. */
   #stopping: string | null = null;
+  /** The run's blob store and gates, made when an actor first needs them. */
+  #store: BlobStore | null = null;
+  #gates: Gates | null = null;
+  #hmacKey: Uint8Array | null = null;
 
   /**
    * Makes a run with no actors yet. Without `options.executor`, actors run
@@ -540,6 +552,28 @@ export class ActorSystem {
     }
   }
 
+  /**
+   * The gate of an actor: with its HTTP grant and the values of its secret
+   * headers (read from the environment now), or a store-only one.
+   */
+  #gate(manifest: ResolvedManifest, http: boolean) {
+    this.#gates ??= new Gates({
+      storeDir: join(this.#chainDir!, STORE_DIR),
+    });
+    const grant = http ? manifest.http : null;
+    const secrets = (grant?.secretHeaders ?? []).map((h, i) => {
+      const value = Deno.env.get(h.env);
+      if (value === undefined) {
+        throw new ManifestError(
+          `${manifest.path}: field "grants.http.secret_headers[${i}].env": the environment variable ${h.env} is not set`,
+        );
+      }
+      return value;
+    });
+    if (secrets.length) this.#hmacKey ??= hmacKey(this.#chainDir!);
+    return this.#gates.for(grant, { secrets, hmacKey: this.#hmacKey });
+  }
+
   /** Loads, opens and registers an actor: everything before `init`. */
   async #prepare(
     id: string,
@@ -573,8 +607,24 @@ export class ActorSystem {
         : undefined,
     });
     const quota = quotaOf(manifest.limits);
+    const imports = new Set(component.imports.map(unversioned));
+    const http = imports.has(HTTP);
+    if (http && !manifest.http) {
+      throw new ComponentError(
+        `${component.path}: imports ${
+          component.imports.find((n) => unversioned(n) === HTTP)
+        }, but ${manifest.path} grants no HTTP (add "grants": {"http": {"origins": [...]}}; docs/manifest.md)`,
+      );
+    }
+    this.#store ??= new BlobStore(join(this.#chainDir, STORE_DIR), {
+      sync: (this.options.fsync ?? manifest.fsync) !== "none",
+    });
+    const gate = http || imports.has(STORE)
+      ? this.#gate(manifest, http)
+      : undefined;
     const slot: ActorSlot = {
       component: executable,
+      gate,
       timeoutMs: manifest.limits.handleTimeoutMs,
       context: () => ({
         quota,
@@ -591,7 +641,12 @@ export class ActorSystem {
       supervised: component.supervised,
       params: options.params ?? manifest.params,
       slot,
-      recorder: new ActorRecorder(id, { writer, executor: this.#executor }),
+      recorder: new ActorRecorder(id, {
+        writer,
+        executor: this.#executor,
+        store: this.#store,
+        runAhead: !http,
+      }),
       writer,
       parent: options.parent ?? null,
       children: [],
@@ -1250,8 +1305,34 @@ export class ActorSystem {
     for (const pending of this.#requests.values()) clearTimeout(pending.timer);
     this.#requests.clear();
     if (this.#ownsExecutor) this.#executor.close();
+    this.#gates?.close();
+    this.#gates = null;
     const lock = await this.#lock?.catch(() => null);
     lock?.close();
     this.#lock = null;
   }
+}
+
+/** File of the run's key for the HMACs of secret header values. */
+export const HMAC_KEY_FILE = "hmac.key";
+
+/**
+ * The run's HMAC key (32 random bytes in `<run dir>/hmac.key`, readable by
+ * the user only), made on first use. The chain records HMAC-SHA256 of a
+ * secret under it: one who holds a candidate value and the key can check
+ * it was the one sent; the chain alone reveals nothing of it.
+ */
+function hmacKey(dir: string): Uint8Array {
+  const path = join(dir, HMAC_KEY_FILE);
+  try {
+    const key = Deno.readFileSync(path);
+    if (key.length === 32) return key;
+  } catch {
+    // Made below.
+  }
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const temp = `${path}.${crypto.randomUUID()}.tmp`;
+  Deno.writeFileSync(temp, key, { mode: 0o600, createNew: true });
+  Deno.renameSync(temp, path);
+  return key;
 }

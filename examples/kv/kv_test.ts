@@ -23,6 +23,7 @@ function fakeHost(log: string[]): RawImports {
       every: () => "t-2",
       cancel: () => true,
     },
+    store: { put: () => "", get: () => undefined },
     supervisor: {
       spawn: () => "",
       stop: () => {},

@@ -33,6 +33,8 @@ scope.onmessage = async ({ data }) => {
     },
     message: { send: none, sender: () => "external", request: none },
     timers: { after: none, every: none, cancel: () => false },
+    store: { put: none, get: () => null },
+    http: { fetch: none },
     supervisor: {
       spawn: none,
       stop: none,
