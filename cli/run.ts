@@ -2,7 +2,13 @@
 import type { FsyncPolicy, Json } from "../chain/mod.ts";
 import { FSYNC_POLICIES } from "../chain/mod.ts";
 import { MAX_DOCUMENT_BYTES, parseDocument } from "../runtime/mod.ts";
-import { ActorSystem, DeliveryError, loadManifest } from "../supervisor/mod.ts";
+import {
+  ActorSystem,
+  DeliveryError,
+  grantsInTree,
+  loadManifest,
+} from "../supervisor/mod.ts";
+import { netHosts } from "../runtime/mod.ts";
 import {
   cacheOption,
   type Command,
@@ -124,6 +130,24 @@ async function* stdinLines(): AsyncGenerator<string | Overlong> {
   else if (buffer.length > 0) yield buffer;
 }
 
+/**
+ * The outer wall follows the grants: a run none of whose manifests grants
+ * HTTP gives up the network permission before any actor starts. Says what
+ * the run may reach, or null when it had no network permission anyway.
+ */
+export function narrowNetwork(hosts: string[]): string | null {
+  if (hosts.length > 0) {
+    return `network: ${
+      hosts.join(", ")
+    } only (grants.http; each actor reaches only its own grant's origins)`;
+  }
+  if (Deno.permissions.querySync({ name: "net" }).state !== "granted") {
+    return null;
+  }
+  Deno.permissions.revokeSync({ name: "net" });
+  return "network: none (no manifest grants HTTP; the permission is dropped)";
+}
+
 /** `theater run`. */
 export const runCommand: Command = {
   name: "run",
@@ -155,6 +179,8 @@ export const runCommand: Command = {
     const quiet = values.quiet === true;
     const sends = (values.send ?? []) as string[];
     const manifest = await loadManifest(positionals[0]);
+    const network = narrowNetwork(netHosts(grantsInTree(manifest)));
+    if (network && !quiet) err(`theater run: ${network}`);
     const system = new ActorSystem({
       chainDir: values["chain-dir"] as string | undefined,
       fsync: fsync as FsyncPolicy | undefined,

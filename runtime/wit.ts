@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { STORE_INTERFACE } from "../chain/blobs.ts";
 
 /** The `runtime` interface: log, now, random, self-id. */
 export const RUNTIME = "theater:actor/runtime";
@@ -18,9 +17,11 @@ export const SUPERVISOR = "theater:actor/supervisor";
 export const TIMERS = "theater:actor/timers";
 /**
  * The `store` interface (0.2.0): put and get content-addressed blobs. The
- * chain layer names it too (its events name blobs), so it lives there.
+ * chain layer names it too, as `STORE_INTERFACE` (chain/blobs.ts: its
+ * events name blobs); the actor workers cannot load that module (it hashes
+ * with node:crypto), so the two are kept equal by a test.
  */
-export const STORE: string = STORE_INTERFACE;
+export const STORE = "theater:actor/store";
 /** The `http` interface (0.2.0): fetch, under the manifest's grant. */
 export const HTTP = "theater:actor/http";
 /** The export every actor has: init and handle. */

@@ -350,6 +350,26 @@ function httpGrant(
 }
 
 /**
+ * The HTTP grants of a manifest and of the children it starts, all the
+ * way down (each manifest once): what the run's network permission must
+ * cover before any actor starts.
+ *
+ * @throws {ManifestError} when a child manifest is not valid.
+ */
+export function grantsInTree(root: ResolvedManifest): HttpGrant[] {
+  const grants: HttpGrant[] = [];
+  const seen = new Set<string>();
+  const walk = (m: ResolvedManifest) => {
+    if (seen.has(m.path)) return;
+    seen.add(m.path);
+    if (m.http) grants.push(m.http);
+    for (const child of m.children) walk(loadManifestSync(child.manifest));
+  };
+  walk(root);
+  return grants;
+}
+
+/**
  * Reads, parses and validates a manifest file; the promise rejects with a
  * {@linkcode ManifestError}. (The reading is synchronous: a manifest is
  * small, and a spawn reads one.)

@@ -44,6 +44,7 @@ import {
   limitName,
   loadComponent,
   type LoadedComponent,
+  netHosts,
   NotDelivered,
   type Outgoing,
   quotaOf,
@@ -561,6 +562,15 @@ export class ActorSystem {
       storeDir: join(this.#chainDir!, STORE_DIR),
     });
     const grant = http ? manifest.http : null;
+    for (const host of grant ? netHosts([grant]) : []) {
+      if (
+        Deno.permissions.querySync({ name: "net", host }).state !== "granted"
+      ) {
+        throw new ManifestError(
+          `${manifest.path}: field "grants.http": this run has no network permission for ${host} (run theater with --allow-net=${host}; theater run gives it up when no manifest it starts with grants HTTP)`,
+        );
+      }
+    }
     const secrets = (grant?.secretHeaders ?? []).map((h, i) => {
       const value = Deno.env.get(h.env);
       if (value === undefined) {

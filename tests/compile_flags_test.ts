@@ -14,17 +14,30 @@ const COMPILE_FLAGS: string[] = (config.tasks.compile as string).split(/\s+/)
   .filter((word) => /^--(allow|deny|unstable)-/.test(word));
 const COUNTER = new URL("../examples/counter/", import.meta.url).pathname;
 
-Deno.test("the compile task grants only read, write, env", () => {
+Deno.test("the compile task grants only read, write, env and net, and bundles every worker", () => {
   assert.deepEqual(
     COMPILE_FLAGS.filter((f) => f.startsWith("--allow")).sort(),
     [
       "--allow-env",
+      "--allow-net",
       "--allow-read",
       "--allow-write",
     ],
   );
   assert.ok(COMPILE_FLAGS.includes("--unstable-worker-options"));
-  assert.match(config.tasks.compile, /--include runtime\/_worker\.ts/);
+  // Every module started as a worker must be in the binary.
+  for (
+    const worker of [
+      "runtime/_worker.ts",
+      "runtime/_gate_worker.ts",
+      "chain/_verify_worker.ts",
+    ]
+  ) {
+    assert.ok(
+      config.tasks.compile.includes(`--include ${worker}`),
+      `compile task lacks --include ${worker}`,
+    );
+  }
   assert.match(config.tasks.compile, /--include sdk\/mod\.ts/);
 });
 
@@ -43,6 +56,8 @@ Deno.test("run, verify and replay work under exactly the compile flags", async (
     ], { flags: COMPILE_FLAGS });
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /"count":1,"roll":\d/);
+    // No manifest grants HTTP: the run gives the network permission up.
+    assert.match(run.stderr, /network: none/);
     const verify = await runCli(["verify", chains], { flags: COMPILE_FLAGS });
     assert.equal(verify.code, 0, verify.stderr);
     const replay = await runCli(["replay", chains, "--search", COUNTER], {

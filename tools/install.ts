@@ -40,10 +40,13 @@ export function launcher(root: string, deno: string): string {
   return `#!/bin/sh
 # theater: written by 'deno task install' in ${root}
 # build runs deno check/bundle (--allow-run) and loads componentize-qjs
-# (--allow-ffi); no other command gets those permissions.
+# (--allow-ffi); no other command gets those permissions. run may reach
+# the origins its manifests grant (--allow-net; it gives the permission up
+# when none grants HTTP, and only its gate workers hold the granted hosts).
 DENO=${shellQuote(deno)}
 case "$1" in
   build) exec "$DENO" ${base} --allow-run --allow-ffi ${main} "$@" ;;
+  run) exec "$DENO" ${base} --allow-net ${main} "$@" ;;
   *) exec "$DENO" ${base} ${main} "$@" ;;
 esac
 `;
