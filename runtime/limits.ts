@@ -34,7 +34,7 @@ export interface ActorLimits {
   timers: number;
   /** Most requests the actor may have waiting for a response (0.2.0). */
   requests: number;
-  /** Largest blob one `store.put` may store, in MiB (0.2.0). */
+  /** Most MiB of blobs one call may `store.put`, together (0.2.0). */
   blobMb: number;
   /** Most actors in the whole run (read from the root manifest). */
   actors: number;
