@@ -21,6 +21,7 @@ export class Gate {
   readonly key: string;
   #worker: Worker;
 
+  /** Starts the gate worker with the permissions `config` needs. */
   constructor(key: string, config: GateConfig) {
     this.key = key;
     this.#worker = new Worker(new URL("./_gate_worker.ts", import.meta.url), {
@@ -65,7 +66,11 @@ export class Gates {
   #gates = new Map<string, Gate>();
   #storeDir: string | null;
 
-  /** @param options.storeDir the run's blob store. */
+  /**
+   * Makes the gates of a run (none started yet).
+   *
+   * @param options.storeDir the run's blob store.
+   */
   constructor(options: { storeDir: string | null }) {
     this.#storeDir = options.storeDir;
   }

@@ -41,6 +41,8 @@ export {
   GuestTrap,
   type Handled,
   type HostImports,
+  type HttpRequest,
+  type HttpResponse,
   instantiate,
   type Result,
 } from "./instance.ts";

@@ -17,6 +17,8 @@ export class BlobStore {
   #made = false;
 
   /**
+   * Opens the store in `dir` (made on the first write).
+   *
    * @param options.sync make each new blob durable (fsync of the file and
    * of the folder) before it is reported written.
    */
