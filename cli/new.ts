@@ -4,7 +4,7 @@ import { type Template, TEMPLATES, templateSource } from "../sdk/templates.ts";
 import { type Command, out, parse, UsageError } from "./_common.ts";
 
 const HELP =
-  `Usage: theater new <name> [--template basic|kv|supervisor|clock] [--dir PATH]
+  `Usage: theater new <name> [--template basic|kv|supervisor|clock|fetcher] [--dir PATH]
 
 Creates a directory (default ./<name>) with a TypeScript actor:
   actor.ts         the actor, written against the SDK
@@ -18,8 +18,9 @@ Then: theater build <dir>; theater run <dir>/manifest.json --send ...
 
 Options:
   --template T  basic (a counter, default), kv (a key-value store),
-                supervisor (a supervisor and its workers, one component) or
-                clock (timers, a request and its response)
+                supervisor (a supervisor and its workers, one component),
+                clock (timers, a request and its response) or fetcher
+                (HTTP under a grant, the store, a timer and a request)
   --dir PATH    where to create the project
   -h, --help    show this help
 
@@ -33,10 +34,27 @@ function manifest(name: string, template: Template): string {
   const body: Record<string, unknown> = {
     name,
     component: `./${name}.wasm`,
-    params: template === "supervisor" ? { role: "supervisor" } : null,
+    params: template === "supervisor"
+      ? { role: "supervisor" }
+      : template === "fetcher"
+      ? { url: "http://127.0.0.1:8787/" }
+      : null,
     chain: { dir: "./chains", fsync: "batch" },
-    limits: { handle_timeout_ms: 1000, memory_mb: 64 },
+    limits: {
+      handle_timeout_ms: template === "fetcher" ? 5000 : 1000,
+      memory_mb: 64,
+    },
   };
+  if (template === "fetcher") {
+    // The one origin it may reach; change both this and params.url.
+    body.grants = {
+      http: {
+        origins: ["http://127.0.0.1:8787"],
+        methods: ["GET"],
+        timeout_ms: 3000,
+      },
+    };
+  }
   if (template === "supervisor") {
     body.supervision = {
       strategy: "one-for-one",
@@ -97,7 +115,7 @@ theater run manifest.json --send '${
       ? '{"op":"put","key":"a","value":1}'
       : template === "supervisor"
       ? '{"op":"status"}'
-      : template === "clock"
+      : template === "clock" || template === "fetcher"
       ? '"start"'
       : '"inc"'
   }'
@@ -107,7 +125,15 @@ THEATER=theater deno test -A                      # replay the last run
 
 \`actor.ts\` is the actor; \`theater_sdk.ts\` gives it types and host calls
 (\`log\`, \`now\`, \`random\`, \`send\`, \`spawn\`, ...). Throw an \`ActorError\`
-to answer a message with an error.
+to answer a message with an error.${
+    template === "fetcher"
+      ? `
+
+The manifest grants HTTP \`GET\` to \`http://127.0.0.1:8787\` only
+(\`grants.http\`); set \`params.url\` and the grant to your origin.
+`
+      : ""
+  }
 `;
 }
 

@@ -8,7 +8,13 @@
  */
 
 /** The template names `theater new --template` accepts. */
-export const TEMPLATES = ["basic", "kv", "supervisor", "clock"] as const;
+export const TEMPLATES = [
+  "basic",
+  "kv",
+  "supervisor",
+  "clock",
+  "fetcher",
+] as const;
 
 /** A template name. */
 export type Template = typeof TEMPLATES[number];
@@ -221,9 +227,90 @@ export default defineActor<State, Message, unknown>({
 });
 `;
 
+const FETCHER = `import { ActorError, defineActor } from "./theater_sdk.ts";
+
+/**
+ * Polls an HTTP origin the manifest grants (grants.http) on a timer, keeps
+ * the last body in the run's blob store and its hash in the state, and
+ * answers "status" — also to its own request after each poll. WIT 0.2.0:
+ * timers, http, store, request/response.
+ */
+interface State {
+  url: string;
+  timer: string | null;
+  polls: number;
+  last: { status: number; body: string } | { error: string } | null;
+  /** The answer to its own last "status" request. */
+  checked: unknown;
+}
+
+type Message =
+  | "start"
+  | "stop"
+  | "poll"
+  | "status"
+  | "body"
+  | { response: { id: string; reply?: unknown; error?: string } };
+
+export default defineActor<State, Message, unknown>({
+  init: (params) => ({
+    url: String((params as { url?: string } | null)?.url ?? ""),
+    timer: null,
+    polls: 0,
+    last: null,
+    checked: null,
+  }),
+  handle(state, msg, host) {
+    if (msg === "start") {
+      const timer = state.timer ?? host.every(1000, "poll");
+      return { state: { ...state, timer }, reply: "started" };
+    }
+    if (msg === "stop") {
+      if (state.timer) host.cancel(state.timer);
+      return { state: { ...state, timer: null }, reply: "stopped" };
+    }
+    if (msg === "poll") {
+      let last: State["last"];
+      try {
+        const r = host.fetch(state.url);
+        last = { status: r.status, body: host.put(r.body) };
+      } catch (e) {
+        if (!(e instanceof ActorError)) throw e;
+        last = { error: e.message };
+      }
+      host.request(host.selfId(), "status", 1000);
+      return { state: { ...state, polls: state.polls + 1, last } };
+    }
+    if (msg === "status") {
+      return { state, reply: { polls: state.polls, last: state.last } };
+    }
+    if (msg === "body") {
+      const last = state.last;
+      return {
+        state,
+        reply: last && "body" in last ? host.getText(last.body) : null,
+      };
+    }
+    if (typeof msg === "object" && "response" in msg) {
+      return {
+        state: {
+          ...state,
+          checked: msg.response.reply ?? msg.response.error ?? null,
+        },
+      };
+    }
+    return { state };
+  },
+});
+`;
+
 /** The `actor.ts` of a template. */
 export function templateSource(template: Template): string {
-  return { basic: BASIC, kv: KV, supervisor: SUPERVISOR, clock: CLOCK }[
-    template
-  ];
+  return {
+    basic: BASIC,
+    kv: KV,
+    supervisor: SUPERVISOR,
+    clock: CLOCK,
+    fetcher: FETCHER,
+  }[template];
 }

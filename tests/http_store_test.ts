@@ -346,3 +346,47 @@ Deno.test("http: a component that imports http is refused without a grant, and a
     );
   });
 });
+
+Deno.test("new --template fetcher: HTTP under a grant, the store, a timer and a request, out of the box", async () => {
+  const server = serveOrigin();
+  const origin = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    await withTempDir(async (dir) => {
+      const made = await runCli(["new", "poller", "--template", "fetcher"], {
+        cwd: dir,
+      });
+      assert.equal(made.code, 0, made.stderr);
+      const root = join(dir, "poller");
+      const path = join(root, "manifest.json");
+      const manifest = JSON.parse(await Deno.readTextFile(path));
+      assert.deepEqual(manifest.grants.http.origins, ["http://127.0.0.1:8787"]);
+      manifest.grants.http.origins = [origin];
+      manifest.params.url = `${origin}/doc`;
+      await Deno.writeTextFile(path, JSON.stringify(manifest));
+      const build = await runCli(["build", root], { flags: BUILD_FLAGS });
+      assert.equal(build.code, 0, build.stderr);
+      assert.match(build.stdout + build.stderr, /http-actor-world/);
+      const run = await runCli(["run", path], {
+        flags: NET_FLAGS,
+        stdin: async (write) => {
+          await write('"start"\n"poll"\n');
+          await new Promise((r) => setTimeout(r, 1300));
+          await write('"stop"\n"status"\n"body"\n');
+        },
+      });
+      assert.equal(run.code, 0, run.stderr);
+      const replies = jsonLines(run.stdout).map((l) => l.reply);
+      // "poll" has no reply.
+      assert.deepEqual(replies.slice(0, 3), ["started", null, "stopped"]);
+      const status = replies[3] as { polls: number; last: { status: number } };
+      // One poll sent, at least one from the timer.
+      assert.ok(status.polls >= 2, JSON.stringify(status));
+      assert.equal(status.last.status, 200);
+      assert.equal(replies[4], '{"items":[1,2,3]}');
+      await server.shutdown();
+      await assertVerifiesAndReplays(join(root, "chains"));
+    });
+  } finally {
+    await server.shutdown().catch(() => {});
+  }
+});
