@@ -119,6 +119,11 @@ export class Divergence extends Error {
 }
 
 const RANDOM_MAX = 65536;
+/**
+ * Largest `http.fetch` request as recorded: a body of the largest grant
+ * (8 MiB) in base64, and headers.
+ */
+const MAX_FETCH_RECORD = 12 * 1024 * 1024;
 /** Time a guest waits for a gate past the time it gave it. */
 const GATE_SLACK_MS = 250;
 /** Longest a timer may be set for: what setTimeout takes. */
@@ -378,6 +383,15 @@ export class GuestActor {
       method: request.method,
       url: request.url,
     };
+    // The request is recorded whole: it must fit a chain line, and it
+    // counts against recorded_bytes like every argument.
+    const size = JSON.stringify(args).length;
+    if (size > MAX_FETCH_RECORD) {
+      throw new RangeError(
+        `http.fetch: a request of ${size} characters as recorded, over ${MAX_FETCH_RECORD}`,
+      );
+    }
+    this.#charge(size);
     const result = this.#host(HTTP, "fetch", [args], () => {
       if (this.#context.ahead) throw new Stopped("http.fetch");
       const gate = this.#context.gate && this.#gates.get(this.#context.gate);

@@ -47,7 +47,8 @@ export const HTTP_METHODS: readonly string[] = [
 
 /** Defaults and bounds of the sizes and time of a grant. */
 export const HTTP_GRANT_BOUNDS = {
-  maxRequestBytes: { default: 64 * 1024, max: 16 * 1024 * 1024 },
+  // A request is recorded whole, in base64: 8 MiB fits a chain line.
+  maxRequestBytes: { default: 64 * 1024, max: 8 * 1024 * 1024 },
   maxResponseBytes: { default: 1024 * 1024, max: 64 * 1024 * 1024 },
   timeoutMs: { default: 10_000, max: 600_000 },
 } as const;

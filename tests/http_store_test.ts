@@ -5,6 +5,7 @@
 // the origin is gone.
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { sha256Hex } from "../chain/mod.ts";
 import {
   assertVerifiesAndReplays,
   BUILD_FLAGS,
@@ -163,7 +164,7 @@ Deno.test("http: every outcome is recorded, the secret never written, and the ru
       assert.equal(run.code, 0, run.stderr);
       assert.match(
         run.stderr,
-        new RegExp(`network: 127.0.0.1:${server.addr.port}`),
+        new RegExp(`network: .*127\\.0\\.0\\.1:${server.addr.port}.* only`),
       );
       const replies = jsonLines(run.stdout).map((r) =>
         r.reply as Record<string, unknown>
@@ -291,6 +292,44 @@ Deno.test("store: put and get round trip, recorded by hash and size; verify <dir
     assert.match(missing.stderr, /is missing from/);
     await Deno.writeFile(blob, bytes);
     assert.equal((await runCli(["verify", chains])).code, 0);
+  });
+});
+
+Deno.test("store: killed (kill -9) in a storm of puts, the run resumes and every blob its chain names is there", async () => {
+  await withTempDir(async (dir) => {
+    const root = await project(dir, {
+      http: { origins: ["http://127.0.0.1:9"] },
+    });
+    const manifest = join(root, "manifest.json");
+    const killed = await runCli(["run", manifest, "--quiet"], {
+      flags: NET_FLAGS,
+      stdin: async (write) => {
+        for (let i = 0; i < 2000; i++) {
+          await write(
+            JSON.stringify({ put: `blob-${i} `, times: 20_000 }) + "\n",
+          );
+        }
+      },
+      holdStdin: true,
+      signal: "SIGKILL",
+      signalAfterMs: 1500,
+      timeoutMs: 60_000,
+    });
+    assert.notEqual(killed.code, 0);
+    const stored = jsonLines(killed.stdout).length;
+    assert.ok(stored > 0, "no put was answered before the kill");
+    const resumed = await runCli(["run", manifest, "--quiet"], {
+      flags: NET_FLAGS,
+      stdin: "",
+    });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    // Every answered put's blob is in the store, whole.
+    for (const line of jsonLines(killed.stdout)) {
+      const hash = String(line.reply);
+      const bytes = await Deno.readFile(join(root, "chains", "store", hash));
+      assert.equal(sha256Hex(bytes), hash);
+    }
+    await assertVerifiesAndReplays(join(root, "chains"));
   });
 });
 
