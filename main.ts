@@ -29,6 +29,13 @@ import { newCommand } from "./cli/new.ts";
 import { proveCommand } from "./cli/prove.ts";
 import { replayCommand } from "./cli/replay.ts";
 import { runCommand } from "./cli/run.ts";
+import { serveCommand } from "./cli/serve.ts";
+import {
+  ClientError,
+  logsCommand,
+  psCommand,
+  sendCommand,
+} from "./cli/client.ts";
 import { stateCommand } from "./cli/state.ts";
 import { verifyCommand } from "./cli/verify.ts";
 import { ComponentError, ReplayError } from "./runtime/mod.ts";
@@ -49,6 +56,10 @@ const COMMANDS: Command[] = [
   keygenCommand,
   checkpointCommand,
   proveCommand,
+  serveCommand,
+  psCommand,
+  sendCommand,
+  logsCommand,
 ];
 
 function help(): string {
@@ -106,7 +117,10 @@ export async function main(args: string[]): Promise<number> {
       err(e.message);
       return 1;
     }
-    if (e instanceof NoSuchEvent || e instanceof StateError) {
+    if (
+      e instanceof NoSuchEvent || e instanceof StateError ||
+      e instanceof ClientError
+    ) {
       err(`theater ${name}: ${e.message}`);
       return 1;
     }

@@ -93,6 +93,31 @@ export interface SystemOptions extends SystemEvents {
    * cache; default: `defaultCacheDir()`.
    */
   cacheDir?: string | false;
+  /**
+   * Called with every event as it is appended to an actor's chain (before
+   * it is synced): what live views follow. It must not throw.
+   */
+  onEvent?: (actor: string, event: ChainEvent) => void;
+}
+
+/** How one running actor stands, for a view of the tree. */
+export interface ActorInfo {
+  /** The actor's id. */
+  id: string;
+  /** Its parent's id, or null for a root. */
+  parent: string | null;
+  /** Its children, in start order. */
+  children: string[];
+  /** `restarting` while a restart has stopped it and not started it again. */
+  status: "running" | "restarting";
+  /** How many times it was restarted in this run. */
+  restarts: number;
+  /** Messages waiting for it or in delivery. */
+  mailbox: number;
+  /** Events in its chain. */
+  events: number;
+  /** SHA-256 of the component it runs. */
+  component: string;
 }
 
 /** The signer and tree of an actor whose manifest asks for checkpoints. */
@@ -276,6 +301,8 @@ interface Running {
   requests: number;
   /** Messages waiting for or in delivery (the mailbox). */
   queued: number;
+  /** Times it was restarted in this run. */
+  restarted: number;
   /** Their bytes. */
   queuedBytes: number;
 }
@@ -366,6 +393,38 @@ export class ActorSystem {
   /** The children of a running actor, in start order. */
   children(id: string): string[] {
     return [...(this.#actors.get(id)?.children ?? [])];
+  }
+
+  /** How every running actor stands, in start order. */
+  info(): ActorInfo[] {
+    return this.#order.flatMap((id) => {
+      const a = this.#actors.get(id);
+      if (!a) return [];
+      return [{
+        id,
+        parent: a.parent,
+        children: [...a.children],
+        status: a.paused ? "restarting" as const : "running" as const,
+        restarts: a.restarted,
+        mailbox: a.queued,
+        events: a.writer.seq,
+        component: a.sha256,
+      }];
+    });
+  }
+
+  /**
+   * Restarts a running actor (and its children) as its supervisor would:
+   * recorded `actor.stop`, then a new start that resumes its last state
+   * (or runs `init`, per its manifest).
+   *
+   * @throws {DeliveryError} when no such actor is running.
+   */
+  async restart(id: string, reason: string): Promise<void> {
+    if (!this.#actors.has(id)) {
+      throw new DeliveryError(`no actor ${JSON.stringify(id)} is running`);
+    }
+    await this.#restartAll({ stop: [id], start: [id] }, () => reason, null);
   }
 
   /**
@@ -612,8 +671,11 @@ export class ActorSystem {
       actor: id,
       fsync: this.options.fsync ?? manifest.fsync,
       group: this.#commits,
-      onAppend: checkpoints
-        ? (e) => checkpoints.frontier.append(fromHex(e.hash))
+      onAppend: checkpoints || this.options.onEvent
+        ? (e) => {
+          checkpoints?.frontier.append(fromHex(e.hash));
+          this.options.onEvent?.(id, e);
+        }
         : undefined,
     });
     const quota = quotaOf(manifest.limits);
@@ -668,6 +730,7 @@ export class ActorSystem {
       paused: null,
       timers: new Map(),
       requests: 0,
+      restarted: 0,
       queued: 0,
       queuedBytes: 0,
     };
@@ -1190,6 +1253,7 @@ export class ActorSystem {
   async #startAgain(id: string, reason: string, link: ChainLink | null) {
     const actor = this.#actors.get(id);
     if (!actor) return;
+    actor.restarted++;
     // A fresh instance, wherever it will run.
     this.#executor.register(id, actor.slot);
     const start = {

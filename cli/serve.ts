@@ -1,0 +1,105 @@
+// Copyright the Theater authors. MIT license.
+import { resolve } from "node:path";
+import { defaultTokenFile, ensureToken, startServer } from "../server/mod.ts";
+import { inspectorPage } from "../server/inspector.ts";
+import {
+  cacheOption,
+  type Command,
+  err,
+  out,
+  parse,
+  UsageError,
+} from "./_common.ts";
+
+const HELP =
+  `Usage: theater serve [--dir RUNS] [--listen HOST:PORT] [--token-file FILE]
+
+A long-running host: it owns runs of actors (each a run directory under
+RUNS, with the same recorder, supervision, limits and resume as theater
+run), serves the management API (docs/api.md; OpenAPI at
+/api/openapi.json), live events as Server-Sent Events, and the inspector
+at /. Stops cleanly on SIGINT or SIGTERM: every actor's actor.stop is
+recorded.
+
+Every API call needs Authorization: Bearer <token>. The token is made on
+first start into FILE (readable by you only) and printed once; theater ps,
+send and logs read it from there.
+
+Options:
+  --dir RUNS          where runs live (default: ./runs)
+  --listen HOST:PORT  where to listen (default: 127.0.0.1:7070; port 0: any)
+  --token-file FILE   the token (default: $THEATER_TOKEN_FILE, else
+                      ~/.config/theater/token)
+  --cache-dir DIR     transpile cache, as for run; --no-cache for none
+  -h, --help          show this help
+
+Exit status: 0 stopped cleanly, 2 usage or cannot listen.`;
+
+/** Parses `HOST:PORT` (IPv6 in brackets). */
+export function parseListen(text: string): { hostname: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) {
+    throw new UsageError(
+      `--listen must be HOST:PORT, got ${JSON.stringify(text)}`,
+    );
+  }
+  return { hostname: m[1].replace(/^\[|\]$/g, ""), port };
+}
+
+/** `theater serve`. */
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "run a long-lived host with a management API and the inspector",
+  help: HELP,
+  async run(args) {
+    const { values, positionals } = parse(args, {
+      dir: { type: "string" },
+      listen: { type: "string" },
+      "token-file": { type: "string" },
+      "cache-dir": { type: "string" },
+      "no-cache": { type: "boolean" },
+    });
+    if (positionals.length > 0) {
+      throw new UsageError("serve takes no positional arguments");
+    }
+    const { hostname, port } = parseListen(
+      (values.listen as string | undefined) ?? "127.0.0.1:7070",
+    );
+    const tokenFile = (values["token-file"] as string | undefined) ??
+      defaultTokenFile();
+    const { token, created } = ensureToken(tokenFile);
+    let server;
+    try {
+      server = await startServer({
+        dir: resolve((values.dir as string | undefined) ?? "runs"),
+        token,
+        hostname,
+        port,
+        cacheDir: cacheOption(values),
+        inspector: inspectorPage,
+      });
+    } catch (e) {
+      err(
+        `theater serve: cannot listen on ${hostname}:${port}: ${
+          (e as Error).message
+        }`,
+      );
+      return 2;
+    }
+    if (created) {
+      err(`theater serve: a new token was written to ${tokenFile}: ${token}`);
+    }
+    out(`theater serve: listening on ${server.url} (token in ${tokenFile})`);
+    out(`theater serve: inspector at ${server.url}/#token=<token>`);
+    const stop = new Promise<string>((resolve) => {
+      Deno.addSignalListener("SIGINT", () => resolve("SIGINT"));
+      Deno.addSignalListener("SIGTERM", () => resolve("SIGTERM"));
+    });
+    const signal = await stop;
+    err(`theater serve: ${signal}: stopping every run`);
+    await server.close(`the server got ${signal}`);
+    err("theater serve: stopped");
+    return 0;
+  },
+};

@@ -1,0 +1,335 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * The management API of `theater serve` (docs/api.md): JSON over HTTP,
+ * routed with Hono (a small, well-kept router that runs on Deno's server
+ * as is). Every `/api` call needs the bearer token; a browser request
+ * from another origin is refused; bodies are size-limited and validated
+ * with zod, and every bad request is a 4xx JSON error naming the field.
+ *
+ * @module
+ */
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { streamSSE } from "hono/streaming";
+import { z } from "zod";
+import {
+  type ChainEvent,
+  changes,
+  diffStates,
+  NoSuchEvent,
+  readEvents,
+  stateAt,
+  verifyChain,
+  verifyDir,
+} from "../chain/mod.ts";
+import { checkDocument, replayChain } from "../runtime/mod.ts";
+import { DeliveryError } from "../supervisor/mod.ts";
+import { type EventHub, parseResume, streamEvents } from "./live.ts";
+import { openApi } from "./openapi.ts";
+import { RunError, type Runs } from "./runs.ts";
+import { sameToken } from "./token.ts";
+
+/** Largest request body, in bytes: a message of the largest document. */
+export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+/** Most events one chain read returns. */
+export const MAX_EVENTS = 10_000;
+
+/** An API error: its status and a message naming what was wrong. */
+function fail(status: number, message: string, field?: string): Response {
+  return Response.json(
+    { error: message, ...(field ? { field } : {}) },
+    { status },
+  );
+}
+
+const jsonDoc = z.unknown().superRefine((value, ctx) => {
+  if (value === undefined) {
+    ctx.addIssue({ code: "custom", message: "is required" });
+    return;
+  }
+  const problem = checkDocument(JSON.stringify(value));
+  if (problem) ctx.addIssue({ code: "custom", message: problem.message });
+});
+
+const schemas = {
+  start: z.strictObject({
+    manifest: z.string().min(1, "must name a manifest file"),
+    id: z.string().optional(),
+  }),
+  send: z.strictObject({ msg: jsonDoc }),
+  request: z.strictObject({
+    msg: jsonDoc,
+    timeout_ms: z.number().int().min(1).max(600_000).optional(),
+  }),
+  reason: z.strictObject({ reason: z.string().max(1000).optional() }),
+};
+
+/** Reads and validates a JSON body; a Response when it is bad. */
+async function body<T>(
+  req: Request,
+  schema: z.ZodType<T>,
+): Promise<T | Response> {
+  let value: unknown;
+  const text = await req.text();
+  try {
+    value = text === "" ? {} : JSON.parse(text);
+  } catch (err) {
+    return fail(400, `the body is not JSON: ${(err as Error).message}`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue.code === "unrecognized_keys"
+      ? [...issue.path, issue.keys[0]].join(".")
+      : issue.path.join(".");
+    const what = issue.code === "unrecognized_keys"
+      ? "unknown field"
+      : issue.message;
+    return fail(400, `field "${field}": ${what}`, field);
+  }
+  return parsed.data;
+}
+
+/** A non-negative integer query parameter, or a Response naming it. */
+function intParam(
+  value: string | undefined,
+  name: string,
+): number | undefined | Response {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(value)) {
+    return fail(400, `query "${name}" must be a non-negative integer`, name);
+  }
+  return Number(value);
+}
+
+/** The Hono app of the API and the inspector. */
+export function apiApp(
+  options: {
+    runs: Runs;
+    hub: EventHub;
+    token: string;
+    /** The server's own origin(s): browser requests from others are refused. */
+    origins: () => string[];
+    /** The inspector's page, served at `/`. */
+    inspector?: () => Response | Promise<Response>;
+  },
+): Hono {
+  const { runs, hub } = options;
+  const app = new Hono();
+
+  app.onError((err) => {
+    if (err instanceof RunError) return fail(err.status, err.message);
+    if (err instanceof DeliveryError) return fail(404, err.message);
+    if (err instanceof NoSuchEvent) return fail(404, err.message);
+    return fail(500, `internal error: ${(err as Error).message}`);
+  });
+  app.notFound((c) =>
+    fail(404, `no such endpoint: ${c.req.method} ${c.req.path}`)
+  );
+
+  // A page of another origin may not drive the API with the user's browser.
+  app.use("*", async (c, next) => {
+    const origin = c.req.header("origin");
+    if (origin && !options.origins().includes(origin)) {
+      return fail(403, `requests from origin ${origin} are refused`);
+    }
+    await next();
+  });
+  app.get("/", async () => {
+    if (!options.inspector) return fail(404, "no inspector");
+    return await options.inspector();
+  });
+  app.use("/api/*", async (c, next) => {
+    const header = c.req.header("authorization") ?? "";
+    const m = /^Bearer ([0-9a-f]{64})$/.exec(header);
+    if (!m || !sameToken(m[1], options.token)) {
+      return fail(
+        401,
+        header
+          ? "the bearer token is wrong"
+          : "an Authorization: Bearer <token> header is required (the token is in the file theater serve printed)",
+      );
+    }
+    await next();
+  });
+  app.use(
+    "/api/*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => fail(413, `the body is over ${MAX_BODY_BYTES} bytes`),
+    }),
+  );
+
+  app.get("/api/openapi.json", (c) => c.json(openApi()));
+
+  app.get("/api/runs", (c) => c.json({ runs: runs.list() }));
+  app.post("/api/runs", async (c) => {
+    const b = await body(c.req.raw, schemas.start);
+    if (b instanceof Response) return b;
+    const run = await runs.start(b.manifest, { id: b.id });
+    return c.json(runs.info(run.id), 201);
+  });
+  app.get("/api/runs/:run", (c) => c.json(runs.info(c.req.param("run"))));
+  app.delete("/api/runs/:run", async (c) => {
+    const id = c.req.param("run");
+    runs.live(id);
+    await runs.stop(id, "stopped through the API");
+    return c.json(runs.info(id));
+  });
+
+  app.post("/api/runs/:run/actors/:actor/send", async (c) => {
+    const run = runs.live(c.req.param("run"));
+    const b = await body(c.req.raw, schemas.send);
+    if (b instanceof Response) return b;
+    const actor = c.req.param("actor");
+    if (!run.system.actors.includes(actor)) {
+      return fail(404, `no actor ${actor} is running in run ${run.id}`);
+    }
+    // Accepted now; the reply goes to the run's events.
+    run.system.send(actor, b.msg as never).catch(() => {});
+    return c.json({ accepted: true }, 202);
+  });
+  app.post("/api/runs/:run/actors/:actor/request", async (c) => {
+    const run = runs.live(c.req.param("run"));
+    const b = await body(c.req.raw, schemas.request);
+    if (b instanceof Response) return b;
+    const actor = c.req.param("actor");
+    if (!run.system.actors.includes(actor)) {
+      return fail(404, `no actor ${actor} is running in run ${run.id}`);
+    }
+    const timeout = b.timeout_ms ?? 30_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), timeout);
+    });
+    try {
+      const d = await Promise.race([
+        run.system.send(actor, b.msg as never),
+        late,
+      ]);
+      if (d === null) {
+        return fail(504, `no reply within ${timeout} ms (timeout_ms)`);
+      }
+      return d.ok
+        ? c.json({ ok: true, reply: d.reply, seq: d.event.seq })
+        : c.json({ ok: false, error: d.error, seq: d.event.seq }, 422);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+  app.post("/api/runs/:run/actors/:actor/stop", async (c) => {
+    const run = runs.live(c.req.param("run"));
+    const b = await body(c.req.raw, schemas.reason);
+    if (b instanceof Response) return b;
+    const actor = c.req.param("actor");
+    if (!run.system.actors.includes(actor)) {
+      return fail(404, `no actor ${actor} is running in run ${run.id}`);
+    }
+    await run.system.stop(actor, b.reason ?? "stopped through the API");
+    return c.json(runs.info(run.id));
+  });
+  app.post("/api/runs/:run/actors/:actor/restart", async (c) => {
+    const run = runs.live(c.req.param("run"));
+    const b = await body(c.req.raw, schemas.reason);
+    if (b instanceof Response) return b;
+    await run.system.restart(
+      c.req.param("actor"),
+      b.reason ?? "restarted through the API",
+    );
+    return c.json(runs.info(run.id));
+  });
+
+  app.get("/api/runs/:run/actors/:actor/chain", async (c) => {
+    const path = runs.chain(c.req.param("run"), c.req.param("actor"));
+    const from = intParam(c.req.query("from"), "from");
+    const to = intParam(c.req.query("to"), "to");
+    if (from instanceof Response) return from;
+    if (to instanceof Response) return to;
+    const events: ChainEvent[] = [];
+    let more = false;
+    for await (const e of readEvents(path)) {
+      if (from !== undefined && e.seq < from) continue;
+      if (to !== undefined && e.seq > to) break;
+      if (events.length === MAX_EVENTS) {
+        more = true;
+        break;
+      }
+      events.push(e);
+    }
+    return c.json({ events, more });
+  });
+  app.get("/api/runs/:run/actors/:actor/state", async (c) => {
+    const path = runs.chain(c.req.param("run"), c.req.param("actor"));
+    const at = intParam(c.req.query("at"), "at");
+    const from = intParam(c.req.query("from"), "from");
+    if (at instanceof Response) return at;
+    if (from instanceof Response) return from;
+    if (at === undefined) return fail(400, 'query "at" is required', "at");
+    const state = await stateAt(path, at);
+    if (from === undefined) return c.json({ at, state });
+    const before = await stateAt(path, from);
+    return c.json({
+      at,
+      from,
+      state,
+      before,
+      changes: changes(before, state),
+      patch: diffStates(before, state),
+    });
+  });
+  app.get("/api/runs/:run/verify", async (c) => {
+    const dir = runs.folder(c.req.param("run"));
+    runs.info(c.req.param("run"));
+    return c.json(await verifyDir(dir));
+  });
+  app.get("/api/runs/:run/actors/:actor/verify", async (c) => {
+    const path = runs.chain(c.req.param("run"), c.req.param("actor"));
+    return c.json(await verifyChain(path));
+  });
+  app.post("/api/runs/:run/actors/:actor/replay", async (c) => {
+    const path = runs.chain(c.req.param("run"), c.req.param("actor"));
+    return c.json(await replayChain(path));
+  });
+
+  const stream = (c: Context, actor: string | null) => {
+    const run = c.req.param("run")!;
+    const dir = runs.folder(run);
+    runs.info(run);
+    if (actor !== null) runs.chain(run, actor);
+    const from = parseResume(
+      c.req.header("last-event-id") ?? c.req.query("from") ?? null,
+      actor,
+    );
+    if (!from) {
+      return fail(
+        400,
+        'Last-Event-ID (or "from") must be <actor>:<seq>[,...] or a seq',
+        "from",
+      );
+    }
+    return streamSSE(c, async (sse) => {
+      const abort = new AbortController();
+      sse.onAbort(() => abort.abort());
+      await streamEvents({
+        hub,
+        run,
+        actor,
+        from,
+        signal: abort.signal,
+        chains: () => runs.info(run).chains.map((a) => `${dir}/${a}.jsonl`),
+        send: (a, e) =>
+          sse.writeSSE({
+            id: `${a}:${e.seq}`,
+            event: e.type,
+            data: JSON.stringify({ actor: a, event: e }),
+          }),
+      });
+    });
+  };
+  app.get("/api/runs/:run/events", (c) => stream(c, null));
+  app.get(
+    "/api/runs/:run/actors/:actor/events",
+    (c) => stream(c, c.req.param("actor")),
+  );
+  return app;
+}

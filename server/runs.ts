@@ -1,0 +1,243 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * The runs a server owns: each a run directory under the server's folder
+ * (`<dir>/<run id>/`) with its actor system — the same recorder,
+ * supervision, limits and resume as `theater run`. Runs recorded earlier
+ * (a folder of chains that is not running) are listed as stopped; their
+ * chains can be read, verified and replayed like any other.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { ChainEvent } from "../chain/mod.ts";
+import {
+  type ActorInfo,
+  ActorSystem,
+  loadManifest,
+  type ResolvedManifest,
+} from "../supervisor/mod.ts";
+
+/** A run id, which is also its folder name. */
+export const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** An actor id (names a chain file in the run's folder). */
+export const ACTOR_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** A run the server started, while it lives. */
+export interface LiveRun {
+  /** The run's id. */
+  id: string;
+  /** Its folder. */
+  dir: string;
+  /** The root manifest. */
+  manifest: ResolvedManifest;
+  /** Its actors. */
+  system: ActorSystem;
+  /** When it started (ms since the epoch). */
+  started: number;
+  /** Why it stopped, once it has. */
+  stopped: string | null;
+}
+
+/** How a run stands, as the API lists it. */
+export interface RunInfo {
+  /** The run's id. */
+  id: string;
+  /** Its folder. */
+  dir: string;
+  /** `running` while its actors run; `stopped` otherwise. */
+  status: "running" | "stopped";
+  /** Why it stopped, when the server knows. */
+  reason: string | null;
+  /** The root manifest's path, when the server started it. */
+  manifest: string | null;
+  /** The chains in its folder (actor ids). */
+  chains: string[];
+  /** Running actors (none when stopped). */
+  actors: ActorInfo[];
+}
+
+/** Something wrong with a request about runs: an HTTP status and why. */
+export class RunError extends Error {
+  /** The error's name, as shown in messages and stack traces. */
+  override name = "RunError";
+  /** The HTTP status the API answers with. */
+  readonly status: number;
+  /** Makes the error; `status` is the HTTP status. */
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** The runs of one server. */
+export class Runs {
+  /** The folder the runs live in. */
+  readonly dir: string;
+  #live = new Map<string, LiveRun>();
+  #onEvent: (run: string, actor: string, event: ChainEvent) => void;
+  #cacheDir: string | false | undefined;
+
+  /**
+   * @param options.onEvent every event appended to a chain of a live run.
+   * @param options.cacheDir the transpile cache (as `theater run`).
+   */
+  constructor(
+    dir: string,
+    options: {
+      onEvent?: (run: string, actor: string, event: ChainEvent) => void;
+      cacheDir?: string | false;
+    } = {},
+  ) {
+    this.dir = dir;
+    this.#onEvent = options.onEvent ?? (() => {});
+    this.#cacheDir = options.cacheDir;
+  }
+
+  /** The folder of a run, checking its id. */
+  folder(id: string): string {
+    if (!RUN_ID.test(id)) {
+      throw new RunError(
+        400,
+        `run id ${
+          JSON.stringify(id)
+        } must be 1-64 letters, digits, '_' or '-', starting with a letter or digit`,
+      );
+    }
+    return join(this.dir, id);
+  }
+
+  /** The chain file of an actor of a run, checking both ids. */
+  chain(run: string, actor: string): string {
+    const dir = this.folder(run);
+    if (!ACTOR_ID.test(actor) || actor.includes("..")) {
+      throw new RunError(400, `actor id ${JSON.stringify(actor)} is not valid`);
+    }
+    const path = join(dir, `${actor}.jsonl`);
+    try {
+      if (!Deno.statSync(path).isFile) throw new Error();
+    } catch {
+      throw new RunError(404, `run ${run} has no chain for actor ${actor}`);
+    }
+    return path;
+  }
+
+  /** A live run, or a 404/409 naming why there is none. */
+  live(id: string): LiveRun {
+    const run = this.#live.get(id);
+    if (run && !run.stopped) return run;
+    this.folder(id);
+    if (this.#exists(id)) {
+      throw new RunError(409, `run ${id} is not running`);
+    }
+    throw new RunError(404, `no run ${id}`);
+  }
+
+  #exists(id: string): boolean {
+    try {
+      return Deno.statSync(join(this.dir, id)).isDirectory;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Starts (or resumes, when its folder holds chains) a run of a manifest.
+   * The id defaults to the manifest's name.
+   */
+  async start(
+    manifestPath: string,
+    options: { id?: string } = {},
+  ): Promise<LiveRun> {
+    let manifest: ResolvedManifest;
+    try {
+      manifest = await loadManifest(manifestPath);
+    } catch (err) {
+      throw new RunError(400, (err as Error).message);
+    }
+    const id = options.id ?? manifest.name;
+    const dir = this.folder(id);
+    if (this.#live.get(id) && !this.#live.get(id)!.stopped) {
+      throw new RunError(409, `run ${id} is already running`);
+    }
+    const system = new ActorSystem({
+      chainDir: dir,
+      cacheDir: this.#cacheDir,
+      onEvent: (actor, event) => this.#onEvent(id, actor, event),
+      onRootStopped: (reason) => void this.stop(id, reason),
+      onFatal: (message) => void this.stop(id, message),
+    });
+    const run: LiveRun = {
+      id,
+      dir,
+      manifest,
+      system,
+      started: Date.now(),
+      stopped: null,
+    };
+    this.#live.set(id, run);
+    try {
+      await system.start(manifest);
+    } catch (err) {
+      run.stopped = (err as Error).message;
+      await system.shutdown("start failed").catch(() => {});
+      throw new RunError(400, (err as Error).message);
+    }
+    return run;
+  }
+
+  /** Stops a live run: every actor's `actor.stop` recorded. */
+  async stop(id: string, reason: string): Promise<void> {
+    const run = this.#live.get(id);
+    if (!run || run.stopped) return;
+    run.stopped = reason;
+    await run.system.shutdown(reason);
+  }
+
+  /** Stops every live run. */
+  async shutdown(reason: string): Promise<void> {
+    await Promise.all(
+      [...this.#live.keys()].map((id) => this.stop(id, reason)),
+    );
+  }
+
+  /** How one run stands. */
+  info(id: string): RunInfo {
+    const dir = this.folder(id);
+    const run = this.#live.get(id);
+    if (!run && !this.#exists(id)) throw new RunError(404, `no run ${id}`);
+    const chains: string[] = [];
+    try {
+      for (const e of Deno.readDirSync(dir)) {
+        if (e.isFile && e.name.endsWith(".jsonl")) {
+          chains.push(e.name.slice(0, -".jsonl".length));
+        }
+      }
+    } catch {
+      // A run that failed before its folder was made has no chains.
+    }
+    chains.sort();
+    const running = run !== undefined && run.stopped === null;
+    return {
+      id,
+      dir,
+      status: running ? "running" : "stopped",
+      reason: run?.stopped ?? null,
+      manifest: run?.manifest.path ?? null,
+      chains,
+      actors: running ? run.system.info() : [],
+    };
+  }
+
+  /** Every run: those started here and every folder of chains. */
+  list(): RunInfo[] {
+    const ids = new Set(this.#live.keys());
+    try {
+      for (const e of Deno.readDirSync(this.dir)) {
+        if (e.isDirectory && RUN_ID.test(e.name)) ids.add(e.name);
+      }
+    } catch {
+      // No folder yet: no runs on disk.
+    }
+    return [...ids].sort().map((id) => this.info(id));
+  }
+}
