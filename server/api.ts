@@ -14,15 +14,23 @@ import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import {
   type ChainEvent,
+  ChainFormatError,
+  ChainReadError,
   changes,
   diffStates,
   NoSuchEvent,
   readEvents,
   stateAt,
+  StateError,
   verifyChain,
   verifyDir,
 } from "../chain/mod.ts";
-import { checkDocument, replayChain } from "../runtime/mod.ts";
+import {
+  checkDocument,
+  parseDocument,
+  replayChain,
+  ReplayError,
+} from "../runtime/mod.ts";
 import { DeliveryError } from "../supervisor/mod.ts";
 import { type EventHub, parseResume, streamEvents } from "./live.ts";
 import { openApi } from "./openapi.ts";
@@ -72,9 +80,11 @@ async function body<T>(
   let value: unknown;
   const text = await req.text();
   try {
-    value = text === "" ? {} : JSON.parse(text);
+    // The gate every document passes before it can enter a chain: 1e400
+    // or an integer past 2^53 is refused here, not rounded.
+    value = text === "" ? {} : parseDocument(text, "the body");
   } catch (err) {
-    return fail(400, `the body is not JSON: ${(err as Error).message}`);
+    return fail(400, (err as Error).message);
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
@@ -121,6 +131,12 @@ export function apiApp(
     if (err instanceof RunError) return fail(err.status, err.message);
     if (err instanceof DeliveryError) return fail(404, err.message);
     if (err instanceof NoSuchEvent) return fail(404, err.message);
+    // A chain that is not intact, or a component that cannot be found.
+    if (err instanceof ReplayError) return fail(422, err.message);
+    if (
+      err instanceof ChainReadError || err instanceof ChainFormatError ||
+      err instanceof StateError
+    ) return fail(422, err.message);
     return fail(500, `internal error: ${(err as Error).message}`);
   });
   app.notFound((c) =>

@@ -18,7 +18,7 @@ import { basename } from "node:path";
 import { type ChainEvent, readEvents } from "../chain/mod.ts";
 
 /** A subscriber to the live events of one run. */
-type Listener = (actor: string, event: ChainEvent) => void;
+export type Listener = (actor: string, event: ChainEvent) => void;
 
 /** Passes appended events to the subscribers of their run. */
 export class EventHub {

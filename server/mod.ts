@@ -9,8 +9,13 @@ import { apiApp } from "./api.ts";
 import { EventHub } from "./live.ts";
 import { Runs } from "./runs.ts";
 
-export { apiApp, MAX_BODY_BYTES, MAX_EVENTS } from "./api.ts";
-export { EventHub, parseResume, type ResumePoint } from "./live.ts";
+export { MAX_BODY_BYTES, MAX_EVENTS } from "./api.ts";
+export {
+  EventHub,
+  type Listener,
+  parseResume,
+  type ResumePoint,
+} from "./live.ts";
 export { openApi } from "./openapi.ts";
 export { type LiveRun, RunError, type RunInfo, Runs } from "./runs.ts";
 export {

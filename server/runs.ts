@@ -78,6 +78,8 @@ export class Runs {
   #cacheDir: string | false | undefined;
 
   /**
+   * Makes the registry of runs under `dir` (none started).
+   *
    * @param options.onEvent every event appended to a chain of a live run.
    * @param options.cacheDir the transpile cache (as `theater run`).
    */

@@ -42,11 +42,12 @@ export function launcher(root: string, deno: string): string {
 # build runs deno check/bundle (--allow-run) and loads componentize-qjs
 # (--allow-ffi); no other command gets those permissions. run may reach
 # the origins its manifests grant (--allow-net; it gives the permission up
-# when none grants HTTP, and only its gate workers hold the granted hosts).
+# when none grants HTTP, and only its gate workers hold the granted hosts);
+# serve listens, and ps, send and logs talk to it.
 DENO=${shellQuote(deno)}
 case "$1" in
   build) exec "$DENO" ${base} --allow-run --allow-ffi ${main} "$@" ;;
-  run) exec "$DENO" ${base} --allow-net ${main} "$@" ;;
+  run|serve|ps|send|logs) exec "$DENO" ${base} --allow-net ${main} "$@" ;;
   *) exec "$DENO" ${base} ${main} "$@" ;;
 esac
 `;
