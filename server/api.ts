@@ -263,16 +263,23 @@ export function apiApp(
     if (to instanceof Response) return to;
     const events: ChainEvent[] = [];
     let more = false;
-    for await (const e of readEvents(path)) {
-      if (from !== undefined && e.seq < from) continue;
-      if (to !== undefined && e.seq > to) break;
-      if (events.length === MAX_EVENTS) {
-        more = true;
-        break;
+    let broken: string | null = null;
+    try {
+      for await (const e of readEvents(path)) {
+        if (from !== undefined && e.seq < from) continue;
+        if (to !== undefined && e.seq > to) break;
+        if (events.length === MAX_EVENTS) {
+          more = true;
+          break;
+        }
+        events.push(e);
       }
-      events.push(e);
+    } catch (err) {
+      // An altered chain: its intact events, and where it breaks.
+      if (!(err instanceof ChainFormatError)) throw err;
+      broken = err.message;
     }
-    return c.json({ events, more });
+    return c.json({ events, more, broken });
   });
   app.get("/api/runs/:run/actors/:actor/state", async (c) => {
     const path = runs.chain(c.req.param("run"), c.req.param("actor"));

@@ -106,9 +106,13 @@ function brief(e) {
   return "";
 }
 
+let shown = "";
 async function loadRuns() {
   try {
     const { runs } = await api("/api/runs");
+    const key = JSON.stringify([runs, view.run, view.actor]);
+    if (key === shown) return;
+    shown = key;
     const root = $("runs");
     root.textContent = "";
     for (const run of runs) {
@@ -122,7 +126,6 @@ async function loadRuns() {
       s.textContent = run.status; s.classList.add(run.status);
       const ul = document.createElement("ul");
       const ids = [...new Set([...run.chains, ...live.keys()])];
-      const parentOf = new Map(run.actors.map((a) => [a.id, a.parent]));
       const depth = (id) => id.split(".").length - 1;
       for (const id of ids.sort()) {
         const a = live.get(id);
@@ -138,7 +141,6 @@ async function loadRuns() {
         if (run.id === view.run && id === view.actor) li.classList.add("selected");
         li.onclick = () => select(run.id, id);
         ul.append(li);
-        void parentOf;
       }
       div.append(ul);
       root.append(div);
@@ -178,8 +180,9 @@ const all = new Map();
 function arrived(actor, event) {
   if (!all.has(actor)) all.set(actor, []);
   all.get(actor).push(event);
-  if (event.type === "message.in" && event.data.link) addSequence(actor, event);
-  if (actor === view.actor) {
+  if (event.data && event.data.link) addSequence(actor, event);
+  // The timeline holds seq 0, 1, 2, …: an event it has is skipped.
+  if (actor === view.actor && event.seq === view.events.length) {
     view.events.push(event);
     const follow = view.at === view.events.length - 2;
     renderTimeline();
@@ -193,9 +196,9 @@ function addSequence(actor, e) {
   const from = e.data.link.actor;
   tr.innerHTML = "<td></td><td>→</td><td></td><td></td>";
   const [a, , b, m] = tr.children;
-  a.textContent = from; a.className = "link";
-  b.textContent = actor + "#" + e.seq; b.className = "link";
-  m.textContent = JSON.stringify(e.data.msg).slice(0, 80);
+  a.textContent = from; a.className = "link from";
+  b.textContent = actor + "#" + e.seq; b.className = "link to";
+  m.textContent = e.type + " " + brief(e).slice(0, 80);
   a.onclick = () => openByHash(from, e.data.link.hash);
   b.onclick = () => select(view.run, actor, e.seq);
   tr.dataset.to = actor + "#" + e.seq;

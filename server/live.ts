@@ -15,10 +15,22 @@
  * @module
  */
 import { basename } from "node:path";
-import { type ChainEvent, readEvents } from "../chain/mod.ts";
+import { type ChainEvent, ChainFormatError, readEvents } from "../chain/mod.ts";
 
 /** A subscriber to the live events of one run. */
 export type Listener = (actor: string, event: ChainEvent) => void;
+
+/**
+ * A chain's events up to the first that is not intact: a stream shows what
+ * can be trusted, and verify says where the rest breaks.
+ */
+async function* intact(path: string): AsyncGenerator<ChainEvent> {
+  try {
+    yield* readEvents(path);
+  } catch (err) {
+    if (!(err instanceof ChainFormatError)) throw err;
+  }
+}
 
 /** Passes appended events to the subscribers of their run. */
 export class EventHub {
@@ -116,7 +128,7 @@ export async function streamEvents(
       const a = basename(path, ".jsonl");
       const last = from.after.get(a);
       if (last === undefined) continue;
-      for await (const e of readEvents(path)) {
+      for await (const e of intact(path)) {
         if (e.seq === last) since = Math.max(since, e.ts);
         if (e.seq >= last) break;
       }
@@ -126,7 +138,7 @@ export async function streamEvents(
       const a = basename(path, ".jsonl");
       if (actor !== null && a !== actor) continue;
       const after = from.after.get(a);
-      for await (const e of readEvents(path)) {
+      for await (const e of intact(path)) {
         if (signal.aborted) return;
         if (after !== undefined ? e.seq > after : e.ts >= since) {
           recorded.push([a, e]);
