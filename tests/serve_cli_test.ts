@@ -1,0 +1,162 @@
+// Copyright the Theater authors. MIT license.
+// `theater serve` as a user runs it, and the clients that talk to it:
+// ps, send, logs (and logs -f); SIGTERM stops every run cleanly.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runCli, THEATER_FLAGS, withTempDir } from "./_helpers.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const COUNTER = new URL("../examples/counter/manifest.json", import.meta.url)
+  .pathname;
+const NET = [...THEATER_FLAGS, "--allow-net"];
+
+/** Starts `theater serve` and waits for the line with its URL. */
+async function serve(dir: string, tokenFile: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      ...NET,
+      MAIN,
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--dir",
+      join(dir, "runs"),
+      "--token-file",
+      tokenFile,
+      "--no-cache",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  let url = "";
+  while (!url) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`serve ended: ${text}`);
+    text += value;
+    url = /listening on (http:\/\/\S+)/.exec(text)?.[1] ?? "";
+  }
+  const stderr = new Response(child.stderr).text();
+  const rest = (async () => {
+    for (;;) {
+      const { value, done } = await lines.read();
+      if (done) return text;
+      text += value;
+    }
+  })();
+  return { child, url, stderr, stdout: rest };
+}
+
+Deno.test("serve: a token made once, ps, send, logs and logs -f, and a clean stop on SIGTERM", async () => {
+  await withTempDir(async (dir) => {
+    const tokenFile = join(dir, "config", "token");
+    const server = await serve(dir, tokenFile);
+    const client = ["--server", server.url, "--token-file", tokenFile];
+    try {
+      assert.equal((await Deno.stat(tokenFile)).mode! & 0o777, 0o600);
+      const token = (await Deno.readTextFile(tokenFile)).trim();
+      const started = await fetch(`${server.url}/api/runs`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+        body: JSON.stringify({ manifest: COUNTER }),
+      });
+      assert.equal(started.status, 201, await started.text());
+      const ps = await runCli(["ps", ...client], { flags: NET });
+      assert.equal(ps.code, 0, ps.stderr);
+      assert.match(ps.stdout, /^counter {2}running/m);
+      assert.match(ps.stdout, /counter {2}running {2}restarts 0 {2}mailbox 0/);
+      const send = await runCli(
+        ["send", ...client, "--to", "counter", '"inc"'],
+        {
+          flags: NET,
+        },
+      );
+      assert.equal(send.code, 0, send.stderr);
+      assert.deepEqual(JSON.parse(send.stdout), {
+        actor: "counter",
+        reply: { count: 1 },
+      });
+      const nobody = await runCli(
+        ["send", ...client, "--to", "nobody", '"inc"'],
+        { flags: NET },
+      );
+      assert.equal(nobody.code, 1);
+      assert.match(nobody.stderr, /no actor nobody is running/);
+      const bare = await runCli(["send", ...client, "--to", "counter", "inc"], {
+        flags: NET,
+      });
+      assert.equal(bare.code, 2);
+      const logs = await runCli(["logs", ...client], { flags: NET });
+      assert.equal(logs.code, 0, logs.stderr);
+      assert.match(
+        logs.stdout,
+        /^counter#2 message\.in from external: "inc"$/m,
+      );
+      // logs -f shows a message sent while it follows; SIGINT ends it.
+      const follow = runCli(["logs", ...client, "-f"], {
+        flags: NET,
+        signal: "SIGINT",
+        signalAfterMs: 2500,
+        timeoutMs: 20_000,
+      });
+      await new Promise((r) => setTimeout(r, 1200));
+      await runCli(
+        ["send", ...client, "--to", "counter", '{"op":"add","n":5}'],
+        {
+          flags: NET,
+        },
+      );
+      const followed = await follow;
+      assert.equal(followed.code, 0, followed.stderr);
+      assert.match(
+        followed.stdout,
+        /message\.in from external: \{("n":5,"op":"add"|"op":"add","n":5)\}/,
+      );
+      const away = await runCli([
+        "ps",
+        "--server",
+        "http://127.0.0.1:9",
+        "--token-file",
+        tokenFile,
+      ], {
+        flags: NET,
+      });
+      assert.equal(away.code, 1);
+      assert.match(away.stderr, /cannot reach http:\/\/127\.0\.0\.1:9/);
+      const noToken = await runCli([
+        "ps",
+        "--server",
+        server.url,
+        "--token-file",
+        join(dir, "none"),
+      ], {
+        flags: NET,
+      });
+      assert.equal(noToken.code, 2);
+      assert.match(noToken.stderr, /cannot read the token in .*none/);
+    } finally {
+      server.child.kill("SIGTERM");
+    }
+    const status = await server.child.status;
+    assert.equal(status.code, 0);
+    const stderr = await server.stderr;
+    assert.match(stderr, /a new token was written/);
+    assert.match(stderr, /SIGTERM: stopping every run/);
+    await server.stdout;
+    const chain =
+      (await Deno.readTextFile(join(dir, "runs", "counter", "counter.jsonl")))
+        .trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(chain.at(-1).type, "actor.stop");
+    assert.match(chain.at(-1).data.reason, /the server got SIGTERM/);
+    // A second start keeps the token and resumes nothing by itself.
+    const again = await serve(dir, tokenFile);
+    again.child.kill("SIGTERM");
+    assert.equal((await again.child.status).code, 0);
+    assert.doesNotMatch(await again.stderr, /a new token/);
+    await again.stdout;
+  });
+});
