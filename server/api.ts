@@ -10,7 +10,6 @@
  */
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import {
   type ChainEvent,
@@ -41,6 +40,25 @@ import { sameToken } from "./token.ts";
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 /** Most events one chain read returns. */
 export const MAX_EVENTS = 10_000;
+/** Most events queued for one SSE subscriber before it is dropped. */
+export const MAX_BEHIND = 100_000;
+
+const encoder = new TextEncoder();
+/** Each live event's SSE frame, made once for all its subscribers. */
+const frames = new WeakMap<ChainEvent, Uint8Array>();
+
+function frame(actor: string, event: ChainEvent): Uint8Array {
+  let bytes = frames.get(event);
+  if (!bytes) {
+    bytes = encoder.encode(
+      `id: ${actor}:${event.seq}\nevent: ${event.type}\ndata: ${
+        JSON.stringify({ actor, event })
+      }\n\n`,
+    );
+    frames.set(event, bytes);
+  }
+  return bytes;
+}
 
 /** An API error: its status and a message naming what was wrong. */
 function fail(status: number, message: string, field?: string): Response {
@@ -201,8 +219,14 @@ export function apiApp(
     if (!run.system.actors.includes(actor)) {
       return fail(404, `no actor ${actor} is running in run ${run.id}`);
     }
-    // Accepted now; the reply goes to the run's events.
-    run.system.send(actor, b.msg as never).catch(() => {});
+    // A full mailbox refuses at once (its promise is already rejected);
+    // anything else is accepted now, and its reply is in the chain.
+    let refused = null as Error | null;
+    run.system.send(actor, b.msg as never).catch((e) => {
+      refused = e;
+    });
+    await null;
+    if (refused) return fail(429, refused.message);
     return c.json({ accepted: true }, 202);
   });
   app.post("/api/runs/:run/actors/:actor/request", async (c) => {
@@ -330,23 +354,45 @@ export function apiApp(
         "from",
       );
     }
-    return streamSSE(c, async (sse) => {
-      const abort = new AbortController();
-      sse.onAbort(() => abort.abort());
-      await streamEvents({
-        hub,
-        run,
-        actor,
-        from,
-        signal: abort.signal,
-        chains: () => runs.info(run).chains.map((a) => `${dir}/${a}.jsonl`),
-        send: (a, e) =>
-          sse.writeSSE({
-            id: `${a}:${e.seq}`,
-            event: e.type,
-            data: JSON.stringify({ actor: a, event: e }),
-          }),
-      });
+    // The stream is made here rather than with a helper: each event is
+    // serialised once, and the same bytes go to every subscriber.
+    const abort = new AbortController();
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        streamEvents({
+          hub,
+          run,
+          actor,
+          from,
+          signal: abort.signal,
+          chains: () => runs.info(run).chains.map((a) => `${dir}/${a}.jsonl`),
+          send: (a, e) => {
+            controller.enqueue(frame(a, e));
+            // A subscriber this far behind is dropped; it resumes from
+            // its Last-Event-ID when it can keep up.
+            if ((controller.desiredSize ?? 0) < -MAX_BEHIND) {
+              abort.abort();
+            }
+            return Promise.resolve();
+          },
+        }).catch(() => {}).finally(() => {
+          try {
+            controller.close();
+          } catch {
+            // Already cancelled by the client.
+          }
+        });
+      },
+      cancel() {
+        abort.abort();
+      },
+    });
+    return new Response(body, {
+      headers: {
+        "content-type": "text/event-stream",
+        "cache-control": "no-cache",
+        "x-accel-buffering": "no",
+      },
     });
   };
   app.get("/api/runs/:run/events", (c) => stream(c, null));

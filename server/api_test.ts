@@ -327,6 +327,45 @@ Deno.test("api: bad requests are 4xx JSON errors naming the field, never a 500",
       headers: { "last-event-id": "garbage" },
     });
     assert.equal(bad.status, 400);
+    // A full mailbox is said at once: 429, never a silent drop.
+    const small = await Deno.makeTempDir();
+    await Deno.copyFile(
+      new URL("../examples/counter/counter.wasm", import.meta.url),
+      join(small, "counter.wasm"),
+    );
+    await Deno.writeTextFile(
+      join(small, "manifest.json"),
+      JSON.stringify({
+        name: "counter",
+        component: "./counter.wasm",
+        chain: { fsync: "every-event" },
+        limits: { mailbox: 2 },
+      }),
+    );
+    assert.equal(
+      (await call("/api/runs", {
+        method: "POST",
+        body: { manifest: join(small, "manifest.json"), id: "small" },
+      })).status,
+      201,
+    );
+    const flood = await Promise.all(
+      Array.from(
+        { length: 100 },
+        () =>
+          call("/api/runs/small/actors/counter/send", {
+            method: "POST",
+            body: { msg: "inc" },
+          }),
+      ),
+    );
+    const statuses = new Set(flood.map((r) => r.status));
+    assert.deepEqual([...statuses].sort(), [202, 429]);
+    assert.match(
+      String(flood.find((r) => r.status === 429)!.body.error),
+      /the mailbox of counter is full \(limits\.mailbox = 2\)/,
+    );
+    await Deno.remove(small, { recursive: true });
     const big = await call("/api/runs/counter/actors/counter/send", {
       method: "POST",
       body: JSON.stringify({ msg: "x".repeat(3 * 1024 * 1024) }),

@@ -143,7 +143,12 @@ export function openApi(): Record<string, unknown> {
             required: ["msg"],
             properties: { msg: {} },
           }),
-          responses: { "202": json("accepted"), "409": error, ...errors },
+          responses: {
+            "202": json("accepted"),
+            "409": error,
+            "429": error,
+            ...errors,
+          },
         },
       },
       "/api/runs/{run}/actors/{actor}/request": {
