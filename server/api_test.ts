@@ -443,6 +443,10 @@ Deno.test("api: a supervision tree: stop and restart a child, the tree and its s
     assert.ok(
       !(stopped.body.actors as { id: string }[]).some((a) => a.id === child.id),
     );
+    assert.deepEqual(
+      (stopped.body.ended as { id: string }[]).find((e) => e.id === child.id),
+      { id: child.id, status: "stopped", reason: "stopped through the API" },
+    );
     const events = (await call(`/api/runs/tree/actors/${child.id}/chain`)).body
       .events as { type: string; data: { reason?: string } }[];
     assert.ok(

@@ -133,7 +133,9 @@ async function loadRuns() {
         li.className = "actor";
         li.dataset.actor = id;
         li.style.paddingLeft = (depth(id) * 12) + "px";
-        const status = a ? a.status : "stopped";
+        const end = run.ended.find((x) => x.id === id);
+        const status = a ? a.status : end ? end.status : "stopped";
+        if (end) li.title = end.reason;
         li.innerHTML = "<span></span><span class='status'></span>";
         li.firstChild.textContent = id;
         li.lastChild.textContent = status + (a && a.restarts ? " ↻" + a.restarts : "") + (a && a.mailbox ? " ✉" + a.mailbox : "");

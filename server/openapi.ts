@@ -74,6 +74,17 @@ export function openApi(): Record<string, unknown> {
             reason: { type: ["string", "null"] },
             manifest: { type: ["string", "null"] },
             chains: { type: "array", items: { type: "string" } },
+            ended: {
+              type: "array",
+              items: {
+                type: "object",
+                properties: {
+                  id: { type: "string" },
+                  status: { enum: ["stopped", "failed"] },
+                  reason: { type: "string" },
+                },
+              },
+            },
             actors: {
               type: "array",
               items: {

@@ -54,6 +54,36 @@ export interface RunInfo {
   chains: string[];
   /** Running actors (none when stopped). */
   actors: ActorInfo[];
+  /**
+   * Actors whose chain ends in `actor.stop`, with its reason: `failed`
+   * when they stopped on a failure, else `stopped`.
+   */
+  ended: { id: string; status: "stopped" | "failed"; reason: string }[];
+}
+
+/** The last event of a chain, read from its end; null when unreadable. */
+function lastEvent(path: string): ChainEvent | null {
+  let file: Deno.FsFile | undefined;
+  try {
+    file = Deno.openSync(path);
+    const size = file.statSync().size;
+    const span = Math.min(size, 64 * 1024);
+    const bytes = new Uint8Array(span);
+    file.seekSync(size - span, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < span) {
+      const n = file.readSync(bytes.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    const lines = new TextDecoder().decode(bytes.subarray(0, got)).trimEnd()
+      .split("\n");
+    return JSON.parse(lines.at(-1)!) as ChainEvent;
+  } catch {
+    return null;
+  } finally {
+    file?.close();
+  }
 }
 
 /** Something wrong with a request about runs: an HTTP status and why. */
@@ -219,6 +249,19 @@ export class Runs {
     }
     chains.sort();
     const running = run !== undefined && run.stopped === null;
+    const live = new Set(running ? run.system.actors : []);
+    const ended: RunInfo["ended"] = [];
+    for (const actor of chains) {
+      if (live.has(actor)) continue;
+      const last = lastEvent(join(dir, `${actor}.jsonl`));
+      if (last?.type !== "actor.stop") continue;
+      const reason = String(last.data.reason ?? "");
+      ended.push({
+        id: actor,
+        status: /^failed|gave up|given up/.test(reason) ? "failed" : "stopped",
+        reason,
+      });
+    }
     return {
       id,
       dir,
@@ -227,6 +270,7 @@ export class Runs {
       manifest: run?.manifest.path ?? null,
       chains,
       actors: running ? run.system.info() : [],
+      ended,
     };
   }
 
