@@ -30,6 +30,8 @@ import { proveCommand } from "./cli/prove.ts";
 import { replayCommand } from "./cli/replay.ts";
 import { runCommand } from "./cli/run.ts";
 import { serveCommand } from "./cli/serve.ts";
+import { pullCommand } from "./cli/pull.ts";
+import { StreamError } from "./cluster/mod.ts";
 import {
   ClientError,
   logsCommand,
@@ -60,6 +62,7 @@ const COMMANDS: Command[] = [
   psCommand,
   sendCommand,
   logsCommand,
+  pullCommand,
 ];
 
 function help(): string {
@@ -130,7 +133,8 @@ export async function main(args: string[]): Promise<number> {
     }
     if (
       e instanceof ChainReadError || e instanceof ChainWriteError ||
-      e instanceof ManifestError || e instanceof ComponentError
+      e instanceof ManifestError || e instanceof ComponentError ||
+      e instanceof StreamError
     ) {
       err(`theater ${name}: ${e.message}`);
       return 2;

@@ -56,6 +56,13 @@ export interface OpenChainOptions {
    * that share one are synced together (default: a group of its own).
    */
   group?: CommitGroup;
+  /**
+   * Copies each appended line somewhere else as well (a stream another
+   * host reads, say), called in chain order as events are appended; an
+   * event counts as durable only once its copy's promise resolves too. A
+   * rejection fails the writer, like a failed write.
+   */
+  replicate?: (event: ChainEvent, line: Uint8Array) => Promise<void>;
 }
 
 /**
@@ -126,15 +133,19 @@ export class ChainWriter {
   #group: CommitGroup;
   #failed: Error | null = null;
   #closed = false;
+  #replicate?: OpenChainOptions["replicate"];
 
   private constructor(
     path: string,
     file: Deno.FsFile,
     options:
-      & Required<Omit<OpenChainOptions, "check" | "onAppend" | "group">>
+      & Required<
+        Omit<OpenChainOptions, "check" | "onAppend" | "group" | "replicate">
+      >
       & {
         onAppend?: (event: ChainEvent) => void;
         group?: CommitGroup;
+        replicate?: OpenChainOptions["replicate"];
       },
     tail: ChainEvent | null,
   ) {
@@ -145,6 +156,7 @@ export class ChainWriter {
     this.#clock = options.clock;
     this.#onAppend = options.onAppend;
     this.#group = options.group ?? new CommitGroup();
+    this.#replicate = options.replicate;
     this.#seq = tail ? tail.seq + 1 : 0;
     this.#head = tail?.hash ?? null;
     this.#bytes = file.statSync().size;
@@ -228,6 +240,7 @@ export class ChainWriter {
         clock: options.clock ?? Date.now,
         onAppend: options.onAppend,
         group: options.group,
+        replicate: options.replicate,
       }, tail);
     } catch (err) {
       file.close();
@@ -285,6 +298,46 @@ export class ChainWriter {
   appendAll(
     events: { type: EventType; data: { [key: string]: Json }; ts?: number }[],
   ): Promise<ChainEvent>[] {
+    if (!this.#replicate) return this.#append(events);
+    const replicate = this.#replicate;
+    const local = this.#append(
+      events,
+      (sealed) =>
+        sealed.map(({ event, bytes }) =>
+          replicate(event, bytes).catch((err) => {
+            this.#failed ??= new ChainWriteError(
+              `${this.path}: event ${event.seq} was not replicated: ${
+                (err as Error).message
+              }`,
+            );
+            throw this.#failed;
+          })
+        ),
+    );
+    return local;
+  }
+
+  #append(
+    events: { type: EventType; data: { [key: string]: Json }; ts?: number }[],
+    copy?: (
+      sealed: { event: ChainEvent; bytes: Uint8Array }[],
+    ) => Promise<void>[],
+  ): Promise<ChainEvent>[] {
+    let copies: Promise<void>[] | null = null;
+    const out = this.#appendLocal(events, (sealed) => {
+      copies = copy?.(sealed) ?? null;
+    });
+    if (!copies) return out;
+    const replicated: Promise<void>[] = copies;
+    return out.map((p, i) =>
+      Promise.all([p, replicated[i]]).then(([event]) => event)
+    );
+  }
+
+  #appendLocal(
+    events: { type: EventType; data: { [key: string]: Json }; ts?: number }[],
+    onSealed: (sealed: { event: ChainEvent; bytes: Uint8Array }[]) => void,
+  ): Promise<ChainEvent>[] {
     if (this.#closed) {
       const closed = new ChainWriteError(`${this.path}: closed`);
       return events.map(() => Promise.reject(closed));
@@ -329,6 +382,7 @@ export class ChainWriter {
       return { event, bytes };
     });
     for (const { bytes } of sealed) this.#bytes += bytes.length;
+    onSealed(sealed);
     if (this.fsync !== "every-event" && this.#pumping === null) {
       // A synchronous write (about 1 µs) instead of a thread-pool round trip
       // per event; under `batch` only the fsync is waited for, and one

@@ -9,6 +9,7 @@ import {
   loadManifest,
 } from "../supervisor/mod.ts";
 import { netHosts } from "../runtime/mod.ts";
+import { Cluster } from "../cluster/mod.ts";
 import {
   cacheOption,
   type Command,
@@ -61,6 +62,12 @@ Options:
                      its actor before what the lines before it caused (a
                      child spawned, an actor stopped) has happened. Lines
                      to another actor still wait; answers stay in order.
+  --nats URL         also publish every event to NATS JetStream (one subject
+                     per actor, one writer per actor: a second is refused);
+                     an event is acknowledged only once it is in the stream.
+                     Components go to its object store (docs/cluster.md)
+  --run-id ID        the run's name in the stream (default: the root
+                     manifest's name)
   --quiet            do not show actor logs and status on stderr
   -h, --help         show this help
 
@@ -162,6 +169,8 @@ export const runCommand: Command = {
       "no-cache": { type: "boolean" },
       quiet: { type: "boolean" },
       window: { type: "string" },
+      nats: { type: "string" },
+      "run-id": { type: "string" },
     });
     const window = intFlag("window", values.window) ?? 1;
     if (window < 1 || window > 1000) {
@@ -179,9 +188,20 @@ export const runCommand: Command = {
     const quiet = values.quiet === true;
     const sends = (values.send ?? []) as string[];
     const manifest = await loadManifest(positionals[0]);
-    const network = narrowNetwork(netHosts(grantsInTree(manifest)));
+    const nats = values.nats as string | undefined;
+    const runId = (values["run-id"] as string | undefined) ?? manifest.name;
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(runId)) {
+      throw new UsageError(
+        `--run-id must be 1-64 letters, digits, '_' or '-', got ${runId}`,
+      );
+    }
+    const network = nats
+      ? `network: NATS at ${nats}, and the origins manifests grant`
+      : narrowNetwork(netHosts(grantsInTree(manifest)));
     if (network && !quiet) err(`theater run: ${network}`);
+    const cluster = nats ? await Cluster.connect(nats) : null;
     const system = new ActorSystem({
+      replication: cluster?.run(runId),
       chainDir: values["chain-dir"] as string | undefined,
       fsync: fsync as FsyncPolicy | undefined,
       cacheDir: cacheOption(values),
@@ -349,6 +369,7 @@ export const runCommand: Command = {
     } finally {
       Deno.removeSignalListener("SIGINT", onInterrupt);
       Deno.removeSignalListener("SIGTERM", onInterrupt);
+      await cluster?.close();
     }
   },
 };

@@ -98,6 +98,26 @@ export interface SystemOptions extends SystemEvents {
    * it is synced): what live views follow. It must not throw.
    */
   onEvent?: (actor: string, event: ChainEvent) => void;
+  /**
+   * Where the run's chains are copied as well (NATS JetStream, see
+   * cluster/): each actor's chain is attached when it opens, and an event
+   * is acknowledged only once its copy is.
+   */
+  replication?: Replication;
+}
+
+/** A place a run's chains and components are copied to as they grow. */
+export interface Replication {
+  /**
+   * Brings the copy of an actor's chain up to the local one (refusing a
+   * fork), and returns what copies each event appended from now on.
+   */
+  attach(
+    actor: string,
+    chainPath: string,
+  ): Promise<(event: ChainEvent, line: Uint8Array) => Promise<void>>;
+  /** Keeps a component, by its SHA-256. */
+  keepComponent(sha256: string, bytes: Uint8Array): Promise<void>;
 }
 
 /** How one running actor stands, for a view of the tree. */
@@ -667,7 +687,17 @@ export class ActorSystem {
     const checkpoints = manifest.checkpoint
       ? await startCheckpoints(chainPath, manifest.checkpoint)
       : null;
+    const replicate = this.options.replication
+      ? await this.options.replication.attach(id, chainPath)
+      : undefined;
+    if (this.options.replication) {
+      await this.options.replication.keepComponent(
+        component.sha256,
+        await Deno.readFile(component.path),
+      );
+    }
     const writer = await ChainWriter.open(chainPath, {
+      replicate,
       actor: id,
       fsync: this.options.fsync ?? manifest.fsync,
       group: this.#commits,

@@ -1,0 +1,9 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * Theater across hosts over NATS JetStream (docs/cluster.md): chains
+ * replicated into a stream with one writer per actor, components in an
+ * object store, and `pull` of a run back to a directory.
+ *
+ * @module
+ */
+export * from "./stream.ts";

@@ -1,0 +1,243 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * Chains in NATS JetStream (docs/cluster.md): every event of a run is also
+ * published to the stream `THEATER`, one subject per actor
+ * (`theater.chain.<run>.<actor>`), each with JetStream's
+ * expected-last-subject-sequence, so that the stream itself refuses a
+ * second writer of an actor (a split brain, a zombie copy). An event is
+ * acknowledged only once it is in the stream. Components go into the
+ * object store `theater-components`, named by SHA-256.
+ *
+ * @module
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  jetstream,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import { Objm } from "@nats-io/obj";
+import { type ChainEvent, eventLine, readEvents } from "../chain/mod.ts";
+import type { Replication } from "../supervisor/mod.ts";
+
+/** The stream every chain is published to. */
+export const STREAM = "THEATER";
+/** The first tokens of every chain's subject. */
+export const SUBJECT_PREFIX = "theater.chain";
+/** The object store of components, by SHA-256. */
+export const COMPONENT_BUCKET = "theater-components";
+
+/** The subject of an actor's chain in a run. */
+export function subjectOf(run: string, actor: string): string {
+  return `${SUBJECT_PREFIX}.${run}.${actor}`;
+}
+
+/** The actor a chain subject of `run` names. */
+export function actorOf(run: string, subject: string): string {
+  return subject.slice(`${SUBJECT_PREFIX}.${run}.`.length);
+}
+
+/** A chain copy the stream refuses, or that the stream contradicts. */
+export class StreamError extends Error {
+  /** The error's name, as shown in messages and stack traces. */
+  override name = "StreamError";
+}
+
+/** A connection to a NATS server with JetStream. */
+export class Cluster {
+  #nc: NatsConnection;
+  #js: JetStreamClient;
+  #jsm: JetStreamManager;
+
+  private constructor(
+    nc: NatsConnection,
+    js: JetStreamClient,
+    jsm: JetStreamManager,
+  ) {
+    this.#nc = nc;
+    this.#js = js;
+    this.#jsm = jsm;
+  }
+
+  /** The stream sequence of the last event of an actor's chain, or null. */
+  async lastSequence(run: string, actor: string): Promise<number | null> {
+    return (await this.#lastOf(subjectOf(run, actor)))?.seq ?? null;
+  }
+
+  /** Connects and makes sure the stream exists. */
+  static async connect(url: string): Promise<Cluster> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: url.replace(/^nats:\/\//, ""),
+        name: "theater",
+      });
+    } catch (err) {
+      throw new StreamError(
+        `cannot reach NATS at ${url}: ${(err as Error).message}`,
+      );
+    }
+    const jsm = await jetstreamManager(nc);
+    try {
+      await jsm.streams.info(STREAM);
+    } catch {
+      await jsm.streams.add({
+        name: STREAM,
+        subjects: [`${SUBJECT_PREFIX}.>`],
+      });
+    }
+    return new Cluster(nc, jetstream(nc), jsm);
+  }
+
+  /** The replication of one run's chains. */
+  run(run: string): Replication {
+    return {
+      attach: (actor, chainPath) => this.#attach(run, actor, chainPath),
+      keepComponent: (sha256, bytes) => this.#keepComponent(sha256, bytes),
+    };
+  }
+
+  async #lastOf(
+    subject: string,
+  ): Promise<{ seq: number; event: ChainEvent } | null> {
+    try {
+      const m = await this.#jsm.streams.getMessage(STREAM, {
+        last_by_subj: subject,
+      });
+      if (!m) return null;
+      return { seq: m.seq, event: JSON.parse(m.string()) as ChainEvent };
+    } catch (err) {
+      if (/no message found|not found/i.test((err as Error).message)) {
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  async #attach(
+    run: string,
+    actor: string,
+    chainPath: string,
+  ): Promise<(event: ChainEvent, line: Uint8Array) => Promise<void>> {
+    const subject = subjectOf(run, actor);
+    const last = await this.#lastOf(subject);
+    let expected = last?.seq ?? 0;
+    const local: { event: ChainEvent; line: Uint8Array }[] = [];
+    const exists = await Deno.stat(chainPath).then(() => true, () => false);
+    const encoder = new TextEncoder();
+    if (exists) {
+      for await (const event of readEvents(chainPath)) {
+        if (last && event.seq <= last.event.seq) {
+          if (event.seq === last.event.seq && event.hash !== last.event.hash) {
+            throw new StreamError(
+              `${subject}: the stream's event ${event.seq} is not this chain's (a fork): refusing to write`,
+            );
+          }
+          continue;
+        }
+        local.push({ event, line: encoder.encode(eventLine(event)) });
+      }
+    }
+    const localLast = exists
+      ? (local.at(-1)?.event.seq ?? last?.event.seq ?? -1)
+      : -1;
+    if (last && last.event.seq > localLast) {
+      throw new StreamError(
+        `${subject}: the stream holds events up to ${last.event.seq}, this copy only up to ${localLast}: another node writes this actor (pull the run first)`,
+      );
+    }
+    // What the stream lacks (written here, not acknowledged before a crash).
+    for (const { line } of local) {
+      expected = await this.#publish(subject, line, expected);
+    }
+    let tail: Promise<unknown> = Promise.resolve();
+    return (_event, line) => {
+      const body = line.at(-1) === 10 ? line.subarray(0, -1) : line;
+      const done = tail.then(async () => {
+        expected = await this.#publish(subject, body, expected);
+      });
+      tail = done.catch(() => {});
+      return done;
+    };
+  }
+
+  async #publish(
+    subject: string,
+    line: Uint8Array,
+    expected: number,
+  ): Promise<number> {
+    try {
+      const ack = await this.#js.publish(subject, line, {
+        expect: { lastSubjectSequence: expected },
+      });
+      return ack.seq;
+    } catch (err) {
+      throw new StreamError(
+        `${subject}: refused by JetStream (${
+          (err as Error).message
+        }): another writer has this actor`,
+      );
+    }
+  }
+
+  async #keepComponent(sha256: string, bytes: Uint8Array): Promise<void> {
+    const os = await new Objm(this.#nc).create(COMPONENT_BUCKET);
+    if (await os.info(sha256)) return;
+    await os.putBlob({ name: sha256 }, bytes);
+  }
+
+  /**
+   * Copies a run's chains and components from the stream into `dir`
+   * (`<actor>.jsonl`, `components/<sha256>.wasm`), where every offline
+   * command works on them. Returns the actors copied.
+   */
+  async pull(run: string, dir: string): Promise<string[]> {
+    await Deno.mkdir(dir, { recursive: true });
+    const prefix = `${SUBJECT_PREFIX}.${run}.`;
+    const info = await this.#jsm.streams.info(STREAM, {
+      subjects_filter: `${prefix}>`,
+    });
+    const subjects = Object.keys(info.state.subjects ?? {}).sort();
+    const components = new Set<string>();
+    const actors: string[] = [];
+    for (const subject of subjects) {
+      const actor = actorOf(run, subject);
+      const lines: string[] = [];
+      const consumer = await this.#js.consumers.get(STREAM, {
+        filter_subjects: subject,
+      });
+      const total = info.state.subjects![subject];
+      const messages = await consumer.consume();
+      for await (const m of messages) {
+        const text = m.string();
+        lines.push(text);
+        const event = JSON.parse(text) as ChainEvent;
+        if (event.type === "actor.start" || event.type === "actor.resume") {
+          components.add(String(event.data.component));
+        }
+        if (lines.length === total) break;
+      }
+      await messages.close();
+      await Deno.writeTextFile(
+        `${dir}/${actor}.jsonl`,
+        lines.join("\n") + "\n",
+      );
+      actors.push(actor);
+    }
+    const os = await new Objm(this.#nc).create(COMPONENT_BUCKET);
+    await Deno.mkdir(`${dir}/components`, { recursive: true });
+    for (const sha256 of components) {
+      const bytes = await os.getBlob(sha256);
+      if (bytes) {
+        await Deno.writeFile(`${dir}/components/${sha256}.wasm`, bytes);
+      }
+    }
+    return actors;
+  }
+
+  /** Closes the connection. */
+  async close(): Promise<void> {
+    await this.#nc.drain().catch(() => {});
+  }
+}
