@@ -7,7 +7,12 @@
  */
 import type { ChainEvent, Json } from "../chain/mod.ts";
 import { parseDocument } from "../runtime/mod.ts";
-import { defaultTokenFile, readToken, type RunInfo } from "../server/mod.ts";
+import {
+  defaultTokenFile,
+  readSse,
+  readToken,
+  type RunInfo,
+} from "../server/mod.ts";
 import { summarize } from "./events.ts";
 import { type Command, out, parse, UsageError } from "./_common.ts";
 
@@ -281,22 +286,10 @@ Exit status: 0 ok, 1 the server cannot be reached or refused, 2 usage.`,
         const body = await res.json().catch(() => null);
         throw new ClientError(`${c.base}: ${res.status}: ${body?.error ?? ""}`);
       }
-      let buffer = "";
       try {
-        for await (
-          const chunk of res.body!.pipeThrough(new TextDecoderStream())
-        ) {
-          buffer += chunk;
-          let end;
-          while ((end = buffer.indexOf("\n\n")) >= 0) {
-            const block = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const data = block.split("\n").filter((l) => l.startsWith("data:"))
-              .map((l) => l.slice(5).trimStart()).join("\n");
-            if (!data) continue;
-            const { actor: a, event } = JSON.parse(data);
-            line(a, event);
-          }
+        for await (const m of readSse(res.body!)) {
+          const { actor: a, event } = JSON.parse(m.data);
+          line(a, event);
         }
       } catch (e) {
         if (!abort.signal.aborted) throw e;

@@ -212,13 +212,10 @@ export function apiApp(
   });
 
   app.post("/api/runs/:run/actors/:actor/send", async (c) => {
-    const run = runs.live(c.req.param("run"));
+    const actor = c.req.param("actor");
+    const run = runs.liveActor(c.req.param("run"), actor);
     const b = await body(c.req.raw, schemas.send);
     if (b instanceof Response) return b;
-    const actor = c.req.param("actor");
-    if (!run.system.actors.includes(actor)) {
-      return fail(404, `no actor ${actor} is running in run ${run.id}`);
-    }
     // A full mailbox refuses at once (its promise is already rejected);
     // anything else is accepted now, and its reply is in the chain.
     let refused = null as Error | null;
@@ -230,13 +227,10 @@ export function apiApp(
     return c.json({ accepted: true }, 202);
   });
   app.post("/api/runs/:run/actors/:actor/request", async (c) => {
-    const run = runs.live(c.req.param("run"));
+    const actor = c.req.param("actor");
+    const run = runs.liveActor(c.req.param("run"), actor);
     const b = await body(c.req.raw, schemas.request);
     if (b instanceof Response) return b;
-    const actor = c.req.param("actor");
-    if (!run.system.actors.includes(actor)) {
-      return fail(404, `no actor ${actor} is running in run ${run.id}`);
-    }
     const timeout = b.timeout_ms ?? 30_000;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<null>((resolve) => {
@@ -258,13 +252,10 @@ export function apiApp(
     }
   });
   app.post("/api/runs/:run/actors/:actor/stop", async (c) => {
-    const run = runs.live(c.req.param("run"));
+    const actor = c.req.param("actor");
+    const run = runs.liveActor(c.req.param("run"), actor);
     const b = await body(c.req.raw, schemas.reason);
     if (b instanceof Response) return b;
-    const actor = c.req.param("actor");
-    if (!run.system.actors.includes(actor)) {
-      return fail(404, `no actor ${actor} is running in run ${run.id}`);
-    }
     await run.system.stop(actor, b.reason ?? "stopped through the API");
     return c.json(runs.info(run.id));
   });

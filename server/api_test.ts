@@ -3,7 +3,7 @@
 // token, the origin check, and SSE resume.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startServer, type TheaterServer } from "./mod.ts";
+import { readSse, startServer, type TheaterServer } from "./mod.ts";
 
 const COUNTER = new URL("../examples/counter/manifest.json", import.meta.url)
   .pathname;
@@ -70,28 +70,13 @@ async function sse(
   assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
   const out: { id: string; event: string; data: Record<string, unknown> }[] =
     [];
-  let buffer = "";
   const timer = setTimeout(() => abort.abort(), 10_000);
   try {
-    for await (const chunk of res.body!.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end).split("\n");
-        buffer = buffer.slice(end + 2);
-        const field = (name: string) =>
-          block.find((l) => l.startsWith(`${name}:`))?.slice(name.length + 1)
-            .trim() ?? "";
-        if (!field("data")) continue;
-        out.push({
-          id: field("id"),
-          event: field("event"),
-          data: JSON.parse(field("data")),
-        });
-        if (out.length === count) {
-          abort.abort();
-          return out;
-        }
+    for await (const m of readSse(res.body!)) {
+      out.push({ id: m.id, event: m.event, data: JSON.parse(m.data) });
+      if (out.length === count) {
+        abort.abort();
+        return out;
       }
     }
   } catch (err) {

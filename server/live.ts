@@ -172,3 +172,41 @@ export async function streamEvents(
     stop();
   }
 }
+
+/** One Server-Sent Event as a client reads it. */
+export interface SseMessage {
+  /** Its `id:`, or "" when it has none. */
+  id: string;
+  /** Its `event:`, or "" when it has none. */
+  event: string;
+  /** Its `data:` lines, joined. */
+  data: string;
+}
+
+/**
+ * The events of an SSE body, as they arrive (comments and messages with
+ * no data are skipped).
+ */
+export async function* readSse(
+  body: ReadableStream<Uint8Array>,
+): AsyncGenerator<SseMessage> {
+  let buffer = "";
+  for await (const chunk of body.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const lines = buffer.slice(0, end).split("\n");
+      buffer = buffer.slice(end + 2);
+      const field = (name: string) =>
+        lines.filter((l) => l.startsWith(`${name}:`))
+          .map((l) => l.slice(name.length + 1).trimStart());
+      const data = field("data");
+      if (data.length === 0) continue;
+      yield {
+        id: field("id")[0] ?? "",
+        event: field("event")[0] ?? "",
+        data: data.join("\n"),
+      };
+    }
+  }
+}

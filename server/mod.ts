@@ -14,7 +14,9 @@ export {
   EventHub,
   type Listener,
   parseResume,
+  readSse,
   type ResumePoint,
+  type SseMessage,
 } from "./live.ts";
 export { openApi } from "./openapi.ts";
 export { type LiveRun, RunError, type RunInfo, Runs } from "./runs.ts";

@@ -164,6 +164,15 @@ export class Runs {
     throw new RunError(404, `no run ${id}`);
   }
 
+  /** A live run with this actor running, or a 404/409 naming why not. */
+  liveActor(id: string, actor: string): LiveRun {
+    const run = this.live(id);
+    if (!run.system.actors.includes(actor)) {
+      throw new RunError(404, `no actor ${actor} is running in run ${id}`);
+    }
+    return run;
+  }
+
   #exists(id: string): boolean {
     try {
       return Deno.statSync(join(this.dir, id)).isDirectory;
