@@ -1,5 +1,6 @@
 // Copyright the Theater authors. MIT license.
 import { resolve } from "node:path";
+import { parseVerifierKey } from "../chain/mod.ts";
 import { defaultTokenFile, ensureToken, startServer } from "../server/mod.ts";
 import { inspectorPage } from "../server/inspector.ts";
 import {
@@ -30,6 +31,8 @@ Options:
   --listen HOST:PORT  where to listen (default: 127.0.0.1:7070; port 0: any)
   --token-file FILE   the token (default: $THEATER_TOKEN_FILE, else
                       ~/.config/theater/token)
+  --pubkey KEY.pub    a key the chains' checkpoints are checked against in
+                      the API and the inspector (repeatable)
   --cache-dir DIR     transpile cache, as for run; --no-cache for none
   -h, --help          show this help
 
@@ -59,6 +62,7 @@ export const serveCommand: Command = {
       "token-file": { type: "string" },
       "cache-dir": { type: "string" },
       "no-cache": { type: "boolean" },
+      pubkey: { type: "string", multiple: true },
     });
     if (positionals.length > 0) {
       throw new UsageError("serve takes no positional arguments");
@@ -69,6 +73,14 @@ export const serveCommand: Command = {
     const tokenFile = (values["token-file"] as string | undefined) ??
       defaultTokenFile();
     const { token, created } = ensureToken(tokenFile);
+    const verifiers = [];
+    for (const path of (values.pubkey ?? []) as string[]) {
+      try {
+        verifiers.push(await parseVerifierKey(await Deno.readTextFile(path)));
+      } catch (e) {
+        throw new UsageError(`--pubkey ${path}: ${(e as Error).message}`);
+      }
+    }
     let server;
     try {
       server = await startServer({
@@ -78,6 +90,7 @@ export const serveCommand: Command = {
         port,
         cacheDir: cacheOption(values),
         inspector: inspectorPage,
+        verifiers,
       });
     } catch (e) {
       err(

@@ -16,11 +16,15 @@ import {
   ChainFormatError,
   ChainReadError,
   changes,
+  checkChainAgainst,
+  CheckpointError,
   diffStates,
   NoSuchEvent,
+  openCheckpoint,
   readEvents,
   stateAt,
   StateError,
+  type VerifierKey,
   verifyChain,
   verifyDir,
 } from "../chain/mod.ts";
@@ -130,6 +134,52 @@ function intParam(
   return Number(value);
 }
 
+/** How a chain's signed checkpoint stands, for the verify endpoint. */
+export interface CheckpointStatus {
+  /**
+   * `none`: no `<actor>.checkpoint`; `unchecked`: no key to check it with
+   * (`serve --pubkey`); `ok`: signed by a known key and the chain holds its
+   * tree; `bad`: it is not.
+   */
+  status: "none" | "unchecked" | "ok" | "bad";
+  /** The key that signed it, when ok. */
+  signer?: string;
+  /** The tree size it covers, when ok. */
+  size?: number;
+  /** Why it is bad. */
+  message?: string;
+}
+
+async function checkpointStatus(
+  chainPath: string,
+  verifiers: VerifierKey[],
+): Promise<CheckpointStatus> {
+  const path = chainPath.replace(/\.jsonl$/, ".checkpoint");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    return { status: "none" };
+  }
+  if (verifiers.length === 0) return { status: "unchecked" };
+  let why = "signed by none of the keys the server knows";
+  for (const verifier of verifiers) {
+    let checkpoint;
+    try {
+      checkpoint = await openCheckpoint(text, verifier);
+    } catch (err) {
+      if (!(err instanceof CheckpointError)) throw err;
+      why = err.message;
+      continue;
+    }
+    const problem = await checkChainAgainst(chainPath, checkpoint);
+    return problem
+      ? { status: "bad", message: problem }
+      : { status: "ok", signer: verifier.name, size: checkpoint.size };
+  }
+  return { status: "bad", message: why };
+}
+
 /** The Hono app of the API and the inspector. */
 export function apiApp(
   options: {
@@ -140,6 +190,8 @@ export function apiApp(
     origins: () => string[];
     /** The inspector's page, served at `/`. */
     inspector?: () => Response | Promise<Response>;
+    /** Keys that checkpoints (`<actor>.checkpoint`) are checked against. */
+    verifiers?: VerifierKey[];
   },
 ): Hono {
   const { runs, hub } = options;
@@ -322,7 +374,10 @@ export function apiApp(
   });
   app.get("/api/runs/:run/actors/:actor/verify", async (c) => {
     const path = runs.chain(c.req.param("run"), c.req.param("actor"));
-    return c.json(await verifyChain(path));
+    return c.json({
+      ...await verifyChain(path),
+      checkpoint: await checkpointStatus(path, options.verifiers ?? []),
+    });
   });
   app.post("/api/runs/:run/actors/:actor/replay", async (c) => {
     const path = runs.chain(c.req.param("run"), c.req.param("actor"));

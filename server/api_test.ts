@@ -3,6 +3,11 @@
 // token, the origin check, and SSE resume.
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import {
+  generateKeys,
+  parseVerifierKey,
+  type VerifierKey,
+} from "../chain/mod.ts";
 import { readSse, startServer, type TheaterServer } from "./mod.ts";
 
 const COUNTER = new URL("../examples/counter/manifest.json", import.meta.url)
@@ -15,6 +20,7 @@ const TOKEN = "ab".repeat(32);
 
 async function withServer(
   fn: (s: TheaterServer, api: Api) => Promise<void>,
+  options: { verifiers?: VerifierKey[] } = {},
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "theater_api_" });
   const server = await startServer({
@@ -22,6 +28,7 @@ async function withServer(
     token: TOKEN,
     port: 0,
     cacheDir: false,
+    verifiers: options.verifiers,
   });
   try {
     await fn(server, api(server.url));
@@ -471,4 +478,80 @@ Deno.test("api: a tampered chain is reported by verify, and replay refuses it", 
     const state = await call("/api/runs/counter/actors/counter/state?at=5");
     assert.equal(state.status, 422, JSON.stringify(state.body));
   });
+});
+
+Deno.test("api: a chain's signed checkpoint is checked against the server's keys", async () => {
+  const keys = await generateKeys("ops");
+  const other = await generateKeys("other");
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(
+      new URL("../examples/counter/counter.wasm", import.meta.url),
+      join(dir, "counter.wasm"),
+    );
+    await Deno.writeTextFile(join(dir, "ops.key"), keys.privateKey);
+    await Deno.writeTextFile(
+      join(dir, "manifest.json"),
+      JSON.stringify({
+        name: "counter",
+        component: "./counter.wasm",
+        chain: { checkpoint: { key: "./ops.key", every: 3 } },
+      }),
+    );
+    const verifiers = [
+      await parseVerifierKey(other.publicKey),
+      await parseVerifierKey(keys.publicKey),
+    ];
+    await withServer(async (s, call) => {
+      await call("/api/runs", {
+        method: "POST",
+        body: { manifest: join(dir, "manifest.json"), id: "signed" },
+      });
+      await call("/api/runs/signed/actors/counter/request", {
+        method: "POST",
+        body: { msg: "inc" },
+      });
+      await call("/api/runs/signed", { method: "DELETE" });
+      const ok = await call("/api/runs/signed/actors/counter/verify");
+      assert.equal(ok.body.ok, true);
+      const cp = ok.body.checkpoint as { status: string; signer: string };
+      assert.equal(cp.status, "ok", JSON.stringify(cp));
+      assert.equal(cp.signer, "ops");
+      // A checkpoint for a tree the chain does not hold is bad.
+      const file = join(s.runs.dir, "signed", "counter.checkpoint");
+      const text = await Deno.readTextFile(file);
+      await Deno.writeTextFile(
+        join(s.runs.dir, "signed", "counter.jsonl"),
+        (await Deno.readTextFile(join(s.runs.dir, "signed", "counter.jsonl")))
+          .split("\n").slice(0, 2).join("\n") + "\n",
+      );
+      const cut = await call("/api/runs/signed/actors/counter/verify");
+      assert.equal((cut.body.checkpoint as { status: string }).status, "bad");
+      await Deno.writeTextFile(file, text.replace(/— ops .*/, "— ops AAAA"));
+      const forged = await call("/api/runs/signed/actors/counter/verify");
+      assert.equal(
+        (forged.body.checkpoint as { status: string }).status,
+        "bad",
+      );
+    }, { verifiers });
+    // Without keys the checkpoint is reported, not checked.
+    await withServer(async (s, call) => {
+      await Deno.mkdir(join(s.runs.dir, "r"), { recursive: true });
+      await Deno.copyFile(
+        new URL("../examples/counter/recorded/counter.jsonl", import.meta.url),
+        join(s.runs.dir, "r", "counter.jsonl"),
+      );
+      await Deno.writeTextFile(
+        join(s.runs.dir, "r", "counter.checkpoint"),
+        "x",
+      );
+      const r = await call("/api/runs/r/actors/counter/verify");
+      assert.equal(
+        (r.body.checkpoint as { status: string }).status,
+        "unchecked",
+      );
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

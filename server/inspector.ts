@@ -280,8 +280,12 @@ async function verifyBadge() {
   const badge = $("verify");
   try {
     const r = await api("/api/runs/" + view.run + "/actors/" + view.actor + "/verify");
-    badge.textContent = r.ok ? "intact (" + r.events + " events)" : "broken at line " + r.error.line + ": " + r.error.message;
-    badge.className = "badge " + (r.ok ? "ok" : "bad");
+    const cp = r.checkpoint ?? { status: "none" };
+    const signed = cp.status === "ok" ? " · checkpoint ok (" + cp.size + " events, " + cp.signer + ")"
+      : cp.status === "bad" ? " · checkpoint bad: " + cp.message
+      : cp.status === "unchecked" ? " · checkpoint not checked (no key)" : "";
+    badge.textContent = (r.ok ? "intact (" + r.events + " events)" : "broken at line " + r.error.line + ": " + r.error.message) + signed;
+    badge.className = "badge " + (r.ok && cp.status !== "bad" ? "ok" : "bad");
   } catch (err) { badge.textContent = String(err.message); badge.className = "badge bad"; }
 }
 

@@ -5,11 +5,17 @@
  *
  * @module
  */
+import type { VerifierKey } from "../chain/mod.ts";
 import { apiApp } from "./api.ts";
 import { EventHub } from "./live.ts";
 import { Runs } from "./runs.ts";
 
-export { MAX_BODY_BYTES, MAX_EVENTS } from "./api.ts";
+export {
+  type CheckpointStatus,
+  MAX_BEHIND,
+  MAX_BODY_BYTES,
+  MAX_EVENTS,
+} from "./api.ts";
 export {
   EventHub,
   type Listener,
@@ -54,6 +60,8 @@ export function startServer(
     port?: number;
     cacheDir?: string | false;
     inspector?: () => Response | Promise<Response>;
+    /** Keys the chains' checkpoints are checked against. */
+    verifiers?: VerifierKey[];
   },
 ): Promise<TheaterServer> {
   const hub = new EventHub();
@@ -68,6 +76,7 @@ export function startServer(
     token: options.token,
     origins: () => origins,
     inspector: options.inspector,
+    verifiers: options.verifiers,
   });
   const abort = new AbortController();
   let server: Deno.HttpServer<Deno.NetAddr>;
