@@ -31,6 +31,7 @@ import { replayCommand } from "./cli/replay.ts";
 import { runCommand } from "./cli/run.ts";
 import { serveCommand } from "./cli/serve.ts";
 import { pullCommand } from "./cli/pull.ts";
+import { witnessCommand } from "./cli/witness.ts";
 import { StreamError } from "./cluster/mod.ts";
 import {
   ClientError,
@@ -63,6 +64,7 @@ const COMMANDS: Command[] = [
   sendCommand,
   logsCommand,
   pullCommand,
+  witnessCommand,
 ];
 
 function help(): string {

@@ -16,6 +16,7 @@ import { type Command, err, out, parse, UsageError } from "./_common.ts";
 const HELP = `Usage: theater verify [--json] <chain.jsonl | chain-dir>
        theater verify <chain.jsonl> --checkpoint CP --pubkey KEY.pub
        theater verify <run dir> --pubkey KEY.pub
+       theater verify <run dir> --cosigned-by WITNESS.pub
        theater verify --proof FILE --checkpoint CP --pubkey KEY.pub
                       [--old-checkpoint OLD]
 
@@ -37,6 +38,10 @@ Options:
   --pubkey FILE       the public key that must have signed it; alone, with a
                       run directory: every <actor>.checkpoint in it is
                       checked against its chain and this key
+  --cosigned-by FILE  with a run directory: every chain must have an
+                      <actor>.cosignature by this witness key (theater
+                      witness; theater pull copies them) over a tree the
+                      chain holds
   --proof FILE        a proof file (theater prove); roots and path may be
                       hex or base64
   --old-checkpoint OLD  with a consistency proof: the older signed
@@ -160,7 +165,10 @@ async function verifyAgainstCheckpoint(
 async function verifyDirCheckpoints(
   positionals: string[],
   pubkey: string,
+  options: { cosigned?: boolean } = {},
 ): Promise<number> {
+  // A witness's cosignature is a checkpoint file of its own, and required.
+  const suffix = options.cosigned ? ".cosignature" : ".checkpoint";
   if (positionals.length !== 1) {
     throw new UsageError("--pubkey alone takes exactly one run directory");
   }
@@ -178,8 +186,12 @@ async function verifyDirCheckpoints(
   const verifier = await parseVerifierKey(await Deno.readTextFile(pubkey));
   let checked = 0;
   for (const chain of report.chains) {
-    const path = chain.file.replace(/\.jsonl$/, ".checkpoint");
+    const path = chain.file.replace(/\.jsonl$/, suffix);
     const info = await Deno.lstat(path).catch(() => null);
+    if (!info && options.cosigned) {
+      err(`${chain.file}: not co-signed by ${verifier.name} (no ${path})`);
+      return 1;
+    }
     if (!info) continue;
     if (!info.isFile) {
       err(`${path}: not a regular file`);
@@ -203,9 +215,9 @@ async function verifyDirCheckpoints(
     checked++;
   }
   out(
-    `${dir}: ok, ${report.chains.length} chains, ${report.links} cross-chain links, ${checked} checkpoint${
-      checked === 1 ? "" : "s"
-    } signed by ${verifier.name}`,
+    `${dir}: ok, ${report.chains.length} chains, ${report.links} cross-chain links, ${checked} ${
+      options.cosigned ? "cosignature" : "checkpoint"
+    }${checked === 1 ? "" : "s"} signed by ${verifier.name}`,
   );
   return 0;
 }
@@ -220,6 +232,7 @@ export const verifyCommand: Command = {
       json: { type: "boolean" },
       checkpoint: { type: "string" },
       pubkey: { type: "string" },
+      "cosigned-by": { type: "string" },
       proof: { type: "string" },
       "old-checkpoint": { type: "string" },
     });
@@ -228,6 +241,13 @@ export const verifyCommand: Command = {
     }
     if (values.pubkey !== undefined) {
       return await verifyDirCheckpoints(positionals, values.pubkey as string);
+    }
+    if (values["cosigned-by"] !== undefined) {
+      return await verifyDirCheckpoints(
+        positionals,
+        values["cosigned-by"] as string,
+        { cosigned: true },
+      );
     }
     if (positionals.length !== 1) {
       throw new UsageError("verify takes exactly one chain file or directory");

@@ -7,3 +7,4 @@
  * @module
  */
 export * from "./stream.ts";
+export * from "./witness.ts";

@@ -27,6 +27,12 @@ export const STREAM = "THEATER";
 export const SUBJECT_PREFIX = "theater.chain";
 /** The object store of components, by SHA-256. */
 export const COMPONENT_BUCKET = "theater-components";
+/** The stream of witness cosignatures and alerts. */
+export const WITNESS_STREAM = "THEATER_WITNESS";
+/** The first tokens of a cosignature's subject (then run and actor). */
+export const COSIGN_PREFIX = "theater.witness";
+/** Where witnesses publish what they found wrong. */
+export const ALERTS_SUBJECT = "theater.alerts";
 
 /** The subject of an actor's chain in a run. */
 export function subjectOf(run: string, actor: string): string {
@@ -87,7 +93,73 @@ export class Cluster {
         subjects: [`${SUBJECT_PREFIX}.>`],
       });
     }
+    try {
+      await jsm.streams.info(WITNESS_STREAM);
+    } catch {
+      await jsm.streams.add({
+        name: WITNESS_STREAM,
+        subjects: [`${COSIGN_PREFIX}.>`, ALERTS_SUBJECT],
+      });
+    }
     return new Cluster(nc, jetstream(nc), jsm);
+  }
+
+  /** The runs that have chains in the stream. */
+  async runs(): Promise<string[]> {
+    const info = await this.#jsm.streams.info(STREAM, {
+      subjects_filter: `${SUBJECT_PREFIX}.>`,
+    });
+    const runs = new Set<string>();
+    for (const subject of Object.keys(info.state.subjects ?? {})) {
+      runs.add(subject.split(".")[2]);
+    }
+    return [...runs].sort();
+  }
+
+  /** Publishes a witness's cosignature of an actor's chain. */
+  async publishCosignature(
+    run: string,
+    actor: string,
+    text: string,
+  ): Promise<void> {
+    await this.#js.publish(`${COSIGN_PREFIX}.${run}.${actor}`, text);
+  }
+
+  /** Publishes an alert (a JSON object) on the alerts subject. */
+  async publishAlert(alert: Record<string, unknown>): Promise<void> {
+    await this.#js.publish(ALERTS_SUBJECT, JSON.stringify(alert));
+  }
+
+  /** The alerts published so far, oldest first. */
+  async alerts(): Promise<Record<string, unknown>[]> {
+    const info = await this.#jsm.streams.info(WITNESS_STREAM, {
+      subjects_filter: ALERTS_SUBJECT,
+    });
+    const total = info.state.subjects?.[ALERTS_SUBJECT] ?? 0;
+    if (total === 0) return [];
+    const out: Record<string, unknown>[] = [];
+    const consumer = await this.#js.consumers.get(WITNESS_STREAM, {
+      filter_subjects: ALERTS_SUBJECT,
+    });
+    const messages = await consumer.consume();
+    for await (const m of messages) {
+      out.push(JSON.parse(m.string()));
+      if (out.length === total) break;
+    }
+    await messages.close();
+    return out;
+  }
+
+  /** The latest cosignature of an actor's chain, or null. */
+  async cosignature(run: string, actor: string): Promise<string | null> {
+    try {
+      const m = await this.#jsm.streams.getMessage(WITNESS_STREAM, {
+        last_by_subj: `${COSIGN_PREFIX}.${run}.${actor}`,
+      });
+      return m ? m.string() : null;
+    } catch {
+      return null;
+    }
   }
 
   /** The replication of one run's chains. */
@@ -223,6 +295,10 @@ export class Cluster {
         `${dir}/${actor}.jsonl`,
         lines.join("\n") + "\n",
       );
+      const cosigned = await this.cosignature(run, actor);
+      if (cosigned) {
+        await Deno.writeTextFile(`${dir}/${actor}.cosignature`, cosigned);
+      }
       actors.push(actor);
     }
     const os = await new Objm(this.#nc).create(COMPONENT_BUCKET);

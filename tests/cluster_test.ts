@@ -7,7 +7,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Cluster } from "../cluster/mod.ts";
-import { runCli, THEATER_FLAGS, withTempDir } from "./_helpers.ts";
+import { connect } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
+import { BUILD_FLAGS, runCli, THEATER_FLAGS, withTempDir } from "./_helpers.ts";
 
 const SUPERVISOR = new URL(
   "../examples/supervisor/manifest.json",
@@ -145,6 +147,174 @@ Deno.test({
         } finally {
           await a.close();
           await b.close();
+        }
+      } finally {
+        await nats.stop();
+      }
+    });
+  },
+});
+
+/**
+ * An actor that breaks the contract: it keeps a count in a global, which
+ * a fresh instance (a resumed run) starts again from 0, while a replay of
+ * the whole chain carries it on: it misbehaves on replay.
+ */
+const FLAKY = `import { defineActor } from "./theater_sdk.ts";
+let calls = 0;
+export default defineActor<{ n: number }, unknown, number>({
+  init: () => ({ n: 0 }),
+  handle: () => {
+    calls++;
+    return { state: { n: calls }, reply: calls };
+  },
+});
+`;
+
+Deno.test({
+  name:
+    "witness: co-signs what replays, and alerts with actor, seq and reason on a forged event and on a component that misbehaves on replay",
+  ignore: !hasNats && Deno.env.get("CI") !== "true",
+  async fn() {
+    await withTempDir(async (dir) => {
+      const nats = await natsServer(join(dir, "js"));
+      try {
+        const keygen = await runCli([
+          "keygen",
+          "--out",
+          join(dir, "w"),
+          "--name",
+          "w1",
+        ]);
+        assert.equal(keygen.code, 0, keygen.stderr);
+        const run = await runCli([
+          "run",
+          SUPERVISOR,
+          "--chain-dir",
+          join(dir, "good"),
+          "--nats",
+          nats.url,
+          "--run-id",
+          "good",
+          "--send",
+          '{"op":"work","n":4}',
+        ], { flags: NET });
+        assert.equal(run.code, 0, run.stderr);
+        // A non-deterministic TypeScript actor, recorded.
+        assert.equal((await runCli(["new", "flaky"], { cwd: dir })).code, 0);
+        await Deno.writeTextFile(join(dir, "flaky", "actor.ts"), FLAKY);
+        const build = await runCli(["build", join(dir, "flaky")], {
+          flags: BUILD_FLAGS,
+        });
+        assert.equal(build.code, 0, build.stderr);
+        // Two runs: the second resumes the chain with a fresh instance.
+        for (const sends of [['"a"', '"b"'], ['"c"']]) {
+          const flaky = await runCli([
+            "run",
+            join(dir, "flaky", "manifest.json"),
+            "--nats",
+            nats.url,
+            "--run-id",
+            "flaky",
+            ...sends.flatMap((m) => ["--send", m]),
+          ], { flags: NET });
+          assert.equal(flaky.code, 0, flaky.stderr);
+        }
+        const witness = (args: string[] = []) =>
+          runCli([
+            "witness",
+            "--nats",
+            nats.url,
+            "--key",
+            join(dir, "w.key"),
+            "--dir",
+            join(dir, "witnessed"),
+            ...args,
+          ], { flags: NET });
+        const first = await witness();
+        assert.equal(first.code, 1, first.stderr);
+        assert.match(first.stdout, /^good\/supervisor: cosigned \(\d+ events/m);
+        assert.match(first.stdout, /^good\/supervisor\.worker: cosigned/m);
+        assert.match(first.stderr, /^flaky\/flaky#\d+: diverged: /m);
+        assert.doesNotMatch(first.stdout, /flaky\/flaky: cosigned/);
+        const pulled = join(dir, "pulled");
+        assert.equal(
+          (await runCli(["pull", "--nats", nats.url, "good", pulled], {
+            flags: NET,
+          })).code,
+          0,
+        );
+        const cosigned = await runCli([
+          "verify",
+          pulled,
+          "--cosigned-by",
+          join(dir, "w.pub"),
+        ]);
+        assert.equal(cosigned.code, 0, cosigned.stderr);
+        assert.match(cosigned.stdout, /2 cosignatures signed by w1/);
+        const flakyCopy = join(dir, "flaky-copy");
+        await runCli(["pull", "--nats", nats.url, "flaky", flakyCopy], {
+          flags: NET,
+        });
+        const notCosigned = await runCli([
+          "verify",
+          flakyCopy,
+          "--cosigned-by",
+          join(dir, "w.pub"),
+        ]);
+        assert.equal(notCosigned.code, 1);
+        assert.match(notCosigned.stderr, /not co-signed by w1/);
+
+        // A forged event, published straight into the stream.
+        const chain = (await Deno.readTextFile(
+          join(dir, "good", "supervisor.worker.jsonl"),
+        )).trim().split("\n");
+        const last = JSON.parse(chain.at(-1)!);
+        const forged = {
+          ...last,
+          seq: last.seq + 1,
+          parent: last.hash,
+          type: "message.in",
+          data: { from: "external", msg: "forged", link: null },
+        };
+        const nc = await connect({ servers: nats.url.slice("nats://".length) });
+        try {
+          await jetstream(nc).publish(
+            "theater.chain.good.supervisor.worker",
+            JSON.stringify(forged),
+          );
+        } finally {
+          await nc.close();
+        }
+        const second = await witness(["--run", "good"]);
+        assert.equal(second.code, 1);
+        assert.match(
+          second.stderr,
+          new RegExp(
+            `^good/supervisor\\.worker#${forged.seq}: broken: line ${
+              forged.seq + 1
+            }: `,
+            "m",
+          ),
+        );
+        const cluster = await Cluster.connect(nats.url);
+        try {
+          const alerts = await cluster.alerts();
+          assert.ok(
+            alerts.some((a) =>
+              a.run === "good" && a.actor === "supervisor.worker" &&
+              a.seq === forged.seq && /^broken: /.test(String(a.reason))
+            ),
+            JSON.stringify(alerts),
+          );
+          assert.ok(
+            alerts.some((a) =>
+              a.run === "flaky" && a.actor === "flaky" &&
+              /^diverged: /.test(String(a.reason))
+            ),
+          );
+        } finally {
+          await cluster.close();
         }
       } finally {
         await nats.stop();
