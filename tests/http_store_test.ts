@@ -372,6 +372,30 @@ Deno.test("http: a component that imports http is refused without a grant, and a
       /imports theater:actor\/http(@0\.2\.0)?, but .*plain\.json grants no HTTP/,
     );
     assert.match(refused.stderr, /network: none/);
+    // A secret header whose variable is not set is refused at start.
+    manifest.grants = {
+      http: {
+        origins: ["http://127.0.0.1:9"],
+        secret_headers: [{ header: "x-key", env: "THEATER_TEST_UNSET_KEY" }],
+      },
+    };
+    await Deno.writeTextFile(
+      join(root, "unset.json"),
+      JSON.stringify(manifest),
+    );
+    const unset = await runCli([
+      "run",
+      join(root, "unset.json"),
+      "--send",
+      "{}",
+    ], {
+      flags: NET_FLAGS,
+    });
+    assert.equal(unset.code, 2, unset.stderr);
+    assert.match(
+      unset.stderr,
+      /field "grants\.http\.secret_headers\[0\]\.env": the environment variable THEATER_TEST_UNSET_KEY is not set/,
+    );
     // A bad grant names its field.
     manifest.grants = { http: { origins: ["http://127.0.0.1:9/api"] } };
     await Deno.writeTextFile(join(root, "bad.json"), JSON.stringify(manifest));
