@@ -48,6 +48,24 @@ async function natsServer(dir: string) {
   throw new Error("nats-server did not start");
 }
 
+/** `theater run <manifest> --nats URL --run-id RUN` with messages. */
+function runOn(
+  url: string,
+  manifest: string,
+  options: { run: string; chainDir?: string; sends: string[] },
+) {
+  return runCli([
+    "run",
+    manifest,
+    ...(options.chainDir ? ["--chain-dir", options.chainDir] : []),
+    "--nats",
+    url,
+    "--run-id",
+    options.run,
+    ...options.sends.flatMap((m) => ["--send", m]),
+  ], { flags: NET });
+}
+
 Deno.test({
   name:
     "cluster: a run published to JetStream, pulled back byte for byte, verified and replayed; a second writer refused",
@@ -58,33 +76,19 @@ Deno.test({
       const nats = await natsServer(join(dir, "js"));
       try {
         const local = join(dir, "local");
-        const run = await runCli([
-          "run",
-          SUPERVISOR,
-          "--chain-dir",
-          local,
-          "--nats",
-          nats.url,
-          "--run-id",
-          "r1",
-          "--send",
-          '{"op":"work","n":4}',
-        ], { flags: NET });
+        const run = await runOn(nats.url, SUPERVISOR, {
+          run: "r1",
+          chainDir: local,
+          sends: ['{"op":"work","n":4}'],
+        });
         assert.equal(run.code, 0, run.stderr);
         assert.match(run.stderr, /network: NATS at/);
         // Resume on the same copy: the stream and the chain agree.
-        const again = await runCli([
-          "run",
-          SUPERVISOR,
-          "--chain-dir",
-          local,
-          "--nats",
-          nats.url,
-          "--run-id",
-          "r1",
-          "--send",
-          '{"op":"work","n":5}',
-        ], { flags: NET });
+        const again = await runOn(nats.url, SUPERVISOR, {
+          run: "r1",
+          chainDir: local,
+          sends: ['{"op":"work","n":5}'],
+        });
         assert.equal(again.code, 0, again.stderr);
         const pulled = join(dir, "pulled");
         const pull = await runCli(["pull", "--nats", nats.url, "r1", pulled], {
@@ -110,18 +114,11 @@ Deno.test({
         assert.match(replay.stdout, /same head/);
 
         // A copy that starts behind the stream does not write.
-        const stale = await runCli([
-          "run",
-          SUPERVISOR,
-          "--chain-dir",
-          join(dir, "other"),
-          "--nats",
-          nats.url,
-          "--run-id",
-          "r1",
-          "--send",
-          '{"op":"work","n":6}',
-        ], { flags: NET });
+        const stale = await runOn(nats.url, SUPERVISOR, {
+          run: "r1",
+          chainDir: join(dir, "other"),
+          sends: ['{"op":"work","n":6}'],
+        });
         assert.equal(stale.code, 2, stale.stderr);
         assert.match(stale.stderr, /another node writes this actor/);
 
@@ -187,18 +184,11 @@ Deno.test({
           "w1",
         ]);
         assert.equal(keygen.code, 0, keygen.stderr);
-        const run = await runCli([
-          "run",
-          SUPERVISOR,
-          "--chain-dir",
-          join(dir, "good"),
-          "--nats",
-          nats.url,
-          "--run-id",
-          "good",
-          "--send",
-          '{"op":"work","n":4}',
-        ], { flags: NET });
+        const run = await runOn(nats.url, SUPERVISOR, {
+          run: "good",
+          chainDir: join(dir, "good"),
+          sends: ['{"op":"work","n":4}'],
+        });
         assert.equal(run.code, 0, run.stderr);
         // A non-deterministic TypeScript actor, recorded.
         assert.equal((await runCli(["new", "flaky"], { cwd: dir })).code, 0);
@@ -209,15 +199,14 @@ Deno.test({
         assert.equal(build.code, 0, build.stderr);
         // Two runs: the second resumes the chain with a fresh instance.
         for (const sends of [['"a"', '"b"'], ['"c"']]) {
-          const flaky = await runCli([
-            "run",
-            join(dir, "flaky", "manifest.json"),
-            "--nats",
+          const flaky = await runOn(
             nats.url,
-            "--run-id",
-            "flaky",
-            ...sends.flatMap((m) => ["--send", m]),
-          ], { flags: NET });
+            join(dir, "flaky", "manifest.json"),
+            {
+              run: "flaky",
+              sends,
+            },
+          );
           assert.equal(flaky.code, 0, flaky.stderr);
         }
         const witness = (args: string[] = []) =>
