@@ -160,3 +160,73 @@ Deno.test("serve: a token made once, ps, send, logs and logs -f, and a clean sto
     await again.stdout;
   });
 });
+
+Deno.test("serve: killed (kill -9) while messages flow, a new server resumes the run and every chain verifies", async () => {
+  await withTempDir(async (dir) => {
+    const tokenFile = join(dir, "token");
+    const first = await serve(dir, tokenFile);
+    const token = (await Deno.readTextFile(tokenFile)).trim();
+    const headers = { authorization: `Bearer ${token}` };
+    const started = await fetch(`${first.url}/api/runs`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ manifest: COUNTER }),
+    });
+    assert.equal(started.status, 201, await started.text());
+    // Replies acknowledged before the kill must all be in the chain.
+    let acknowledged = 0;
+    const flow = (async () => {
+      for (let i = 0; i < 10_000; i++) {
+        try {
+          const r = await fetch(
+            `${first.url}/api/runs/counter/actors/counter/request`,
+            { method: "POST", headers, body: JSON.stringify({ msg: "inc" }) },
+          );
+          if (r.status !== 200) break;
+          const body = await r.json();
+          acknowledged = Math.max(acknowledged, body.reply.count);
+        } catch {
+          break;
+        }
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 800));
+    first.child.kill("SIGKILL");
+    await first.child.status;
+    await flow;
+    await first.stderr;
+    await first.stdout;
+    assert.ok(acknowledged > 0, "no reply before the kill");
+    const second = await serve(dir, tokenFile);
+    try {
+      const resumed = await fetch(`${second.url}/api/runs`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ manifest: COUNTER }),
+      });
+      assert.equal(resumed.status, 201, await resumed.text());
+      const get = await fetch(
+        `${second.url}/api/runs/counter/actors/counter/request`,
+        { method: "POST", headers, body: JSON.stringify({ msg: "get" }) },
+      );
+      const count = (await get.json()).reply.count;
+      assert.ok(
+        count >= acknowledged,
+        `count ${count} after resume, but ${acknowledged} was acknowledged`,
+      );
+      const verify = await fetch(`${second.url}/api/runs/counter/verify`, {
+        headers,
+      });
+      assert.equal((await verify.json()).ok, true);
+    } finally {
+      second.child.kill("SIGTERM");
+      await second.child.status;
+      await second.stderr;
+      await second.stdout;
+    }
+    const events = (await Deno.readTextFile(
+      join(dir, "runs", "counter", "counter.jsonl"),
+    )).trim().split("\n").map((l) => JSON.parse(l));
+    assert.ok(events.some((e) => e.type === "actor.resume"));
+  });
+});
