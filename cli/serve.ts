@@ -1,6 +1,7 @@
 // Copyright the Theater authors. MIT license.
 import { resolve } from "node:path";
 import { parseVerifierKey } from "../chain/mod.ts";
+import { Cluster } from "../cluster/mod.ts";
 import { defaultTokenFile, ensureToken, startServer } from "../server/mod.ts";
 import { inspectorPage } from "../server/inspector.ts";
 import {
@@ -31,6 +32,9 @@ Options:
   --listen HOST:PORT  where to listen (default: 127.0.0.1:7070; port 0: any)
   --token-file FILE   the token (default: $THEATER_TOKEN_FILE, else
                       ~/.config/theater/token)
+  --nats URL          also publish every run's events to NATS JetStream, one
+                      writer per actor (as theater run --nats; the run id is
+                      the stream's run name; docs/cluster.md)
   --pubkey KEY.pub    a key the chains' checkpoints are checked against in
                       the API and the inspector (repeatable)
   --cache-dir DIR     transpile cache, as for run; --no-cache for none
@@ -63,6 +67,7 @@ export const serveCommand: Command = {
       "cache-dir": { type: "string" },
       "no-cache": { type: "boolean" },
       pubkey: { type: "string", multiple: true },
+      nats: { type: "string" },
     });
     if (positionals.length > 0) {
       throw new UsageError("serve takes no positional arguments");
@@ -81,6 +86,9 @@ export const serveCommand: Command = {
         throw new UsageError(`--pubkey ${path}: ${(e as Error).message}`);
       }
     }
+    const cluster = typeof values.nats === "string"
+      ? await Cluster.connect(values.nats)
+      : null;
     let server;
     try {
       server = await startServer({
@@ -91,8 +99,10 @@ export const serveCommand: Command = {
         cacheDir: cacheOption(values),
         inspector: inspectorPage,
         verifiers,
+        replication: cluster ? (run) => cluster.run(run) : undefined,
       });
     } catch (e) {
+      await cluster?.close();
       err(
         `theater serve: cannot listen on ${hostname}:${port}: ${
           (e as Error).message
@@ -112,6 +122,7 @@ export const serveCommand: Command = {
     const signal = await stop;
     err(`theater serve: ${signal}: stopping every run`);
     await server.close(`the server got ${signal}`);
+    await cluster?.close();
     err("theater serve: stopped");
     return 0;
   },

@@ -6,6 +6,7 @@
  * @module
  */
 import type { VerifierKey } from "../chain/mod.ts";
+import type { Replication } from "../supervisor/mod.ts";
 import { apiApp } from "./api.ts";
 import { EventHub } from "./live.ts";
 import { Runs } from "./runs.ts";
@@ -62,11 +63,14 @@ export function startServer(
     inspector?: () => Response | Promise<Response>;
     /** Keys the chains' checkpoints are checked against. */
     verifiers?: VerifierKey[];
+    /** Where each run's chains are copied as well (NATS JetStream). */
+    replication?: (run: string) => Replication;
   },
 ): Promise<TheaterServer> {
   const hub = new EventHub();
   const runs = new Runs(options.dir, {
     cacheDir: options.cacheDir,
+    replication: options.replication,
     onEvent: (run, actor, event) => hub.publish(run, actor, event),
   });
   let origins: string[] = [];

@@ -14,6 +14,7 @@ import {
   type ActorInfo,
   ActorSystem,
   loadManifest,
+  type Replication,
   type ResolvedManifest,
 } from "../supervisor/mod.ts";
 
@@ -106,6 +107,7 @@ export class Runs {
   #live = new Map<string, LiveRun>();
   #onEvent: (run: string, actor: string, event: ChainEvent) => void;
   #cacheDir: string | false | undefined;
+  #replication?: (run: string) => Replication;
 
   /**
    * Makes the registry of runs under `dir` (none started).
@@ -118,9 +120,12 @@ export class Runs {
     options: {
       onEvent?: (run: string, actor: string, event: ChainEvent) => void;
       cacheDir?: string | false;
+      /** Where each run's chains are copied as well (NATS JetStream). */
+      replication?: (run: string) => Replication;
     } = {},
   ) {
     this.dir = dir;
+    this.#replication = options.replication;
     this.#onEvent = options.onEvent ?? (() => {});
     this.#cacheDir = options.cacheDir;
   }
@@ -203,6 +208,7 @@ export class Runs {
     const system = new ActorSystem({
       chainDir: dir,
       cacheDir: this.#cacheDir,
+      replication: this.#replication?.(id),
       onEvent: (actor, event) => this.#onEvent(id, actor, event),
       onRootStopped: (reason) => void this.stop(id, reason),
       onFatal: (message) => void this.stop(id, message),

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Cluster } from "../cluster/mod.ts";
+import { startServer } from "../server/mod.ts";
 import { connect } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { BUILD_FLAGS, runCli, THEATER_FLAGS, withTempDir } from "./_helpers.ts";
@@ -306,6 +307,53 @@ Deno.test({
           await cluster.close();
         }
       } finally {
+        await nats.stop();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "cluster: runs started through theater serve --nats are published too",
+  ignore: !hasNats && Deno.env.get("CI") !== "true",
+  async fn() {
+    await withTempDir(async (dir) => {
+      const nats = await natsServer(join(dir, "js"));
+      const cluster = await Cluster.connect(nats.url);
+      const token = "12".repeat(32);
+      const server = await startServer({
+        dir: join(dir, "runs"),
+        token,
+        port: 0,
+        cacheDir: false,
+        replication: (run) => cluster.run(run),
+      });
+      try {
+        const call = (path: string, body?: unknown) =>
+          fetch(server.url + path, {
+            method: body === undefined ? "DELETE" : "POST",
+            headers: { authorization: `Bearer ${token}` },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          }).then((r) => r.json());
+        await call("/api/runs", { manifest: SUPERVISOR, id: "served" });
+        await call("/api/runs/served/actors/supervisor/request", {
+          msg: { op: "work", n: 2 },
+        });
+        await call("/api/runs/served");
+        const pulled = join(dir, "pulled");
+        const actors = await cluster.pull("served", pulled);
+        assert.deepEqual(actors, ["supervisor", "supervisor.worker"]);
+        for (const actor of actors) {
+          assert.equal(
+            await Deno.readTextFile(join(pulled, `${actor}.jsonl`)),
+            await Deno.readTextFile(
+              join(dir, "runs", "served", `${actor}.jsonl`),
+            ),
+          );
+        }
+      } finally {
+        await server.close();
+        await cluster.close();
         await nats.stop();
       }
     });
