@@ -319,6 +319,27 @@ Deno.test("api: bad requests are 4xx JSON errors naming the field, never a 500",
       headers: { "last-event-id": "garbage" },
     });
     assert.equal(bad.status, 400);
+    // A root whose init fails: 422 with why, and the run is not running.
+    const broken = await Deno.makeTempDir();
+    await Deno.copyFile(
+      new URL("../examples/kv/kv.wasm", import.meta.url),
+      join(broken, "kv.wasm"),
+    );
+    await Deno.writeTextFile(
+      join(broken, "manifest.json"),
+      JSON.stringify({ name: "kv", component: "./kv.wasm", params: 5 }),
+    );
+    const failed = await call("/api/runs", {
+      method: "POST",
+      body: { manifest: join(broken, "manifest.json"), id: "broken" },
+    });
+    assert.equal(failed.status, 422, JSON.stringify(failed.body));
+    assert.match(
+      String(failed.body.error),
+      /kv failed to start: .*params must be null or an object/,
+    );
+    assert.equal((await call("/api/runs/broken")).body.status, "stopped");
+    await Deno.remove(broken, { recursive: true });
     // A full mailbox is said at once: 429, never a silent drop.
     const small = await Deno.makeTempDir();
     await Deno.copyFile(

@@ -222,12 +222,22 @@ export class Runs {
       stopped: null,
     };
     this.#live.set(id, run);
+    let init;
     try {
-      await system.start(manifest);
+      init = await system.start(manifest);
     } catch (err) {
       run.stopped = (err as Error).message;
       await system.shutdown("start failed").catch(() => {});
       throw new RunError(400, (err as Error).message);
+    }
+    if (!init.ok) {
+      // Recorded like any failed start; the run does not go on without it.
+      run.stopped = `init failed: ${init.error}`;
+      await system.shutdown("init failed").catch(() => {});
+      throw new RunError(
+        422,
+        `${manifest.name} failed to start: ${init.error}`,
+      );
     }
     return run;
   }
