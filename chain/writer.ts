@@ -6,6 +6,7 @@
  */
 import { dirname } from "node:path";
 import { concatBytes } from "./bytes.ts";
+import { openRegularSync } from "./files.ts";
 import { sealLine, sha256Hex } from "./canonical.ts";
 import {
   type ChainEvent,
@@ -611,6 +612,36 @@ function lineBefore(
     if (end - start > MAX_LINE_BYTES) return null;
   }
   return { start, bytes: concatBytes(blocks) };
+}
+
+/**
+ * The last event of a chain file, checked (a complete line, valid, its
+ * hash right), read from the end; null when the file is empty, missing,
+ * or its last line is torn or invalid.
+ */
+export function lastEvent(path: string): ChainEvent | null {
+  let file: Deno.FsFile;
+  try {
+    file = openRegularSync(path).file;
+  } catch {
+    return null;
+  }
+  try {
+    const size = file.statSync().size;
+    if (size === 0) return null;
+    const last = new Uint8Array(1);
+    file.seekSync(size - 1, Deno.SeekMode.Start);
+    file.readSync(last);
+    if (last[0] !== 10) return null;
+    const line = lineBefore(file, size - 1);
+    if (!line) return null;
+    const checked = checkLine(line.bytes);
+    return "reason" in checked ? null : checked.event;
+  } catch {
+    return null;
+  } finally {
+    file.close();
+  }
 }
 
 /** What {@linkcode cutTornTail} removed: its length and SHA-256. */

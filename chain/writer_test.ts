@@ -2,7 +2,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { verifyChain } from "./verify.ts";
-import { ChainWriteError, ChainWriter, type FsyncPolicy } from "./writer.ts";
+import {
+  ChainWriteError,
+  ChainWriter,
+  type FsyncPolicy,
+  lastEvent,
+} from "./writer.ts";
 import { withTempDir } from "../tests/_helpers.ts";
 
 const stop = { reason: "test" };
@@ -154,4 +159,24 @@ Deno.test("appends after close are refused", async () => {
     await writer.close();
     await assert.rejects(writer.append("actor.stop", stop), /closed/);
   });
+});
+
+Deno.test("lastEvent: the last checked event, or null for empty, torn or altered", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/a.jsonl`;
+    assert.equal(lastEvent(path), null);
+    const w = await ChainWriter.open(path, { actor: "a", fsync: "none" });
+    await w.append("actor.stop", { reason: "x".repeat(100_000) });
+    await w.append("actor.stop", { reason: "done" });
+    await w.close();
+    assert.equal(lastEvent(path)?.data.reason, "done");
+    const text = await Deno.readTextFile(path);
+    await Deno.writeTextFile(path, text.replace('"done"', '"dune"'));
+    assert.equal(lastEvent(path), null);
+    await Deno.writeTextFile(path, text.slice(0, -1));
+    assert.equal(lastEvent(path), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

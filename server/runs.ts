@@ -9,7 +9,7 @@
  * @module
  */
 import { join } from "node:path";
-import type { ChainEvent } from "../chain/mod.ts";
+import { type ChainEvent, lastEvent } from "../chain/mod.ts";
 import {
   type ActorInfo,
   ActorSystem,
@@ -60,31 +60,6 @@ export interface RunInfo {
    * when they stopped on a failure, else `stopped`.
    */
   ended: { id: string; status: "stopped" | "failed"; reason: string }[];
-}
-
-/** The last event of a chain, read from its end; null when unreadable. */
-function lastEvent(path: string): ChainEvent | null {
-  let file: Deno.FsFile | undefined;
-  try {
-    file = Deno.openSync(path);
-    const size = file.statSync().size;
-    const span = Math.min(size, 64 * 1024);
-    const bytes = new Uint8Array(span);
-    file.seekSync(size - span, Deno.SeekMode.Start);
-    let got = 0;
-    while (got < span) {
-      const n = file.readSync(bytes.subarray(got));
-      if (n === null) break;
-      got += n;
-    }
-    const lines = new TextDecoder().decode(bytes.subarray(0, got)).trimEnd()
-      .split("\n");
-    return JSON.parse(lines.at(-1)!) as ChainEvent;
-  } catch {
-    return null;
-  } finally {
-    file?.close();
-  }
 }
 
 /** Something wrong with a request about runs: an HTTP status and why. */
