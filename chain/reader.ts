@@ -31,6 +31,16 @@ export class ChainFormatError extends Error {
 }
 
 /**
+ * The order of a run's merged timeline (`theater events <run dir>`, live
+ * events, `theater logs`): by time, then actor id (code unit order), then
+ * seq. Actor ids break ties the same way on every machine.
+ */
+export function byTime(a: ChainEvent, b: ChainEvent): number {
+  return a.ts - b.ts || (a.actor < b.actor ? -1 : a.actor > b.actor ? 1 : 0) ||
+    a.seq - b.seq;
+}
+
+/**
  * Yields the events of a chain file one at a time, each checked on its own
  * (JSON, shape, hash, canonical form). Use `verifyChain` to also check the
  * links between lines.

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ChainEvent, Json } from "../chain/mod.ts";
+import { byTime, type ChainEvent, type Json } from "../chain/mod.ts";
 import { parseDocument } from "../runtime/mod.ts";
 import {
   defaultTokenFile,
@@ -255,9 +255,7 @@ Exit status: 0 ok, 1 the server cannot be reached or refused, 2 usage.`,
         ) as unknown as { events: ChainEvent[] };
         for (const e of events) all.push([a, e]);
       }
-      all.sort((x, y) =>
-        x[1].ts - y[1].ts || x[0].localeCompare(y[0]) || x[1].seq - y[1].seq
-      );
+      all.sort((x, y) => byTime(x[1], y[1]));
       for (const [a, e] of all) line(a, e);
       return 0;
     }

@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import { readLines } from "../chain/_lines.ts";
 import {
+  byTime,
   type ChainEvent,
   ChainFormatError,
   type ChainLink,
@@ -164,9 +165,6 @@ export const eventsCommand: Command = {
     };
     // Where each event shown so far sits, to name a link's target by seq.
     const seqOf = new Map<string, number>();
-    const order = (a: ChainEvent, b: ChainEvent) =>
-      a.ts - b.ts || (a.actor < b.actor ? -1 : a.actor > b.actor ? 1 : 0) ||
-      a.seq - b.seq;
     // A streaming merge: an event is shown once every chain that may still
     // have an earlier one has one read ahead.
     const poll = async () => {
@@ -181,7 +179,7 @@ export const eventsCommand: Command = {
         let next: ChainTail | null = null;
         for (const t of tails.values()) {
           if (t.queue.length === 0) continue;
-          if (!next || order(t.queue[0], next.queue[0]) < 0) next = t;
+          if (!next || byTime(t.queue[0], next.queue[0]) < 0) next = t;
         }
         if (!next) return;
         const event = next.queue.shift()!;

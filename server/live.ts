@@ -15,7 +15,12 @@
  * @module
  */
 import { basename } from "node:path";
-import { type ChainEvent, ChainFormatError, readEvents } from "../chain/mod.ts";
+import {
+  byTime,
+  type ChainEvent,
+  ChainFormatError,
+  readEvents,
+} from "../chain/mod.ts";
 
 /** A subscriber to the live events of one run. */
 export type Listener = (actor: string, event: ChainEvent) => void;
@@ -146,9 +151,7 @@ export async function streamEvents(
       }
     }
     // One timeline, as `theater events <run dir>` shows it.
-    recorded.sort((x, y) =>
-      x[1].ts - y[1].ts || x[0].localeCompare(y[0]) || x[1].seq - y[1].seq
-    );
+    recorded.sort((x, y) => byTime(x[1], y[1]));
     for (const [a, e] of recorded) {
       if (!wanted(a, e)) continue;
       await send(a, e);
