@@ -369,7 +369,7 @@ export function apiApp(
   });
   app.get("/api/runs/:run/verify", async (c) => {
     const dir = runs.folder(c.req.param("run"));
-    runs.info(c.req.param("run"));
+    runs.chains(c.req.param("run"));
     return c.json(await verifyDir(dir));
   });
   app.get("/api/runs/:run/actors/:actor/verify", async (c) => {
@@ -387,7 +387,7 @@ export function apiApp(
   const stream = (c: Context, actor: string | null) => {
     const run = c.req.param("run")!;
     const dir = runs.folder(run);
-    runs.info(run);
+    runs.chains(run);
     if (actor !== null) runs.chain(run, actor);
     const from = parseResume(
       c.req.header("last-event-id") ?? c.req.query("from") ?? null,
@@ -411,7 +411,7 @@ export function apiApp(
           actor,
           from,
           signal: abort.signal,
-          chains: () => runs.info(run).chains.map((a) => `${dir}/${a}.jsonl`),
+          chains: () => runs.chains(run).map((a) => `${dir}/${a}.jsonl`),
           send: (a, e) => {
             controller.enqueue(frame(a, e));
             // A subscriber this far behind is dropped; it resumes from

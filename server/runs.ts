@@ -232,11 +232,15 @@ export class Runs {
     );
   }
 
-  /** How one run stands. */
-  info(id: string): RunInfo {
+  /**
+   * The actors a run has chains for, sorted; a 404 when there is no such
+   * run (neither started here nor a folder).
+   */
+  chains(id: string): string[] {
     const dir = this.folder(id);
-    const run = this.#live.get(id);
-    if (!run && !this.#exists(id)) throw new RunError(404, `no run ${id}`);
+    if (!this.#live.has(id) && !this.#exists(id)) {
+      throw new RunError(404, `no run ${id}`);
+    }
     const chains: string[] = [];
     try {
       for (const e of Deno.readDirSync(dir)) {
@@ -247,7 +251,14 @@ export class Runs {
     } catch {
       // A run that failed before its folder was made has no chains.
     }
-    chains.sort();
+    return chains.sort();
+  }
+
+  /** How one run stands. */
+  info(id: string): RunInfo {
+    const dir = this.folder(id);
+    const run = this.#live.get(id);
+    const chains = this.chains(id);
     const running = run !== undefined && run.stopped === null;
     const live = new Set(running ? run.system.actors : []);
     const ended: RunInfo["ended"] = [];
