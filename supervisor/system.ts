@@ -363,6 +363,8 @@ export class ActorSystem {
   >();
   /** Components already kept in the run directory, by SHA-256. */
   #kept = new Set<string>();
+  /** Components kept in the replication (or being kept), by SHA-256. */
+  #replicated = new Map<string, Promise<void>>();
   /** Under fsync `batch`, one commit round syncs every chain of the run. */
   #commits = new CommitGroup();
   #chainDir: string | null;
@@ -615,10 +617,7 @@ export class ActorSystem {
       const existing = await Deno.readFile(target).catch(() => null);
       if (existing && sha256Hex(existing) === component.sha256) return;
       await ensureDir(dir);
-      const bytes = await Deno.readFile(component.path);
-      if (sha256Hex(bytes) !== component.sha256) {
-        throw new Error(`${component.path} changed since it was loaded`);
-      }
+      const bytes = await loadedBytes(component);
       const temp = `${target}.${crypto.randomUUID()}.tmp`;
       await Deno.writeFile(temp, bytes, { mode: 0o644 });
       await Deno.rename(temp, target);
@@ -691,10 +690,17 @@ export class ActorSystem {
       ? await this.options.replication.attach(id, chainPath)
       : undefined;
     if (this.options.replication) {
-      await this.options.replication.keepComponent(
-        component.sha256,
-        await Deno.readFile(component.path),
-      );
+      // Once per component for the whole run, not once per actor.
+      let kept = this.#replicated.get(component.sha256);
+      if (!kept) {
+        const replication = this.options.replication;
+        kept = loadedBytes(component).then((bytes) =>
+          replication.keepComponent(component.sha256, bytes)
+        );
+        kept.catch(() => this.#replicated.delete(component.sha256));
+        this.#replicated.set(component.sha256, kept);
+      }
+      await kept;
     }
     const writer = await ChainWriter.open(chainPath, {
       replicate,
@@ -1415,6 +1421,15 @@ export class ActorSystem {
     lock?.close();
     this.#lock = null;
   }
+}
+
+/** A component's bytes, checked to be the ones it was loaded from. */
+async function loadedBytes(component: LoadedComponent): Promise<Uint8Array> {
+  const bytes = await Deno.readFile(component.path);
+  if (sha256Hex(bytes) !== component.sha256) {
+    throw new Error(`${component.path} changed since it was loaded`);
+  }
+  return bytes;
 }
 
 /** File of the run's key for the HMACs of secret header values. */
