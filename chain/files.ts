@@ -1,10 +1,12 @@
 // Copyright the Theater authors. MIT license.
 /**
  * Reading the files a run is given (manifests, components, keys) without
- * trusting what they are: only regular files, only up to a size.
+ * trusting what they are: only regular files, only up to a size; and
+ * writing whole files so that a crash never leaves half of one.
  *
  * @module
  */
+import { dirname } from "node:path";
 
 /** A file that is not a regular file or is over its size limit. */
 export class FileRefused extends Error {
@@ -67,4 +69,41 @@ export function readRegularFileSync(
     at += n;
   }
   return bytes.subarray(0, at);
+}
+
+/**
+ * Writes a whole file under a temporary name in the same folder, then
+ * renames it into place: a crash leaves the old file or the new one, never
+ * half of it. With `sync`, the file and then its folder are synced before
+ * this returns, so the file is durable.
+ *
+ * @param options.mode the new file's permissions (default 0o644).
+ */
+export function writeFileAtomicSync(
+  path: string,
+  bytes: Uint8Array,
+  options: { mode?: number; sync?: boolean } = {},
+): void {
+  const temp = `${path}.${crypto.randomUUID()}.tmp`;
+  const file = Deno.openSync(temp, {
+    write: true,
+    createNew: true,
+    mode: options.mode ?? 0o644,
+  });
+  try {
+    let at = 0;
+    while (at < bytes.length) at += file.writeSync(bytes.subarray(at));
+    if (options.sync) file.syncDataSync();
+  } finally {
+    file.close();
+  }
+  Deno.renameSync(temp, path);
+  if (options.sync) {
+    const dir = Deno.openSync(dirname(path), { read: true });
+    try {
+      dir.syncSync();
+    } finally {
+      dir.close();
+    }
+  }
 }

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { verifyChain } from "./verify.ts";
+import { writeFileAtomicSync } from "./files.ts";
 import {
   ChainWriteError,
   ChainWriter,
@@ -176,6 +177,20 @@ Deno.test("lastEvent: the last checked event, or null for empty, torn or altered
     assert.equal(lastEvent(path), null);
     await Deno.writeTextFile(path, text.slice(0, -1));
     assert.equal(lastEvent(path), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeFileAtomicSync: the whole file or the old one, with its mode", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/f`;
+    writeFileAtomicSync(path, new TextEncoder().encode("one"), { sync: true });
+    writeFileAtomicSync(path, new TextEncoder().encode("two"), { mode: 0o600 });
+    assert.equal(await Deno.readTextFile(path), "two");
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["f"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { isBlobHash, sha256Hex } from "../chain/mod.ts";
+import { isBlobHash, sha256Hex, writeFileAtomicSync } from "../chain/mod.ts";
 
 /** A run's blob store. */
 export class BlobStore {
@@ -33,9 +33,9 @@ export class BlobStore {
   }
 
   /**
-   * Writes blobs that are not there yet, each under a temporary name and
-   * renamed, so a crash leaves no half a blob under its hash. Synchronous:
-   * the events that name them are written right after.
+   * Writes blobs that are not there yet, each whole or not at all (a crash
+   * leaves no half a blob under its hash). Synchronous: the events that
+   * name them are written right after.
    */
   putSync(blobs: Uint8Array[]): void {
     for (const bytes of blobs) {
@@ -50,28 +50,7 @@ export class BlobStore {
         Deno.mkdirSync(this.dir, { recursive: true });
         this.#made = true;
       }
-      const temp = `${target}.${crypto.randomUUID()}.tmp`;
-      const file = Deno.openSync(temp, {
-        write: true,
-        createNew: true,
-        mode: 0o644,
-      });
-      try {
-        let at = 0;
-        while (at < bytes.length) at += file.writeSync(bytes.subarray(at));
-        if (this.#sync) file.syncDataSync();
-      } finally {
-        file.close();
-      }
-      Deno.renameSync(temp, target);
-      if (this.#sync) {
-        const dir = Deno.openSync(this.dir, { read: true });
-        try {
-          dir.syncSync();
-        } finally {
-          dir.close();
-        }
-      }
+      writeFileAtomicSync(target, bytes, { sync: this.#sync });
     }
   }
 

@@ -28,6 +28,7 @@ import {
   type SignerKey,
   STORE_DIR,
   verifyChain,
+  writeFileAtomicSync,
 } from "../chain/mod.ts";
 import {
   type ActorExecutor,
@@ -605,8 +606,7 @@ export class ActorSystem {
    * Keeps a copy of a component the run uses in the run directory, as
    * `components/<sha256>.wasm`, once, so that replay finds what the chain
    * ran after any rebuild. The copy is checked against the hash, and
-   * written under a temporary name first: a crash leaves no half a copy
-   * under the final name.
+   * written whole or not at all (writeFileAtomicSync).
    */
   async #keep(component: LoadedComponent): Promise<void> {
     if (this.#kept.has(component.sha256)) return;
@@ -617,10 +617,7 @@ export class ActorSystem {
       const existing = await Deno.readFile(target).catch(() => null);
       if (existing && sha256Hex(existing) === component.sha256) return;
       await ensureDir(dir);
-      const bytes = await loadedBytes(component);
-      const temp = `${target}.${crypto.randomUUID()}.tmp`;
-      await Deno.writeFile(temp, bytes, { mode: 0o644 });
-      await Deno.rename(temp, target);
+      writeFileAtomicSync(target, await loadedBytes(component));
     } catch (err) {
       this.#kept.delete(component.sha256);
       this.options.onWarning?.(
@@ -1450,8 +1447,6 @@ function hmacKey(dir: string): Uint8Array {
     // Made below.
   }
   const key = crypto.getRandomValues(new Uint8Array(32));
-  const temp = `${path}.${crypto.randomUUID()}.tmp`;
-  Deno.writeFileSync(temp, key, { mode: 0o600, createNew: true });
-  Deno.renameSync(temp, path);
+  writeFileAtomicSync(path, key, { mode: 0o600 });
   return key;
 }
