@@ -154,3 +154,36 @@ export function describeOsError(error: unknown): string | null {
     ? `${OPERATIONS[call[1]] ?? call[1]} ${call[2]}: ${reason}`
     : reason;
 }
+
+/**
+ * Stops on SIGINT or SIGTERM: `signal` aborts, its reason the signal's
+ * name, until `dispose()` removes the listeners. How a command that
+ * follows or serves something ends normally.
+ */
+export function stopOnSignals(): { signal: AbortSignal; dispose(): void } {
+  const abort = new AbortController();
+  const names = ["SIGINT", "SIGTERM"] as const;
+  const listeners = names.map((name) =>
+    [name, () => abort.abort(name)] as const
+  );
+  for (const [name, fn] of listeners) Deno.addSignalListener(name, fn);
+  return {
+    signal: abort.signal,
+    dispose() {
+      for (const [name, fn] of listeners) Deno.removeSignalListener(name, fn);
+    },
+  };
+}
+
+/** Waits `ms`, or until `signal` aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}

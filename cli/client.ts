@@ -14,7 +14,13 @@ import {
   type RunInfo,
 } from "../server/mod.ts";
 import { summarize } from "./events.ts";
-import { type Command, out, parse, UsageError } from "./_common.ts";
+import {
+  type Command,
+  out,
+  parse,
+  stopOnSignals,
+  UsageError,
+} from "./_common.ts";
 
 const COMMON = `  --server URL        the server (default: $THEATER_SERVER, else
                       http://127.0.0.1:7070)
@@ -259,10 +265,8 @@ Exit status: 0 ok, 1 the server cannot be reached or refused, 2 usage.`,
       for (const [a, e] of all) line(a, e);
       return 0;
     }
-    const abort = new AbortController();
-    const onSignal = () => abort.abort();
-    Deno.addSignalListener("SIGINT", onSignal);
-    Deno.addSignalListener("SIGTERM", onSignal);
+    const stop = stopOnSignals();
+    const abort = { signal: stop.signal };
     try {
       const path = actor
         ? `/api/runs/${encodeURIComponent(run)}/actors/${
@@ -294,8 +298,7 @@ Exit status: 0 ok, 1 the server cannot be reached or refused, 2 usage.`,
       }
       return 0;
     } finally {
-      Deno.removeSignalListener("SIGINT", onSignal);
-      Deno.removeSignalListener("SIGTERM", onSignal);
+      stop.dispose();
     }
   },
 };

@@ -21,6 +21,8 @@ import {
   intFlag,
   out,
   parse,
+  sleep,
+  stopOnSignals,
   UsageError,
 } from "./_common.ts";
 
@@ -204,18 +206,14 @@ export const eventsCommand: Command = {
       return 0;
     }
     // Follow until interrupted: a stopped follower is a normal end.
-    const stop = new AbortController();
-    const onSignal = () => stop.abort();
-    Deno.addSignalListener("SIGINT", onSignal);
-    Deno.addSignalListener("SIGTERM", onSignal);
+    const stop = stopOnSignals();
     try {
       while (!stop.signal.aborted) {
-        await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
+        await sleep(FOLLOW_POLL_MS, stop.signal);
         await poll();
       }
     } finally {
-      Deno.removeSignalListener("SIGINT", onSignal);
-      Deno.removeSignalListener("SIGTERM", onSignal);
+      stop.dispose();
     }
     return 0;
   },

@@ -10,6 +10,7 @@ import {
   err,
   out,
   parse,
+  stopOnSignals,
   UsageError,
 } from "./_common.ts";
 
@@ -115,11 +116,12 @@ export const serveCommand: Command = {
     }
     out(`theater serve: listening on ${server.url} (token in ${tokenFile})`);
     out(`theater serve: inspector at ${server.url}/#token=<token>`);
-    const stop = new Promise<string>((resolve) => {
-      Deno.addSignalListener("SIGINT", () => resolve("SIGINT"));
-      Deno.addSignalListener("SIGTERM", () => resolve("SIGTERM"));
-    });
-    const signal = await stop;
+    const stop = stopOnSignals();
+    await new Promise((resolve) =>
+      stop.signal.addEventListener("abort", resolve, { once: true })
+    );
+    stop.dispose();
+    const signal = stop.signal.reason as string;
     err(`theater serve: ${signal}: stopping every run`);
     await server.close(`the server got ${signal}`);
     await cluster?.close();

@@ -8,6 +8,8 @@ import {
   intFlag,
   out,
   parse,
+  sleep,
+  stopOnSignals,
   UsageError,
 } from "./_common.ts";
 
@@ -71,14 +73,7 @@ export const witnessCommand: Command = {
     }
     const interval = intFlag("interval-ms", values["interval-ms"]) ?? 5000;
     const cluster = await Cluster.connect(values.nats as string);
-    let stopped = false;
-    let wake = () => {};
-    const stop = () => {
-      stopped = true;
-      wake();
-    };
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
+    const stop = stopOnSignals();
     try {
       let bad = 0;
       do {
@@ -90,15 +85,11 @@ export const witnessCommand: Command = {
         });
         bad = findings.filter((f) => f.status !== "cosigned").length;
         if (!values.follow) break;
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, interval);
-        });
-      } while (!stopped);
+        await sleep(interval, stop.signal);
+      } while (!stop.signal.aborted);
       return values.follow ? 0 : bad ? 1 : 0;
     } finally {
-      Deno.removeSignalListener("SIGINT", stop);
-      Deno.removeSignalListener("SIGTERM", stop);
+      stop.dispose();
       await cluster.close();
     }
   },
