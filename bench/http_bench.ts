@@ -9,21 +9,15 @@
  */
 import { join } from "node:path";
 import { WorkerPool } from "../runtime/mod.ts";
-import { buildActor } from "../sdk/build.ts";
-import { ActorSystem, loadManifest } from "../supervisor/mod.ts";
+import { ActorSystem } from "../supervisor/mod.ts";
+import { benchActor } from "./_actor.ts";
 
 const server = Deno.serve(
   { hostname: "127.0.0.1", port: 0, onListen() {} },
   () => Response.json({ items: [1, 2, 3], note: "a small document" }),
 );
 const url = `http://127.0.0.1:${server.addr.port}/doc`;
-const dir = await Deno.makeTempDir({ prefix: "theater_bench_" });
-await Deno.copyFile(
-  new URL("../sdk/mod.ts", import.meta.url),
-  join(dir, "theater_sdk.ts"),
-);
-await Deno.writeTextFile(
-  join(dir, "actor.ts"),
+const { dir, manifest } = await benchActor(
   `import { defineActor } from "./theater_sdk.ts";
 export default defineActor<number, string, number>({
   init: () => 0,
@@ -33,25 +27,16 @@ export default defineActor<number, string, number>({
   },
 });
 `,
-);
-await Deno.writeTextFile(
-  join(dir, "manifest.json"),
-  JSON.stringify({
+  {
     name: "net",
-    component: "./actor.wasm",
     chain: { dir: "./chains", fsync: "none" },
     grants: { http: { origins: [`http://127.0.0.1:${server.addr.port}`] } },
-  }),
+  },
 );
-await buildActor(dir);
-const manifest = await loadManifest(join(dir, "manifest.json"));
 const pool = new WorkerPool({ size: 2 });
 const system = new ActorSystem({ executor: pool, chainDir: join(dir, "c") });
 await system.start(manifest, { id: "net" });
-globalThis.addEventListener("unload", () => {
-  pool.close();
-  Deno.removeSync(dir, { recursive: true });
-});
+globalThis.addEventListener("unload", () => pool.close());
 
 Deno.bench("bare fetch of the same URL", {
   group: "http",

@@ -9,19 +9,10 @@
 import { join } from "node:path";
 import { WorkerPool } from "../runtime/mod.ts";
 import { benchBareRoundTrip } from "./_baseline.ts";
-import { buildActor } from "../sdk/build.ts";
-import { ActorSystem, loadManifest } from "../supervisor/mod.ts";
+import { ActorSystem } from "../supervisor/mod.ts";
+import { benchActor } from "./_actor.ts";
 
-const dir = await Deno.makeTempDir({ prefix: "theater_bench_" });
-globalThis.addEventListener("unload", () => {
-  Deno.removeSync(dir, { recursive: true });
-});
-await Deno.copyFile(
-  new URL("../sdk/mod.ts", import.meta.url),
-  join(dir, "theater_sdk.ts"),
-);
-await Deno.writeTextFile(
-  join(dir, "actor.ts"),
+const { dir, manifest } = await benchActor(
   `import { defineActor } from "./theater_sdk.ts";
 export default defineActor<number, unknown, unknown>({
   init: () => 0,
@@ -32,17 +23,8 @@ export default defineActor<number, unknown, unknown>({
   },
 });
 `,
+  { name: "a", chain: { dir: "./chains", fsync: "none" } },
 );
-await Deno.writeTextFile(
-  join(dir, "manifest.json"),
-  JSON.stringify({
-    name: "a",
-    component: "./actor.wasm",
-    chain: { dir: "./chains", fsync: "none" },
-  }),
-);
-await buildActor(dir);
-const manifest = await loadManifest(join(dir, "manifest.json"));
 const pool = new WorkerPool({ size: 2 });
 const system = new ActorSystem({ executor: pool, chainDir: join(dir, "c") });
 await system.start(manifest, { id: "a" });
