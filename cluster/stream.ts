@@ -136,14 +136,24 @@ export class Cluster {
       subjects_filter: ALERTS_SUBJECT,
     });
     const total = info.state.subjects?.[ALERTS_SUBJECT] ?? 0;
-    if (total === 0) return [];
-    const out: Record<string, unknown>[] = [];
-    const consumer = await this.#js.consumers.get(WITNESS_STREAM, {
-      filter_subjects: ALERTS_SUBJECT,
+    return (await this.#read(WITNESS_STREAM, ALERTS_SUBJECT, total))
+      .map((text) => JSON.parse(text));
+  }
+
+  /** The first `total` messages of a subject, as text, in order. */
+  async #read(
+    stream: string,
+    subject: string,
+    total: number,
+  ): Promise<string[]> {
+    const out: string[] = [];
+    if (total === 0) return out;
+    const consumer = await this.#js.consumers.get(stream, {
+      filter_subjects: subject,
     });
     const messages = await consumer.consume();
     for await (const m of messages) {
-      out.push(JSON.parse(m.string()));
+      out.push(m.string());
       if (out.length === total) break;
     }
     await messages.close();
@@ -275,22 +285,17 @@ export class Cluster {
     const actors: string[] = [];
     for (const subject of subjects) {
       const actor = actorOf(run, subject);
-      const lines: string[] = [];
-      const consumer = await this.#js.consumers.get(STREAM, {
-        filter_subjects: subject,
-      });
-      const total = info.state.subjects![subject];
-      const messages = await consumer.consume();
-      for await (const m of messages) {
-        const text = m.string();
-        lines.push(text);
+      const lines = await this.#read(
+        STREAM,
+        subject,
+        info.state.subjects![subject],
+      );
+      for (const text of lines) {
         const event = JSON.parse(text) as ChainEvent;
         if (event.type === "actor.start" || event.type === "actor.resume") {
           components.add(String(event.data.component));
         }
-        if (lines.length === total) break;
       }
-      await messages.close();
       await Deno.writeTextFile(
         `${dir}/${actor}.jsonl`,
         lines.join("\n") + "\n",

@@ -337,9 +337,15 @@ export class GuestActor {
     };
   }
 
+  /** This call's gate (see gate.ts), if the actor has one. */
+  #gate(): GateClient | undefined {
+    const key = this.#context.gate;
+    return key === undefined ? undefined : this.#gates.get(key);
+  }
+
   /** A blob read through the actor's gate, or null. */
   #gateGet(sha256: string): Uint8Array | null {
-    const gate = this.#context.gate && this.#gates.get(this.#context.gate);
+    const gate = this.#gate();
     if (!gate || !/^[0-9a-f]{64}$/.test(sha256)) return null;
     const left = this.#timeLeft();
     if (left < 1) return null;
@@ -394,7 +400,7 @@ export class GuestActor {
     this.#charge(size);
     const result = this.#host(HTTP, "fetch", [args], () => {
       if (this.#context.ahead) throw new Stopped("http.fetch");
-      const gate = this.#context.gate && this.#gates.get(this.#context.gate);
+      const gate = this.#gate();
       if (!gate) return { err: "this actor has no HTTP grant" };
       const left = this.#timeLeft();
       if (left < 1) {
