@@ -1,7 +1,7 @@
 // Copyright the Theater authors. MIT license.
 import { resolve } from "node:path";
 import { parseVerifierKey } from "../chain/mod.ts";
-import { Cluster } from "../cluster/mod.ts";
+import { Cluster, ClusterNode } from "../cluster/mod.ts";
 import { defaultTokenFile, ensureToken, startServer } from "../server/mod.ts";
 import { inspectorPage } from "../server/inspector.ts";
 import {
@@ -16,6 +16,7 @@ import {
 
 const HELP =
   `Usage: theater serve [--dir RUNS] [--listen HOST:PORT] [--token-file FILE]
+                     [--nats URL [--node NAME]]
 
 A long-running host: it owns runs of actors (each a run directory under
 RUNS, with the same recorder, supervision, limits and resume as theater
@@ -36,6 +37,12 @@ Options:
   --nats URL          also publish every run's events to NATS JetStream, one
                       writer per actor (as theater run --nats; the run id is
                       the stream's run name; docs/cluster.md)
+  --node NAME         with --nats: join the cluster as node NAME. Runs
+                      started here place each root actor on a node (the
+                      API's "node", the manifest's "node", else the least
+                      loaded); actors reach the run's actors on any node;
+                      when a node stops beating (3 s), another resumes its
+                      actors from the stream
   --pubkey KEY.pub    a key the chains' checkpoints are checked against in
                       the API and the inspector (repeatable)
   --cache-dir DIR     transpile cache, as for run; --no-cache for none
@@ -69,6 +76,7 @@ export const serveCommand: Command = {
       "no-cache": { type: "boolean" },
       pubkey: { type: "string", multiple: true },
       nats: { type: "string" },
+      node: { type: "string" },
     });
     if (positionals.length > 0) {
       throw new UsageError("serve takes no positional arguments");
@@ -87,9 +95,25 @@ export const serveCommand: Command = {
         throw new UsageError(`--pubkey ${path}: ${(e as Error).message}`);
       }
     }
+    if (values.node !== undefined && values.nats === undefined) {
+      throw new UsageError("--node needs --nats URL (the cluster to join)");
+    }
     const cluster = typeof values.nats === "string"
       ? await Cluster.connect(values.nats)
       : null;
+    let node: ClusterNode | undefined;
+    if (cluster && typeof values.node === "string") {
+      try {
+        node = await ClusterNode.join(cluster, {
+          name: values.node,
+          onNotice: (line) => err(`theater serve: ${line}`),
+        });
+      } catch (e) {
+        await cluster.close();
+        err(`theater serve: --node ${values.node}: ${(e as Error).message}`);
+        return 2;
+      }
+    }
     let server;
     try {
       server = await startServer({
@@ -101,6 +125,7 @@ export const serveCommand: Command = {
         inspector: inspectorPage,
         verifiers,
         replication: cluster ? (run) => cluster.run(run) : undefined,
+        node,
       });
     } catch (e) {
       await cluster?.close();
@@ -115,6 +140,9 @@ export const serveCommand: Command = {
       err(`theater serve: a new token was written to ${tokenFile}: ${token}`);
     }
     out(`theater serve: listening on ${server.url} (token in ${tokenFile})`);
+    if (node) {
+      out(`theater serve: node ${node.name} of the cluster at ${values.nats}`);
+    }
     out(`theater serve: inspector at ${server.url}/#token=<token>`);
     const stop = stopOnSignals();
     await new Promise((resolve) =>

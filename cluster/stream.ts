@@ -66,6 +66,11 @@ export class Cluster {
     this.#jsm = jsm;
   }
 
+  /** The NATS connection (what the nodes of a cluster talk over). */
+  get connection(): NatsConnection {
+    return this.#nc;
+  }
+
   /** The stream sequence of the last event of an actor's chain, or null. */
   async lastSequence(run: string, actor: string): Promise<number | null> {
     return (await this.#lastOf(subjectOf(run, actor)))?.seq ?? null;
@@ -273,8 +278,14 @@ export class Cluster {
    * Copies a run's chains and components from the stream into `dir`
    * (`<actor>.jsonl`, `components/<sha256>.wasm`), where every offline
    * command works on them. Returns the actors copied.
+   *
+   * @param options.skip actors to leave alone (a node's own live ones).
    */
-  async pull(run: string, dir: string): Promise<string[]> {
+  async pull(
+    run: string,
+    dir: string,
+    options: { skip?: (actor: string) => boolean } = {},
+  ): Promise<string[]> {
     await Deno.mkdir(dir, { recursive: true });
     const prefix = `${SUBJECT_PREFIX}.${run}.`;
     const info = await this.#jsm.streams.info(STREAM, {
@@ -285,6 +296,7 @@ export class Cluster {
     const actors: string[] = [];
     for (const subject of subjects) {
       const actor = actorOf(run, subject);
+      if (options.skip?.(actor)) continue;
       const lines = await this.#read(
         STREAM,
         subject,

@@ -52,6 +52,11 @@ export interface ActorExecutor extends Executor {
    * with an `err`) or as taking messages again.
    */
   setMailboxFull(actor: string, full: boolean): void;
+  /**
+   * Says that an actor of the run runs on another node of a cluster (or no
+   * longer does): guests may send to it, though it is not called here.
+   */
+  setRemote(actor: string, present: boolean): void;
   /** Stops the executor; no calls are run after it. */
   close(): void;
 }
@@ -280,6 +285,8 @@ export class WorkerPool implements ActorExecutor {
   #nextId = 1;
   /** The directory of actors, and the changes workers catch up on. */
   #directory = new Map<string, Standing>();
+  /** Actors of the run on other nodes. */
+  #remote = new Set<string>();
   #log: [string, Standing][] = [];
   #logBase = 0;
   #closed = false;
@@ -333,13 +340,24 @@ export class WorkerPool implements ActorExecutor {
       entry.home.homes--;
     }
     this.#actors.delete(actor);
-    this.#change(actor, Standing.Gone);
+    this.#change(
+      actor,
+      this.#remote.has(actor) ? Standing.Running : Standing.Gone,
+    );
   }
 
   /** Marks an actor's mailbox as full, or as taking messages again. */
   setMailboxFull(actor: string, full: boolean): void {
     if (!this.#actors.has(actor)) return;
     this.#change(actor, full ? Standing.Full : Standing.Running);
+  }
+
+  /** Says that an actor runs on another node, or no longer does. */
+  setRemote(actor: string, present: boolean): void {
+    if (present) this.#remote.add(actor);
+    else this.#remote.delete(actor);
+    if (this.#actors.has(actor)) return;
+    this.#change(actor, present ? Standing.Running : Standing.Gone);
   }
 
   #change(actor: string, standing: Standing): void {
@@ -477,6 +495,7 @@ export class InProcessExecutor implements ActorExecutor {
   #actors = new Map<string, { slot: ActorSlot; guest?: GuestActor }>();
   #bindings = new Map<string, Awaited<ReturnType<typeof loadBindings>>>();
   #directory: Directory = new Map();
+  #remote = new Set<string>();
   #gates = new Map<string, GateClient>();
 
   /** Loads a component's bindings; call before the first `call`. */
@@ -495,13 +514,23 @@ export class InProcessExecutor implements ActorExecutor {
   /** Removes an actor and drops its instance. */
   unregister(actor: string): void {
     this.#actors.delete(actor);
-    this.#directory.delete(actor);
+    if (this.#remote.has(actor)) this.#directory.set(actor, Standing.Running);
+    else this.#directory.delete(actor);
   }
 
   /** Marks an actor's mailbox as full, or as taking messages again. */
   setMailboxFull(actor: string, full: boolean): void {
     if (!this.#actors.has(actor)) return;
     this.#directory.set(actor, full ? Standing.Full : Standing.Running);
+  }
+
+  /** Says that an actor runs on another node, or no longer does. */
+  setRemote(actor: string, present: boolean): void {
+    if (present) this.#remote.add(actor);
+    else this.#remote.delete(actor);
+    if (this.#actors.has(actor)) return;
+    if (present) this.#directory.set(actor, Standing.Running);
+    else this.#directory.delete(actor);
   }
 
   /** Runs one guest function of an actor and resolves with its outcome. */

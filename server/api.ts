@@ -19,6 +19,7 @@ import {
   checkChainAgainst,
   CheckpointError,
   diffStates,
+  type Json,
   NoSuchEvent,
   openCheckpoint,
   readEvents,
@@ -85,6 +86,7 @@ const schemas = {
   start: z.strictObject({
     manifest: z.string().min(1, "must name a manifest file"),
     id: z.string().optional(),
+    node: z.string().optional(),
   }),
   send: z.strictObject({ msg: jsonDoc }),
   request: z.strictObject({
@@ -180,6 +182,34 @@ async function checkpointStatus(
   return { status: "bad", message: why };
 }
 
+/**
+ * How the API reaches runs and actors on other nodes of a cluster
+ * (cluster/node.ts); without it, only this server's own.
+ */
+export interface ClusterRoute {
+  /** Places a root actor of a run on a node; says which. */
+  place(
+    run: string,
+    manifest: string,
+    node?: string,
+  ): Promise<{ node: string; run: string }>;
+  /** Sends to an actor on whichever node runs it (a RunError if none). */
+  send(run: string, actor: string, msg: Json): Promise<void>;
+  /** A request to an actor on whichever node runs it; null: no reply. */
+  request(
+    run: string,
+    actor: string,
+    msg: Json,
+    timeoutMs: number,
+  ): Promise<
+    { ok: boolean; reply?: Json; error?: string; seq?: number } | null
+  >;
+  /** The nodes and where each root actor is placed. */
+  nodes(): Promise<unknown[]>;
+  /** Where each root actor is placed. */
+  placements(): Promise<unknown[]>;
+}
+
 /** The Hono app of the API and the inspector. */
 export function apiApp(
   options: {
@@ -192,6 +222,10 @@ export function apiApp(
     inspector?: () => Response | Promise<Response>;
     /** Keys that checkpoints (`<actor>.checkpoint`) are checked against. */
     verifiers?: VerifierKey[];
+    /** The cluster this server is a node of. */
+    cluster?: ClusterRoute;
+    /** This node's name in the cluster. */
+    nodeName?: string;
   },
 ): Hono {
   const { runs, hub } = options;
@@ -252,8 +286,32 @@ export function apiApp(
   app.post("/api/runs", async (c) => {
     const b = await body(c.req.raw, schemas.start);
     if (b instanceof Response) return b;
+    if (options.cluster) {
+      const placed = await options.cluster.place(
+        b.id ?? "",
+        b.manifest,
+        b.node,
+      );
+      return c.json(
+        placed.node === options.nodeName
+          ? { ...runs.info(placed.run), node: placed.node }
+          : { id: placed.run, node: placed.node },
+        201,
+      );
+    }
+    if (b.node !== undefined) {
+      return fail(400, `field "node": this server is not in a cluster`);
+    }
     const run = await runs.start(b.manifest, { id: b.id });
     return c.json(runs.info(run.id), 201);
+  });
+  app.get("/api/cluster", async (c) => {
+    if (!options.cluster) return fail(404, "this server is not in a cluster");
+    return c.json({
+      node: options.nodeName,
+      nodes: await options.cluster.nodes(),
+      placements: await options.cluster.placements(),
+    });
   });
   app.get("/api/runs/:run", (c) => c.json(runs.info(c.req.param("run"))));
   app.delete("/api/runs/:run", async (c) => {
@@ -263,11 +321,26 @@ export function apiApp(
     return c.json(runs.info(id));
   });
 
+  /** A live run with the actor here, or null when a node of the cluster may have it. */
+  const here = (id: string, actor: string) => {
+    try {
+      return runs.liveActor(id, actor);
+    } catch (err) {
+      if (options.cluster && err instanceof RunError && err.status !== 400) {
+        return null;
+      }
+      throw err;
+    }
+  };
   app.post("/api/runs/:run/actors/:actor/send", async (c) => {
     const actor = c.req.param("actor");
-    const run = runs.liveActor(c.req.param("run"), actor);
+    const run = here(c.req.param("run"), actor);
     const b = await body(c.req.raw, schemas.send);
     if (b instanceof Response) return b;
+    if (!run) {
+      await options.cluster!.send(c.req.param("run"), actor, b.msg as Json);
+      return c.json({ accepted: true }, 202);
+    }
     // A full mailbox refuses at once (its promise is already rejected);
     // anything else is accepted now, and its reply is in the chain.
     let refused = null as Error | null;
@@ -280,10 +353,24 @@ export function apiApp(
   });
   app.post("/api/runs/:run/actors/:actor/request", async (c) => {
     const actor = c.req.param("actor");
-    const run = runs.liveActor(c.req.param("run"), actor);
+    const run = here(c.req.param("run"), actor);
     const b = await body(c.req.raw, schemas.request);
     if (b instanceof Response) return b;
     const timeout = b.timeout_ms ?? 30_000;
+    if (!run) {
+      const r = await options.cluster!.request(
+        c.req.param("run"),
+        actor,
+        b.msg as Json,
+        timeout,
+      );
+      if (r === null) {
+        return fail(504, `no reply within ${timeout} ms (timeout_ms)`);
+      }
+      return r.ok
+        ? c.json({ ok: true, reply: r.reply, seq: r.seq })
+        : c.json({ ok: false, error: r.error, seq: r.seq }, 422);
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<null>((resolve) => {
       timer = setTimeout(() => resolve(null), timeout);

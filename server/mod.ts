@@ -5,14 +5,15 @@
  *
  * @module
  */
-import type { VerifierKey } from "../chain/mod.ts";
-import type { Replication } from "../supervisor/mod.ts";
-import { apiApp } from "./api.ts";
+import type { ChainEvent, VerifierKey } from "../chain/mod.ts";
+import type { Remote, Replication } from "../supervisor/mod.ts";
+import { apiApp, type ClusterRoute } from "./api.ts";
 import { EventHub } from "./live.ts";
 import { Runs } from "./runs.ts";
 
 export {
   type CheckpointStatus,
+  type ClusterRoute,
   MAX_BEHIND,
   MAX_BODY_BYTES,
   MAX_EVENTS,
@@ -33,6 +34,20 @@ export {
   readToken,
   sameToken,
 } from "./token.ts";
+
+/** What a server needs of the cluster it is a node of (cluster/node.ts). */
+export interface ServerNode extends ClusterRoute {
+  /** The node's name. */
+  readonly name: string;
+  /** How a run's actor system reaches the run's actors on other nodes. */
+  remote(run: string): Remote;
+  /** Every event of this node's runs (an actor starts or stops here). */
+  onEvent(run: string, actor: string, event: ChainEvent): void;
+  /** Starts the node's work for these runs; `api` is this server's URL. */
+  serve(runs: Runs, api: string): Promise<void>;
+  /** Leaves the cluster (after the runs have stopped). */
+  close(): Promise<void>;
+}
 
 /** A server that is listening. */
 export interface TheaterServer {
@@ -65,13 +80,22 @@ export function startServer(
     verifiers?: VerifierKey[];
     /** Where each run's chains are copied as well (NATS JetStream). */
     replication?: (run: string) => Replication;
+    /** The cluster node this server is (with `replication`). */
+    node?: ServerNode;
   },
 ): Promise<TheaterServer> {
   const hub = new EventHub();
+  const node = options.node;
   const runs = new Runs(options.dir, {
     cacheDir: options.cacheDir,
     replication: options.replication,
-    onEvent: (run, actor, event) => hub.publish(run, actor, event),
+    remote: node ? (run) => node.remote(run) : undefined,
+    onEvent: node
+      ? (run, actor, event) => {
+        node.onEvent(run, actor, event);
+        hub.publish(run, actor, event);
+      }
+      : (run, actor, event) => hub.publish(run, actor, event),
   });
   let origins: string[] = [];
   const app = apiApp({
@@ -81,6 +105,8 @@ export function startServer(
     origins: () => origins,
     inspector: options.inspector,
     verifiers: options.verifiers,
+    cluster: node,
+    nodeName: node?.name,
   });
   const abort = new AbortController();
   let server: Deno.HttpServer<Deno.NetAddr>;
@@ -100,14 +126,20 @@ export function startServer(
     : addr.hostname;
   const url = `http://${host}:${addr.port}`;
   origins = [url, `http://localhost:${addr.port}`];
-  return Promise.resolve({
+  const started = node ? node.serve(runs, url) : Promise.resolve();
+  return started.then(() => ({
     url,
     runs,
     finished: server.finished,
     close: async (reason = "the server is stopping") => {
       await runs.shutdown(reason);
+      await node?.close();
       abort.abort();
       await server.finished;
     },
+  }), async (err) => {
+    abort.abort();
+    await server.finished;
+    throw err;
   });
 }

@@ -14,6 +14,7 @@ import {
   type ActorInfo,
   ActorSystem,
   loadManifest,
+  type Remote,
   type Replication,
   type ResolvedManifest,
 } from "../supervisor/mod.ts";
@@ -83,6 +84,7 @@ export class Runs {
   #onEvent: (run: string, actor: string, event: ChainEvent) => void;
   #cacheDir: string | false | undefined;
   #replication?: (run: string) => Replication;
+  #remote?: (run: string) => Remote;
 
   /**
    * Makes the registry of runs under `dir` (none started).
@@ -97,10 +99,13 @@ export class Runs {
       cacheDir?: string | false;
       /** Where each run's chains are copied as well (NATS JetStream). */
       replication?: (run: string) => Replication;
+      /** How each run reaches its actors on other nodes (a cluster). */
+      remote?: (run: string) => Remote;
     } = {},
   ) {
     this.dir = dir;
     this.#replication = options.replication;
+    this.#remote = options.remote;
     this.#onEvent = options.onEvent ?? (() => {});
     this.#cacheDir = options.cacheDir;
   }
@@ -177,13 +182,20 @@ export class Runs {
     }
     const id = options.id ?? manifest.name;
     const dir = this.folder(id);
-    if (this.#live.get(id) && !this.#live.get(id)!.stopped) {
-      throw new RunError(409, `run ${id} is already running`);
+    const live = this.#live.get(id);
+    if (live && !live.stopped) {
+      if (!this.#remote || live.system.actors.includes(manifest.name)) {
+        throw new RunError(409, `run ${id} is already running`);
+      }
+      // In a cluster a run has a root on each of several nodes; a node
+      // that takes over another's root starts it beside its own.
+      return await this.#startRoot(live, manifest);
     }
     const system = new ActorSystem({
       chainDir: dir,
       cacheDir: this.#cacheDir,
       replication: this.#replication?.(id),
+      remote: this.#remote?.(id),
       onEvent: (actor, event) => this.#onEvent(id, actor, event),
       onRootStopped: (reason) => void this.stop(id, reason),
       onFatal: (message) => void this.stop(id, message),
@@ -197,24 +209,47 @@ export class Runs {
       stopped: null,
     };
     this.#live.set(id, run);
+    return await this.#startRoot(run, manifest);
+  }
+
+  /** Starts a root actor in a live run; a run left with none stops. */
+  async #startRoot(
+    run: LiveRun,
+    manifest: ResolvedManifest,
+  ): Promise<LiveRun> {
+    const { system } = run;
+    const alone = system.actors.length === 0;
     let init;
     try {
       init = await system.start(manifest);
     } catch (err) {
-      run.stopped = (err as Error).message;
-      await system.shutdown("start failed").catch(() => {});
+      if (alone) {
+        run.stopped = (err as Error).message;
+        await system.shutdown("start failed").catch(() => {});
+      }
       throw new RunError(400, (err as Error).message);
     }
     if (!init.ok) {
       // Recorded like any failed start; the run does not go on without it.
-      run.stopped = `init failed: ${init.error}`;
-      await system.shutdown("init failed").catch(() => {});
+      if (alone) {
+        run.stopped = `init failed: ${init.error}`;
+        await system.shutdown("init failed").catch(() => {});
+      }
       throw new RunError(
         422,
         `${manifest.name} failed to start: ${init.error}`,
       );
     }
     return run;
+  }
+
+  /** How many actors run here, in every live run. */
+  actorCount(): number {
+    let n = 0;
+    for (const run of this.#live.values()) {
+      if (!run.stopped) n += run.system.actors.length;
+    }
+    return n;
   }
 
   /** Stops a live run: every actor's `actor.stop` recorded. */

@@ -27,6 +27,8 @@ import {
 } from "../runtime/mod.ts";
 
 const ACTOR_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** A cluster node's name (`theater serve --node`). */
+export const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 const json: z.ZodType<Json> = z.lazy(() =>
   z.union([
@@ -71,6 +73,10 @@ const manifestSchema = z.strictObject({
   ),
   component: relativePath,
   params: json.optional(),
+  node: z.string().regex(
+    NODE_NAME,
+    "must be 1-64 letters, digits, '_' or '-', starting with a letter or digit",
+  ).optional(),
   chain: z.strictObject({
     dir: relativePath.optional(),
     fsync: z.enum(FSYNC_POLICIES as [string, ...string[]]).optional(),
@@ -113,6 +119,8 @@ export type Manifest = {
   component: string;
   /** Passed to `init` as a JSON document. */
   params?: Json;
+  /** The cluster node to place a root actor on. */
+  node?: string;
   /** Where the chain goes, when it reaches the disk, and its checkpoints. */
   chain?: {
     dir?: string;
@@ -165,6 +173,11 @@ export interface ResolvedManifest {
   component: string;
   /** The params for `init` (null when the manifest gives none). */
   params: Json;
+  /**
+   * The cluster node a root actor is placed on (`theater serve --node`);
+   * null: the least loaded one. Ignored outside a cluster.
+   */
+  node: string | null;
   /** Absolute path of the run directory the chains go in. */
   chainDir: string;
   /** When events reach the disk. */
@@ -295,6 +308,7 @@ export function validateManifest(
     name: m.name,
     component: inside(dir, m.component, file, "component"),
     params: m.params ?? null,
+    node: m.node ?? null,
     chainDir: resolve(dir, m.chain?.dir ?? "chains"),
     fsync: (m.chain?.fsync ?? DEFAULTS.fsync) as ResolvedManifest["fsync"],
     checkpoint: m.chain?.checkpoint

@@ -105,6 +105,44 @@ export interface SystemOptions extends SystemEvents {
    * is acknowledged only once its copy is.
    */
   replication?: Replication;
+  /**
+   * Where a message goes whose receiver is not an actor of this system:
+   * the same run's actors on other nodes of a cluster (cluster/node.ts).
+   * Without it, such a message is not delivered.
+   */
+  remote?: Remote;
+}
+
+/** A message between actors of one run that are on different nodes. */
+export interface RemoteMessage {
+  /** The sending actor. */
+  from: string;
+  /** Link to the `message.out` event in the sender's chain. */
+  link: ChainLink | null;
+  /** Length of the message's JSON text. */
+  size: number;
+  /** When the message is a request: whom its reply goes back to. */
+  respondTo?: RespondTo;
+  /** When the message is the response to a request: the request's id. */
+  response?: string;
+}
+
+/** The other nodes of a run, as its actor system sees them. */
+export interface Remote {
+  /**
+   * Delivers `msg` to actor `to` on the node that runs it; resolves once
+   * it was handled there (`ok: false` with why, when it was not).
+   */
+  send(
+    to: string,
+    msg: Json,
+    options: RemoteMessage,
+  ): Promise<{ ok: boolean; error?: string }>;
+  /**
+   * Calls `change` with every actor of the run that runs on another node,
+   * now and whenever one starts or stops there.
+   */
+  watch(change: (actor: string, present: boolean) => void): void;
 }
 
 /** A place a run's chains and components are copied to as they grow. */
@@ -391,6 +429,9 @@ export class ActorSystem {
     this.#ownsExecutor = options.executor === undefined;
     this.#executor = options.executor ?? new WorkerPool();
     this.#chainDir = options.chainDir ?? null;
+    options.remote?.watch((actor, present) =>
+      this.#executor.setRemote(actor, present)
+    );
   }
 
   /** Ids of the running actors, in start order. */
@@ -887,6 +928,13 @@ export class ActorSystem {
       actor.spawned += d.effects.filter((e) => e.op === "spawn").length;
     }
     for (const out of d.outgoing) {
+      const remote = this.options.remote;
+      if (
+        remote && !this.#actors.has(out.to) && !this.#spawning.has(out.to)
+      ) {
+        this.#sendRemote(remote, from, out);
+        continue;
+      }
       if (out.response !== undefined) {
         const pending = this.#requests.get(out.response);
         if (!pending) {
@@ -934,6 +982,66 @@ export class ActorSystem {
       this.#spawning.set(e.child, done);
     }
     return applied;
+  }
+
+  /**
+   * Sends an outgoing message to another node; a request that cannot be
+   * delivered is answered with an error, as locally.
+   */
+  #sendRemote(remote: Remote, from: string, out: Outgoing): void {
+    if (out.request) this.#request(from, out);
+    remote.send(out.to, out.msg, {
+      from,
+      link: out.link,
+      size: out.size,
+      ...(out.request
+        ? { respondTo: { actor: from, id: out.request.id } }
+        : {}),
+      ...(out.response !== undefined ? { response: out.response } : {}),
+    }).catch((err) => ({ ok: false, error: (err as Error).message })).then(
+      (callee: { ok: boolean; error?: string }) => {
+        if (callee.ok) return;
+        if (out.request) {
+          this.#requestFailed(out.request.id, `${out.to}: ${callee.error}`);
+        } else {
+          this.options.onWarning?.(
+            `message from ${from} to ${out.to} not delivered: ${callee.error}`,
+          );
+        }
+      },
+    );
+  }
+
+  /**
+   * Delivers a message sent by an actor of this run on another node (see
+   * {@linkcode Remote}): recorded exactly as a local one, link included.
+   * A response whose request is no longer waiting is dropped, as locally.
+   */
+  async receive(
+    to: string,
+    msg: Json,
+    options: RemoteMessage,
+  ): Promise<{ ok: boolean; error?: string }> {
+    if (options.response !== undefined) {
+      if (!this.#requests.has(options.response)) {
+        this.options.onWarning?.(
+          `late response of ${options.from} to request ${options.response} dropped`,
+        );
+        return { ok: false, error: "the request is no longer waiting" };
+      }
+      this.#answered(options.response);
+    }
+    try {
+      const d = await this.send(to, msg, {
+        from: options.from,
+        link: options.link,
+        size: options.size,
+        respondTo: options.respondTo,
+      });
+      return d.ok ? { ok: true } : { ok: false, error: d.error ?? "failed" };
+    } catch (err) {
+      return { ok: false, error: (err as Error).message };
+    }
   }
 
   /** Starts waiting for the response to a request `from` made. */

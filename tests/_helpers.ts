@@ -228,3 +228,87 @@ export async function assertVerifiesAndReplays(dir: string): Promise<void> {
     );
   }
 }
+
+/**
+ * Starts `theater serve` (runs under `<dir>/runs`, any free port, more
+ * arguments in `args`) and waits for the line with its URL.
+ */
+export async function serveProcess(
+  dir: string,
+  tokenFile: string,
+  args: string[] = [],
+) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      ...THEATER_FLAGS,
+      "--allow-net",
+      MAIN,
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--dir",
+      join(dir, "runs"),
+      "--token-file",
+      tokenFile,
+      "--no-cache",
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  let url = "";
+  while (!url) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`serve ended: ${text}`);
+    text += value;
+    url = /listening on (http:\/\/\S+)/.exec(text)?.[1] ?? "";
+  }
+  const stderr = new Response(child.stderr).text();
+  const rest = (async () => {
+    for (;;) {
+      const { value, done } = await lines.read();
+      if (done) return text;
+      text += value;
+    }
+  })();
+  return { child, url, stderr, stdout: rest };
+}
+
+/** Where Debian's nats-server is (`$NATS_SERVER` overrides). */
+export const NATS = Deno.env.get("NATS_SERVER") ?? "/usr/sbin/nats-server";
+/** Whether nats-server is installed (CI installs it: .ci/run). */
+export const hasNats = await Deno.stat(NATS).then(() => true, () => false);
+
+/** Starts nats-server with JetStream on a free port; returns its URL. */
+export async function natsServer(dir: string) {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const child = new Deno.Command(NATS, {
+    args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const url = `nats://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return {
+        url,
+        stop: async () => {
+          child.kill("SIGTERM");
+          await child.status;
+        },
+      };
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  child.kill("SIGKILL");
+  throw new Error("nats-server did not start");
+}

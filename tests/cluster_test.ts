@@ -10,44 +10,20 @@ import { Cluster } from "../cluster/mod.ts";
 import { startServer } from "../server/mod.ts";
 import { connect } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
-import { BUILD_FLAGS, runCli, THEATER_FLAGS, withTempDir } from "./_helpers.ts";
+import {
+  BUILD_FLAGS,
+  hasNats,
+  natsServer,
+  runCli,
+  THEATER_FLAGS,
+  withTempDir,
+} from "./_helpers.ts";
 
 const SUPERVISOR = new URL(
   "../examples/supervisor/manifest.json",
   import.meta.url,
 ).pathname;
 const NET = [...THEATER_FLAGS, "--allow-net"];
-const NATS = Deno.env.get("NATS_SERVER") ?? "/usr/sbin/nats-server";
-const hasNats = await Deno.stat(NATS).then(() => true, () => false);
-
-/** Starts nats-server with JetStream on a free port; returns its URL. */
-async function natsServer(dir: string) {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  const child = new Deno.Command(NATS, {
-    args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const url = `nats://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return {
-        url,
-        stop: async () => {
-          child.kill("SIGTERM");
-          await child.status;
-        },
-      };
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  child.kill("SIGKILL");
-  throw new Error("nats-server did not start");
-}
 
 /** `theater run <manifest> --nats URL --run-id RUN` with messages. */
 function runOn(

@@ -3,58 +3,21 @@
 // ps, send, logs (and logs -f); SIGTERM stops every run cleanly.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runCli, THEATER_FLAGS, withTempDir } from "./_helpers.ts";
+import {
+  runCli,
+  serveProcess,
+  THEATER_FLAGS,
+  withTempDir,
+} from "./_helpers.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const COUNTER = new URL("../examples/counter/manifest.json", import.meta.url)
   .pathname;
 const NET = [...THEATER_FLAGS, "--allow-net"];
 
-/** Starts `theater serve` and waits for the line with its URL. */
-async function serve(dir: string, tokenFile: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      ...NET,
-      MAIN,
-      "serve",
-      "--listen",
-      "127.0.0.1:0",
-      "--dir",
-      join(dir, "runs"),
-      "--token-file",
-      tokenFile,
-      "--no-cache",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  let url = "";
-  while (!url) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error(`serve ended: ${text}`);
-    text += value;
-    url = /listening on (http:\/\/\S+)/.exec(text)?.[1] ?? "";
-  }
-  const stderr = new Response(child.stderr).text();
-  const rest = (async () => {
-    for (;;) {
-      const { value, done } = await lines.read();
-      if (done) return text;
-      text += value;
-    }
-  })();
-  return { child, url, stderr, stdout: rest };
-}
-
 Deno.test("serve: a token made once, ps, send, logs and logs -f, and a clean stop on SIGTERM", async () => {
   await withTempDir(async (dir) => {
     const tokenFile = join(dir, "config", "token");
-    const server = await serve(dir, tokenFile);
+    const server = await serveProcess(dir, tokenFile);
     const client = ["--server", server.url, "--token-file", tokenFile];
     try {
       assert.equal((await Deno.stat(tokenFile)).mode! & 0o777, 0o600);
@@ -153,7 +116,7 @@ Deno.test("serve: a token made once, ps, send, logs and logs -f, and a clean sto
     assert.equal(chain.at(-1).type, "actor.stop");
     assert.match(chain.at(-1).data.reason, /the server got SIGTERM/);
     // A second start keeps the token and resumes nothing by itself.
-    const again = await serve(dir, tokenFile);
+    const again = await serveProcess(dir, tokenFile);
     again.child.kill("SIGTERM");
     assert.equal((await again.child.status).code, 0);
     assert.doesNotMatch(await again.stderr, /a new token/);
@@ -164,7 +127,7 @@ Deno.test("serve: a token made once, ps, send, logs and logs -f, and a clean sto
 Deno.test("serve: killed (kill -9) while messages flow, a new server resumes the run and every chain verifies", async () => {
   await withTempDir(async (dir) => {
     const tokenFile = join(dir, "token");
-    const first = await serve(dir, tokenFile);
+    const first = await serveProcess(dir, tokenFile);
     const token = (await Deno.readTextFile(tokenFile)).trim();
     const headers = { authorization: `Bearer ${token}` };
     const started = await fetch(`${first.url}/api/runs`, {
@@ -197,7 +160,7 @@ Deno.test("serve: killed (kill -9) while messages flow, a new server resumes the
     await first.stderr;
     await first.stdout;
     assert.ok(acknowledged > 0, "no reply before the kill");
-    const second = await serve(dir, tokenFile);
+    const second = await serveProcess(dir, tokenFile);
     try {
       const resumed = await fetch(`${second.url}/api/runs`, {
         method: "POST",

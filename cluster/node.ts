@@ -1,0 +1,611 @@
+// Copyright the Theater authors. MIT license.
+/**
+ * A node of a cluster (`theater serve --nats URL --node NAME`,
+ * docs/cluster.md). Nodes find each other through a JetStream key-value
+ * bucket of heartbeats; each root actor of a run is *placed* on one node
+ * (a record in a second bucket), and a run may have roots on several
+ * nodes. Actors reach the actors of their run on other nodes through
+ * NATS request/reply, one subject per actor; both ends record the message
+ * exactly as locally. When a node stops beating, the others race to claim
+ * its placements with a compare-and-set on the record; the one that wins
+ * pulls the chains from the stream and resumes the actors, and the
+ * stream's one-writer-per-actor rule refuses the old node should it come
+ * back.
+ *
+ * @module
+ */
+import type {
+  Msg,
+  NatsConnection,
+  Subscription,
+} from "@nats-io/transport-node";
+import { type KV, Kvm } from "@nats-io/kv";
+import type { ChainEvent, ChainLink, Json } from "../chain/mod.ts";
+import type { RespondTo } from "../runtime/mod.ts";
+import { loadManifest, NODE_NAME, type Remote } from "../supervisor/mod.ts";
+import { type ClusterRoute, RunError, type Runs } from "../server/mod.ts";
+import type { Cluster } from "./stream.ts";
+
+/** The bucket of node heartbeats, by node name. */
+export const NODES_BUCKET = "theater-nodes";
+/** The bucket of placements, by `<run>.<root actor>`. */
+export const PLACEMENTS_BUCKET = "theater-placements";
+/** The bucket of running actors, by `<run>.<actor>`: the node that runs it. */
+export const ACTORS_BUCKET = "theater-actors";
+/** The first tokens of an actor's subject (then run and actor). */
+export const ACTOR_SUBJECT = "theater.to";
+/** The first tokens of a node's control subject (then node and verb). */
+export const NODE_SUBJECT = "theater.node";
+
+/** A node as its heartbeat says. */
+export interface NodeInfo {
+  /** Its name. */
+  name: string;
+  /** Actors running on it. */
+  load: number;
+  /** Its API's base URL. */
+  api: string;
+  /** Whether it is beating (as this node sees it). */
+  alive: boolean;
+}
+
+/** Where a root actor of a run runs. */
+export interface Placement {
+  /** The run. */
+  run: string;
+  /** The root actor's id (its manifest's name). */
+  root: string;
+  /** The root manifest's path (the same on every node: docs/cluster.md). */
+  manifest: string;
+  /** The node that runs it. */
+  node: string;
+}
+
+/** What goes over an actor's subject. */
+type Wire =
+  | {
+    kind: "actor";
+    msg: Json;
+    from: string;
+    link: ChainLink | null;
+    size: number;
+    respondTo?: RespondTo;
+    response?: string;
+  }
+  | { kind: "send"; msg: Json }
+  | { kind: "request"; msg: Json; timeoutMs: number };
+
+const encoder = new TextEncoder();
+
+/** Options of {@linkcode ClusterNode.join}. */
+export interface NodeOptions {
+  /** The node's name, unique in the cluster. */
+  name: string;
+  /** How often it beats (default 500 ms). */
+  heartbeatMs?: number;
+  /** How long without a beat before a node counts as gone (default 3 s). */
+  deadAfterMs?: number;
+  /** What the node says about failovers. */
+  onNotice?: (line: string) => void;
+}
+
+/** One node of a cluster, serving the runs of one `theater serve`. */
+export class ClusterNode implements ClusterRoute {
+  /** The node's name. */
+  readonly name: string;
+  #cluster: Cluster;
+  #nc: NatsConnection;
+  #runs!: Runs;
+  #nodes: KV;
+  #placements: KV;
+  #actors: KV;
+  /** Per run: its actors on other nodes, and who wants to know. */
+  #directory = new Map<
+    string,
+    {
+      remote: Set<string>;
+      listeners: ((actor: string, present: boolean) => void)[];
+    }
+  >();
+  #watching: { stop(): void } | null = null;
+  #options: NodeOptions;
+  #subs = new Map<string, Subscription>();
+  #control: Subscription | null = null;
+  #timer: ReturnType<typeof setInterval> | null = null;
+  /** Per other node: the last revision of its beat and when it changed. */
+  #seen = new Map<string, { revision: number; at: number }>();
+  #started = performance.now();
+  #ticking = false;
+  #takeovers = new Set<Promise<void>>();
+  #closed = false;
+  #api = "";
+
+  private constructor(
+    cluster: Cluster,
+    buckets: { nodes: KV; placements: KV; actors: KV },
+    options: NodeOptions,
+  ) {
+    this.name = options.name;
+    this.#cluster = cluster;
+    this.#nc = cluster.connection;
+    this.#nodes = buckets.nodes;
+    this.#placements = buckets.placements;
+    this.#actors = buckets.actors;
+    this.#options = options;
+  }
+
+  /**
+   * Joins the cluster as `options.name`. A name another live node beats
+   * under is refused. {@linkcode ClusterNode.serve} then starts the work.
+   */
+  static async join(
+    cluster: Cluster,
+    options: NodeOptions,
+  ): Promise<ClusterNode> {
+    if (!NODE_NAME.test(options.name)) {
+      throw new RunError(
+        400,
+        `node name ${
+          JSON.stringify(options.name)
+        } must be 1-64 letters, digits, '_' or '-'`,
+      );
+    }
+    const kvm = new Kvm(cluster.connection);
+    const nodes = await kvm.create(NODES_BUCKET, { history: 1 });
+    const placements = await kvm.create(PLACEMENTS_BUCKET, { history: 1 });
+    const actors = await kvm.create(ACTORS_BUCKET, { history: 1 });
+    const node = new ClusterNode(
+      cluster,
+      { nodes, placements, actors },
+      options,
+    );
+    const before = await nodes.get(options.name);
+    if (before && before.operation === "PUT") {
+      // Another process may beat under this name: wait one period and see.
+      await new Promise((r) => setTimeout(r, node.#deadAfter));
+      const after = await nodes.get(options.name);
+      if (after && after.revision !== before.revision) {
+        throw new RunError(
+          409,
+          `node ${options.name} is already in the cluster (its heartbeat goes on)`,
+        );
+      }
+    }
+    return node;
+  }
+
+  get #deadAfter(): number {
+    return this.#options.deadAfterMs ?? 3000;
+  }
+
+  /**
+   * Starts beating, answering for its actors, and watching the others;
+   * `api` is this node's API URL, shown to them.
+   */
+  async serve(runs: Runs, api: string): Promise<void> {
+    this.#runs = runs;
+    this.#api = api;
+    await this.#beat();
+    const watch = await this.#actors.watch();
+    this.#watching = watch;
+    (async () => {
+      for await (const e of watch) {
+        const dot = e.key.indexOf(".");
+        const present = e.operation === "PUT" && e.string() !== this.name;
+        this.#where(e.key.slice(0, dot), e.key.slice(dot + 1), present);
+      }
+    })().catch((err) => {
+      if (!this.#closed) {
+        this.#options.onNotice?.(`cluster: ${(err as Error).message}`);
+      }
+    });
+    this.#control = this.#nc.subscribe(
+      `${NODE_SUBJECT}.${this.name}.start`,
+      { callback: (_err, m) => void this.#onStart(m) },
+    );
+    this.#timer = setInterval(
+      () => void this.#tick(),
+      this.#options.heartbeatMs ?? 500,
+    );
+  }
+
+  #runDirectory(run: string) {
+    let d = this.#directory.get(run);
+    if (!d) {
+      d = { remote: new Set(), listeners: [] };
+      this.#directory.set(run, d);
+    }
+    return d;
+  }
+
+  /** An actor of a run started (`present`) or stopped on another node. */
+  #where(run: string, actor: string, present: boolean): void {
+    const d = this.#runDirectory(run);
+    if (present === d.remote.has(actor)) return;
+    if (present) d.remote.add(actor);
+    else d.remote.delete(actor);
+    for (const listener of d.listeners) listener(actor, present);
+  }
+
+  /** What each run's actor system uses to reach other nodes. */
+  remote(run: string): Remote {
+    return {
+      watch: (change) => {
+        const d = this.#runDirectory(run);
+        d.listeners.push(change);
+        for (const actor of d.remote) change(actor, true);
+      },
+      send: async (to, msg, options) => {
+        const wire: Wire = { kind: "actor", msg, ...options };
+        try {
+          const reply = await this.#nc.request(
+            `${ACTOR_SUBJECT}.${run}.${to}`,
+            encoder.encode(JSON.stringify(wire)),
+            { timeout: 120_000 },
+          );
+          return reply.json<{ ok: boolean; error?: string }>();
+        } catch (err) {
+          return { ok: false, error: noResponder(err, run, to) };
+        }
+      },
+    };
+  }
+
+  /**
+   * Follows the events of this node's runs: an actor that starts answers
+   * on its subject, one that stops no longer does.
+   */
+  onEvent(run: string, actor: string, event: ChainEvent): void {
+    const key = `${run}.${actor}`;
+    if (event.type === "actor.start" || event.type === "actor.resume") {
+      if (this.#subs.has(key) || this.#closed) return;
+      this.#subs.set(
+        key,
+        this.#nc.subscribe(`${ACTOR_SUBJECT}.${key}`, {
+          callback: (_err, m) => void this.#onMessage(run, actor, m),
+        }),
+      );
+      this.#actors.put(key, this.name).catch(() => {});
+    } else if (event.type === "actor.stop") {
+      this.#subs.get(key)?.unsubscribe();
+      this.#subs.delete(key);
+      this.#forget(key).catch(() => {});
+    }
+  }
+
+  /** Takes an actor out of the directory, unless another node has it now. */
+  async #forget(key: string): Promise<void> {
+    const e = await this.#actors.get(key);
+    if (e?.operation !== "PUT" || e.string() !== this.name) return;
+    await this.#actors.delete(key, { previousSeq: e.revision });
+  }
+
+  async #onMessage(run: string, actor: string, m: Msg): Promise<void> {
+    let wire: Wire;
+    try {
+      wire = m.json<Wire>();
+    } catch {
+      m.respond(encoder.encode(JSON.stringify({ ok: false, error: "bad" })));
+      return;
+    }
+    let answer: unknown;
+    try {
+      const system = this.#runs.live(run).system;
+      if (wire.kind === "actor") {
+        const { kind: _, msg, ...options } = wire;
+        answer = await system.receive(actor, msg, options);
+      } else if (wire.kind === "send") {
+        let refused = null as Error | null;
+        system.send(actor, wire.msg).catch((e) => {
+          refused = e;
+        });
+        await null;
+        answer = refused
+          ? { ok: false, status: 429, error: refused.message }
+          : { ok: true };
+      } else {
+        answer = await this.#request(system, actor, wire);
+      }
+    } catch (err) {
+      answer = { ok: false, status: 404, error: (err as Error).message };
+    }
+    m.respond(encoder.encode(JSON.stringify(answer)));
+  }
+
+  async #request(
+    system: ReturnType<Runs["live"]>["system"],
+    actor: string,
+    wire: { msg: Json; timeoutMs: number },
+  ): Promise<unknown> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), wire.timeoutMs);
+    });
+    try {
+      const d = await Promise.race([system.send(actor, wire.msg), late]);
+      if (d === null) return { timeout: true };
+      return d.ok
+        ? { ok: true, reply: d.reply, seq: d.event.seq }
+        : { ok: false, status: 422, error: d.error, seq: d.event.seq };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Sends to an actor of a run on whichever node runs it. */
+  async send(run: string, actor: string, msg: Json): Promise<void> {
+    const r = await this.#ask(run, actor, { kind: "send", msg }, 30_000);
+    if (!r.ok) throw new RunError(r.status ?? 404, r.error ?? "not sent");
+  }
+
+  /**
+   * A request to an actor of a run on whichever node runs it: its reply,
+   * or null when none came within `timeoutMs`.
+   */
+  async request(
+    run: string,
+    actor: string,
+    msg: Json,
+    timeoutMs: number,
+  ): Promise<
+    { ok: boolean; reply?: Json; error?: string; seq?: number } | null
+  > {
+    const r = await this.#ask(
+      run,
+      actor,
+      { kind: "request", msg, timeoutMs },
+      timeoutMs + 5_000,
+    );
+    if (r.timeout) return null;
+    if (!r.ok && r.status === 404) throw new RunError(404, r.error!);
+    return r;
+  }
+
+  async #ask(
+    run: string,
+    actor: string,
+    wire: Wire,
+    timeout: number,
+  ): Promise<
+    {
+      ok: boolean;
+      status?: number;
+      error?: string;
+      reply?: Json;
+      seq?: number;
+      timeout?: boolean;
+    }
+  > {
+    try {
+      const m = await this.#nc.request(
+        `${ACTOR_SUBJECT}.${run}.${actor}`,
+        encoder.encode(JSON.stringify(wire)),
+        { timeout },
+      );
+      return m.json();
+    } catch (err) {
+      return { ok: false, status: 404, error: noResponder(err, run, actor) };
+    }
+  }
+
+  /** The nodes of the cluster, as their heartbeats say. */
+  async nodes(): Promise<NodeInfo[]> {
+    const out: NodeInfo[] = [];
+    for await (const name of await this.#nodes.keys()) {
+      const e = await this.#nodes.get(name);
+      if (!e || e.operation !== "PUT") continue;
+      const beat = e.json<{ load: number; api: string }>();
+      out.push({
+        name,
+        load: beat.load,
+        api: beat.api,
+        alive: name === this.name || this.#alive(name, e.revision),
+      });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Every placement in the cluster. */
+  async placements(): Promise<Placement[]> {
+    const out: Placement[] = [];
+    for await (const key of await this.#placements.keys()) {
+      const e = await this.#placements.get(key);
+      if (e && e.operation === "PUT") out.push(e.json<Placement>());
+    }
+    return out;
+  }
+
+  /**
+   * Places a root actor of `run` on a node: `node`, else the manifest's
+   * `node`, else the least loaded live node. Returns where it went.
+   */
+  async place(
+    run: string,
+    manifestPath: string,
+    node?: string,
+  ): Promise<{ node: string; run: string }> {
+    let manifest;
+    try {
+      manifest = await loadManifest(manifestPath);
+    } catch (err) {
+      throw new RunError(400, (err as Error).message);
+    }
+    const id = run || manifest.name;
+    this.#runs.folder(id);
+    const nodes = (await this.nodes()).filter((n) => n.alive);
+    // A beat may be half a second old: roots placed count at once.
+    const roots = new Map<string, number>();
+    for (const p of await this.placements()) {
+      roots.set(p.node, (roots.get(p.node) ?? 0) + 1);
+    }
+    const load = (n: NodeInfo) => [roots.get(n.name) ?? 0, n.load];
+    const target = node ?? manifest.node ??
+      nodes.sort((a, b) => {
+        const [ra, la] = load(a);
+        const [rb, lb] = load(b);
+        return ra - rb || la - lb || a.name.localeCompare(b.name);
+      })[0]?.name ?? this.name;
+    if (!nodes.some((n) => n.name === target)) {
+      throw new RunError(
+        409,
+        `node ${target} is not in the cluster (live: ${
+          nodes.map((n) => n.name).join(", ") || "none"
+        })`,
+      );
+    }
+    if (target === this.name) {
+      await this.#startHere(id, manifest.path, manifest.name);
+      return { node: target, run: id };
+    }
+    let m: Msg;
+    try {
+      m = await this.#nc.request(
+        `${NODE_SUBJECT}.${target}.start`,
+        encoder.encode(JSON.stringify({ run: id, manifest: manifest.path })),
+        { timeout: 120_000 },
+      );
+    } catch (err) {
+      throw new RunError(
+        503,
+        `node ${target} did not answer: ${(err as Error).message}`,
+      );
+    }
+    const r = m.json<{ ok: boolean; status?: number; error?: string }>();
+    if (!r.ok) throw new RunError(r.status ?? 500, r.error ?? "not started");
+    return { node: target, run: id };
+  }
+
+  async #startHere(run: string, manifest: string, root: string) {
+    await this.#runs.start(manifest, { id: run });
+    const placement: Placement = { run, root, manifest, node: this.name };
+    await this.#placements.put(
+      `${run}.${root}`,
+      encoder.encode(JSON.stringify(placement)),
+    );
+  }
+
+  async #onStart(m: Msg): Promise<void> {
+    let answer: unknown;
+    try {
+      const { run, manifest } = m.json<{ run: string; manifest: string }>();
+      const loaded = await loadManifest(manifest);
+      await this.#startHere(run, loaded.path, loaded.name);
+      answer = { ok: true };
+    } catch (err) {
+      answer = {
+        ok: false,
+        status: err instanceof RunError ? err.status : 400,
+        error: (err as Error).message,
+      };
+    }
+    m.respond(encoder.encode(JSON.stringify(answer)));
+  }
+
+  async #beat(): Promise<void> {
+    await this.#nodes.put(
+      this.name,
+      encoder.encode(JSON.stringify({
+        load: this.#runs.actorCount(),
+        api: this.#api,
+      })),
+    );
+  }
+
+  /** Whether another node's beat moved within the last `deadAfterMs`. */
+  #alive(name: string, revision: number | null): boolean {
+    const now = performance.now();
+    const seen = this.#seen.get(name);
+    if (revision === null) return false;
+    if (!seen || seen.revision !== revision) {
+      this.#seen.set(name, { revision, at: now });
+      return true;
+    }
+    return now - seen.at < this.#deadAfter;
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#ticking || this.#closed) return;
+    this.#ticking = true;
+    try {
+      await this.#beat();
+      const alive = new Set(
+        (await this.nodes()).filter((n) => n.alive).map((n) => n.name),
+      );
+      // A node that has just joined has not yet seen the others beat.
+      if (performance.now() - this.#started < this.#deadAfter) return;
+      for await (const key of await this.#placements.keys()) {
+        const e = await this.#placements.get(key);
+        if (!e || e.operation !== "PUT") continue;
+        const p = e.json<Placement>();
+        if (p.node === this.name || alive.has(p.node)) continue;
+        const mine = { ...p, node: this.name };
+        try {
+          await this.#placements.update(
+            key,
+            encoder.encode(JSON.stringify(mine)),
+            e.revision,
+          );
+        } catch {
+          continue; // Another node claimed it first.
+        }
+        const t = this.#takeOver(p).finally(() => this.#takeovers.delete(t));
+        this.#takeovers.add(t);
+        await t;
+      }
+    } catch (err) {
+      if (!this.#closed) {
+        this.#options.onNotice?.(`cluster: ${(err as Error).message}`);
+      }
+    } finally {
+      this.#ticking = false;
+    }
+  }
+
+  /** Resumes a gone node's root actor here, from its chains in the stream. */
+  async #takeOver(p: Placement): Promise<void> {
+    this.#options.onNotice?.(
+      `node ${p.node} is gone: resuming ${p.root} of run ${p.run} here`,
+    );
+    let live: string[] = [];
+    try {
+      live = this.#runs.live(p.run).system.actors;
+    } catch {
+      // The run has no actors here yet.
+    }
+    try {
+      const here = new Set(live);
+      await this.#cluster.pull(p.run, this.#runs.folder(p.run), {
+        skip: (actor) => here.has(actor),
+      });
+      await this.#runs.start(p.manifest, { id: p.run });
+      this.#options.onNotice?.(`resumed ${p.root} of run ${p.run}`);
+    } catch (err) {
+      this.#options.onNotice?.(
+        `could not resume ${p.root} of run ${p.run}: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  /**
+   * Leaves the cluster: no more beats or messages. Its placements stay
+   * its own, so that the other nodes resume them once its beat is gone —
+   * after `close`, when its runs have stopped (`serve` stops them first).
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#watching?.stop();
+    await Promise.allSettled([...this.#takeovers]);
+    for (const s of this.#subs.values()) s.unsubscribe();
+    this.#subs.clear();
+    this.#control?.unsubscribe();
+    await this.#nodes.delete(this.name).catch(() => {});
+  }
+}
+
+function noResponder(err: unknown, run: string, actor: string): string {
+  const text = (err as Error).message ?? String(err);
+  return /no responders|503/i.test(text)
+    ? `no actor ${JSON.stringify(actor)} of run ${run} is running on any node`
+    : `not delivered to ${actor}: ${text}`;
+}
