@@ -58,12 +58,16 @@ export interface OpenChainOptions {
    */
   group?: CommitGroup;
   /**
-   * Copies each appended line somewhere else as well (a stream another
-   * host reads, say), called in chain order as events are appended; an
-   * event counts as durable only once its copy's promise resolves too. A
-   * rejection fails the writer, like a failed write.
+   * Copies appended lines somewhere else as well (a stream another host
+   * reads, say): called once per {@linkcode ChainWriter.appendAll}, in
+   * chain order, with all of its events, so that a step reaches the copy
+   * whole or not at all. An event counts as durable only once its copy's
+   * promise resolves too. A rejection fails the writer, like a failed
+   * write.
    */
-  replicate?: (event: ChainEvent, line: Uint8Array) => Promise<void>;
+  replicate?: (
+    sealed: { event: ChainEvent; line: Uint8Array }[],
+  ) => Promise<void>;
 }
 
 /**
@@ -303,17 +307,19 @@ export class ChainWriter {
     const replicate = this.#replicate;
     const local = this.#append(
       events,
-      (sealed) =>
-        sealed.map(({ event, bytes }) =>
-          replicate(event, bytes).catch((err) => {
-            this.#failed ??= new ChainWriteError(
-              `${this.path}: event ${event.seq} was not replicated: ${
-                (err as Error).message
-              }`,
-            );
-            throw this.#failed;
-          })
-        ),
+      (sealed) => {
+        const copied = replicate(
+          sealed.map(({ event, bytes }) => ({ event, line: bytes })),
+        ).catch((err) => {
+          this.#failed ??= new ChainWriteError(
+            `${this.path}: events ${sealed[0].event.seq} to ${
+              sealed.at(-1)!.event.seq
+            } were not replicated: ${(err as Error).message}`,
+          );
+          throw this.#failed;
+        });
+        return sealed.map(() => copied);
+      },
     );
     return local;
   }

@@ -118,6 +118,7 @@ export class ClusterNode implements ClusterRoute {
   #ticking = false;
   #takeovers = new Set<Promise<void>>();
   #closed = false;
+  #leaving = false;
   #api = "";
 
   private constructor(
@@ -391,7 +392,7 @@ export class ClusterNode implements ClusterRoute {
   /** The nodes of the cluster, as their heartbeats say. */
   async nodes(): Promise<NodeInfo[]> {
     const out: NodeInfo[] = [];
-    for await (const name of await this.#nodes.keys()) {
+    for (const name of await keysOf(this.#nodes)) {
       const e = await this.#nodes.get(name);
       if (!e || e.operation !== "PUT") continue;
       const beat = e.json<{ load: number; api: string }>();
@@ -408,7 +409,7 @@ export class ClusterNode implements ClusterRoute {
   /** Every placement in the cluster. */
   async placements(): Promise<Placement[]> {
     const out: Placement[] = [];
-    for await (const key of await this.#placements.keys()) {
+    for (const key of await keysOf(this.#placements)) {
       const e = await this.#placements.get(key);
       if (e && e.operation === "PUT") out.push(e.json<Placement>());
     }
@@ -533,7 +534,8 @@ export class ClusterNode implements ClusterRoute {
       );
       // A node that has just joined has not yet seen the others beat.
       if (performance.now() - this.#started < this.#deadAfter) return;
-      for await (const key of await this.#placements.keys()) {
+      if (this.#leaving) return;
+      for (const key of await keysOf(this.#placements)) {
         const e = await this.#placements.get(key);
         if (!e || e.operation !== "PUT") continue;
         const p = e.json<Placement>();
@@ -587,6 +589,15 @@ export class ClusterNode implements ClusterRoute {
   }
 
   /**
+   * Takes over no more placements (the server is stopping); beats go on
+   * until {@linkcode ClusterNode.close}, so that no other node takes this
+   * one's actors while they record their stop.
+   */
+  leave(): void {
+    this.#leaving = true;
+  }
+
+  /**
    * Leaves the cluster: no more beats or messages. Its placements stay
    * its own, so that the other nodes resume them once its beat is gone —
    * after `close`, when its runs have stopped (`serve` stops them first).
@@ -601,6 +612,16 @@ export class ClusterNode implements ClusterRoute {
     this.#control?.unsubscribe();
     await this.#nodes.delete(this.name).catch(() => {});
   }
+}
+
+/**
+ * The keys of a bucket, once each: its listing follows the bucket's
+ * stream, so a key written while it runs can come twice.
+ */
+async function keysOf(kv: KV): Promise<string[]> {
+  const keys = new Set<string>();
+  for await (const key of await kv.keys()) keys.add(key);
+  return [...keys].sort();
 }
 
 function noResponder(err: unknown, run: string, actor: string): string {

@@ -44,6 +44,27 @@ export function actorOf(run: string, subject: string): string {
   return subject.slice(`${SUBJECT_PREFIX}.${run}.`.length);
 }
 
+/**
+ * Most bytes of chain lines a catch-up message carries (NATS' default
+ * max_payload is 1 MiB); a step appended live is always one message.
+ */
+export const STEP_BYTES = 512 * 1024;
+
+/** Lines (with or without their newline) as one message body. */
+function joinLines(lines: Uint8Array[]): Uint8Array {
+  const bare = lines.map((l) => l.at(-1) === 10 ? l.subarray(0, -1) : l);
+  let size = bare.length - 1;
+  for (const l of bare) size += l.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const l of bare) {
+    if (at > 0) out[at++] = 10;
+    out.set(l, at);
+    at += l.length;
+  }
+  return out;
+}
+
 /** A chain copy the stream refuses, or that the stream contradicts. */
 export class StreamError extends Error {
   /** The error's name, as shown in messages and stack traces. */
@@ -193,7 +214,10 @@ export class Cluster {
         last_by_subj: subject,
       });
       if (!m) return null;
-      return { seq: m.seq, event: JSON.parse(m.string()) as ChainEvent };
+      // A message is one step: its last line is the subject's last event.
+      const text = m.string();
+      const last = text.slice(text.lastIndexOf("\n") + 1);
+      return { seq: m.seq, event: JSON.parse(last) as ChainEvent };
     } catch (err) {
       if (/no message found|not found/i.test((err as Error).message)) {
         return null;
@@ -206,7 +230,9 @@ export class Cluster {
     run: string,
     actor: string,
     chainPath: string,
-  ): Promise<(event: ChainEvent, line: Uint8Array) => Promise<void>> {
+  ): Promise<
+    (sealed: { event: ChainEvent; line: Uint8Array }[]) => Promise<void>
+  > {
     const subject = subjectOf(run, actor);
     const last = await this.#lastOf(subject);
     let expected = last?.seq ?? 0;
@@ -234,13 +260,25 @@ export class Cluster {
         `${subject}: the stream holds events up to ${last.event.seq}, this copy only up to ${localLast}: another node writes this actor (pull the run first)`,
       );
     }
-    // What the stream lacks (written here, not acknowledged before a crash).
+    // What the stream lacks (written here, not acknowledged before a
+    // crash), in messages of at most STEP_BYTES.
+    let batch: Uint8Array[] = [];
+    let size = 0;
     for (const { line } of local) {
-      expected = await this.#publish(subject, line, expected);
+      if (batch.length > 0 && size + line.length > STEP_BYTES) {
+        expected = await this.#publish(subject, joinLines(batch), expected);
+        batch = [];
+        size = 0;
+      }
+      batch.push(line);
+      size += line.length;
+    }
+    if (batch.length > 0) {
+      expected = await this.#publish(subject, joinLines(batch), expected);
     }
     let tail: Promise<unknown> = Promise.resolve();
-    return (_event, line) => {
-      const body = line.at(-1) === 10 ? line.subarray(0, -1) : line;
+    return (sealed) => {
+      const body = joinLines(sealed.map((s) => s.line));
       const done = tail.then(async () => {
         expected = await this.#publish(subject, body, expected);
       });
@@ -297,11 +335,12 @@ export class Cluster {
     for (const subject of subjects) {
       const actor = actorOf(run, subject);
       if (options.skip?.(actor)) continue;
-      const lines = await this.#read(
+      // A message is a step: one or more lines.
+      const lines = (await this.#read(
         STREAM,
         subject,
         info.state.subjects![subject],
-      );
+      )).flatMap((text) => text.split("\n"));
       for (const text of lines) {
         const event = JSON.parse(text) as ChainEvent;
         if (event.type === "actor.start" || event.type === "actor.resume") {

@@ -45,6 +45,11 @@ export interface ServerNode extends ClusterRoute {
   onEvent(run: string, actor: string, event: ChainEvent): void;
   /** Starts the node's work for these runs; `api` is this server's URL. */
   serve(runs: Runs, api: string): Promise<void>;
+  /**
+   * Takes over no more placements of gone nodes (the server is stopping),
+   * but goes on beating while its runs stop.
+   */
+  leave(): void;
   /** Leaves the cluster (after the runs have stopped). */
   close(): Promise<void>;
 }
@@ -132,6 +137,7 @@ export function startServer(
     runs,
     finished: server.finished,
     close: async (reason = "the server is stopping") => {
+      node?.leave();
       await runs.shutdown(reason);
       await node?.close();
       abort.abort();

@@ -149,12 +149,15 @@ export interface Remote {
 export interface Replication {
   /**
    * Brings the copy of an actor's chain up to the local one (refusing a
-   * fork), and returns what copies each event appended from now on.
+   * fork), and returns what copies the events of each append from now on
+   * (a step's events together: see `OpenChainOptions.replicate`).
    */
   attach(
     actor: string,
     chainPath: string,
-  ): Promise<(event: ChainEvent, line: Uint8Array) => Promise<void>>;
+  ): Promise<
+    (sealed: { event: ChainEvent; line: Uint8Array }[]) => Promise<void>
+  >;
   /** Keeps a component, by its SHA-256. */
   keepComponent(sha256: string, bytes: Uint8Array): Promise<void>;
 }

@@ -107,9 +107,9 @@ Deno.test({
           const first = await a.run("race").attach("x", path);
           const second = await b.run("race").attach("x", path);
           const line = new TextEncoder().encode('{"seq":0}');
-          await first({} as never, line);
+          await first([{ event: {} as never, line }]);
           await assert.rejects(
-            () => second({} as never, line),
+            () => second([{ event: {} as never, line }]),
             /refused by JetStream \(.*wrong last sequence.*\): another writer has this actor/,
           );
           // The stream holds the first copy's event, once.

@@ -1,0 +1,390 @@
+// Copyright the Theater authors. MIT license.
+// Three `theater serve --node` processes and a `theater witness --follow`
+// process on one real nats-server: actors placed on nodes send and
+// request across them, recorded and linked on both chains; kill -9 of a
+// node in a stream of requests resumes its actor on another node with
+// every acknowledged reply in the chain and nothing forked; the pulled
+// run verifies, replays and carries the witness's cosignatures.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import {
+  assertVerifiesAndReplays,
+  BUILD_FLAGS,
+  chainEvents,
+  hasNats,
+  natsServer,
+  runCli,
+  serveProcess,
+  THEATER_FLAGS,
+  withTempDir,
+} from "./_helpers.ts";
+
+const NET = [...THEATER_FLAGS, "--allow-net"];
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** Counts, forwards (`tell`) and asks (`ask`); logs responses it gets. */
+const ACTOR = `import { defineActor } from "./theater_sdk.ts";
+
+interface State {
+  count: number;
+  log: unknown[];
+}
+
+type Msg =
+  | "inc"
+  | "get"
+  | { op: "tell"; to: string; msg: unknown }
+  | { op: "ask"; to: string; msg: unknown }
+  | { response: unknown };
+
+export default defineActor<State, Msg, unknown>({
+  init: () => ({ count: 0, log: [] }),
+  handle(state, msg, host) {
+    if (msg === "inc") {
+      const count = state.count + 1;
+      return { state: { ...state, count }, reply: count };
+    }
+    if (msg === "get") return { state, reply: state };
+    if (typeof msg === "object" && msg !== null && "response" in msg) {
+      return { state: { ...state, log: [...state.log, msg.response] } };
+    }
+    if (msg.op === "tell") {
+      host.send(msg.to, msg.msg as never);
+      return { state, reply: "sent" };
+    }
+    return { state, reply: host.request(msg.to, msg.msg as never, 5000) };
+  },
+});
+`;
+
+/** Every message of a subject of the chain stream, as text. */
+async function streamMessages(url: string, subject: string) {
+  const nc = await connect({ servers: url.slice("nats://".length) });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const info = await jsm.streams.info("THEATER", {
+      subjects_filter: subject,
+    });
+    const total = info.state.subjects?.[subject] ?? 0;
+    const out: string[] = [];
+    for (let seq = 1; out.length < total; seq++) {
+      const m = await jsm.streams.getMessage("THEATER", { seq }).catch(
+        () => null,
+      );
+      if (m?.subject === subject) out.push(m.string());
+      if (seq > info.state.last_seq) break;
+    }
+    return out;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Builds the actor and writes one manifest per name, all running it. */
+async function relay(dir: string, names: string[]): Promise<string> {
+  assert.equal((await runCli(["new", "relay"], { cwd: dir })).code, 0);
+  const root = join(dir, "relay");
+  await Deno.writeTextFile(join(root, "actor.ts"), ACTOR);
+  await Deno.remove(join(root, "actor_test.ts"));
+  const build = await runCli(["build", root], { flags: BUILD_FLAGS });
+  assert.equal(build.code, 0, build.stderr);
+  for (const name of names) {
+    await Deno.writeTextFile(
+      join(root, `${name}.json`),
+      JSON.stringify({
+        name,
+        component: "./relay.wasm",
+        chain: { fsync: "batch" },
+      }),
+    );
+  }
+  return root;
+}
+
+Deno.test({
+  name:
+    "cluster nodes: three serve processes and a witness; cross-node send and request recorded and linked; kill -9 of a node resumes its actor elsewhere with every acknowledged reply kept; pulled run verifies, replays, cosigned",
+  ignore: !hasNats && Deno.env.get("CI") !== "true",
+  async fn() {
+    await withTempDir(async (dir) => {
+      const nats = await natsServer(join(dir, "js"));
+      const procs: Deno.ChildProcess[] = [];
+      try {
+        const root = await relay(dir, ["ping", "pong", "counter"]);
+        const tokenFile = join(dir, "token");
+        const keygen = await runCli([
+          "keygen",
+          "--out",
+          join(dir, "w1"),
+          "--name",
+          "w1",
+        ]);
+        assert.equal(keygen.code, 0, keygen.stderr);
+        const nodes: Record<string, Awaited<ReturnType<typeof serveProcess>>> =
+          {};
+        for (const name of ["a", "b", "c"]) {
+          nodes[name] = await serveProcess(join(dir, name), tokenFile, [
+            "--nats",
+            nats.url,
+            "--node",
+            name,
+          ]);
+          procs.push(nodes[name].child);
+        }
+        const witness = new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "--quiet",
+            ...NET,
+            MAIN,
+            "witness",
+            "--nats",
+            nats.url,
+            "--key",
+            join(dir, "w1.key"),
+            "--dir",
+            join(dir, "witnessed"),
+            "--follow",
+            "--interval-ms",
+            "1000",
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        procs.push(witness);
+        let said = "";
+        const saying = (async () => {
+          for await (
+            const text of witness.stdout.pipeThrough(new TextDecoderStream())
+          ) said += text;
+        })();
+        const warned = new Response(witness.stderr).text();
+        const token = (await Deno.readTextFile(tokenFile)).trim();
+        const api = async (
+          node: string,
+          path: string,
+          body?: unknown,
+        ): Promise<{ status: number; body: Record<string, unknown> }> => {
+          const res = await fetch(`${nodes[node].url}/api${path}`, {
+            method: body === undefined ? "GET" : "POST",
+            headers: { authorization: `Bearer ${token}` },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          });
+          return { status: res.status, body: await res.json() };
+        };
+        const request = (node: string, actor: string, msg: unknown) =>
+          api(node, `/runs/demo/actors/${actor}/request`, {
+            msg,
+            timeout_ms: 2000,
+          });
+
+        // Placement: by the API, then the least loaded node.
+        const placed: Record<string, unknown> = {};
+        for (
+          const [name, node] of [["ping", "a"], ["pong", "b"], [
+            "counter",
+            undefined,
+          ]]
+        ) {
+          const r = await api("a", "/runs", {
+            manifest: join(root, `${name}.json`),
+            id: "demo",
+            ...(node ? { node } : {}),
+          });
+          assert.equal(r.status, 201, JSON.stringify(r.body));
+          placed[name!] = r.body.node;
+        }
+        assert.deepEqual(placed, { ping: "a", pong: "b", counter: "c" });
+        const cluster = await api("b", "/cluster");
+        assert.deepEqual(
+          (cluster.body.nodes as { name: string }[]).map((n) => n.name),
+          ["a", "b", "c"],
+        );
+        const bad = await api("a", "/runs", {
+          manifest: join(root, "ping.json"),
+          id: "demo2",
+          node: "nowhere",
+        });
+        assert.equal(bad.status, 409);
+        assert.match(
+          String(bad.body.error),
+          /node nowhere is not in the cluster/,
+        );
+
+        // Across nodes: a request from ping (a) to pong (b), a message from
+        // ping to counter (c), and the API of b reaching counter on c.
+        const asked = await request("a", "ping", {
+          op: "ask",
+          to: "pong",
+          msg: "inc",
+        });
+        assert.equal(asked.status, 200, JSON.stringify(asked.body));
+        const rq = asked.body.reply as string;
+        assert.match(rq, /^rq-/);
+        assert.deepEqual(
+          (await request("a", "ping", {
+            op: "tell",
+            to: "counter",
+            msg: "inc",
+          }))
+            .body.reply,
+          "sent",
+        );
+        let log: unknown[] = [];
+        for (let i = 0; i < 50 && log.length === 0; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          log = ((await request("a", "ping", "get")).body.reply as {
+            log: unknown[];
+          }).log;
+        }
+        assert.deepEqual(log, [{ id: rq, from: "pong", reply: 1 }]);
+        const viaB = await request("b", "counter", "inc");
+        assert.deepEqual(viaB.body.reply, 2, JSON.stringify(viaB.body));
+        const nobody = await request("a", "nobody", "inc");
+        assert.equal(nobody.status, 404);
+        assert.match(
+          String(nobody.body.error),
+          /no actor "nobody" of run demo/,
+        );
+
+        // A stream of requests to pong, four at a time, through nodes a and
+        // c; kill -9 node b (which runs pong) with requests in flight, and
+        // go on until pong has answered 40 in all.
+        const acked: { seq: number; reply: number }[] = [];
+        let killed: Promise<unknown> | null = null;
+        const deadline = Date.now() + 30_000;
+        const stream = async (via: string) => {
+          while (acked.length < 40 && Date.now() < deadline) {
+            if (acked.length >= 20 && !killed) {
+              nodes.b.child.kill("SIGKILL");
+              killed = nodes.b.child.status;
+            }
+            const r = await request(via, "pong", "inc").catch(() => null);
+            if (r?.status === 200) {
+              acked.push({
+                seq: r.body.seq as number,
+                reply: r.body.reply as number,
+              });
+            } else {
+              await new Promise((r) => setTimeout(r, 100));
+            }
+          }
+        };
+        await Promise.all(["a", "c", "a", "c"].map(stream));
+        await killed;
+        acked.sort((x, y) => x.seq - y.seq);
+        assert.ok(acked.length >= 40, `pong answered ${acked.length} of 40`);
+        const after = await api("a", "/cluster");
+        const pong = (after.body.placements as { root: string; node: string }[])
+          .find((p) => p.root === "pong")!;
+        assert.ok(["a", "c"].includes(pong.node), JSON.stringify(pong));
+        const b = (after.body.nodes as { name: string; alive: boolean }[])
+          .find((n) => n.name === "b");
+        assert.ok(!b || !b.alive);
+        // pong's replies go on from its last acknowledged state.
+        for (let i = 1; i < acked.length; i++) {
+          assert.ok(acked[i].reply > acked[i - 1].reply, JSON.stringify(acked));
+        }
+
+        // The witness co-signs every chain at its final head.
+        const pulled = join(dir, "pulled");
+        const heads = async () => {
+          await Deno.remove(pulled, { recursive: true }).catch(() => {});
+          const p = await runCli(
+            ["pull", "--nats", nats.url, "demo", pulled],
+            { flags: NET },
+          );
+          assert.equal(p.code, 0, p.stderr);
+          return p;
+        };
+        let verified = null as Awaited<ReturnType<typeof runCli>> | null;
+        for (let i = 0; i < 30; i++) {
+          await heads();
+          verified = await runCli([
+            "verify",
+            pulled,
+            "--cosigned-by",
+            join(dir, "w1.pub"),
+          ]);
+          if (verified.code === 0) break;
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+        if (verified!.code !== 0) {
+          witness.kill("SIGTERM");
+          await saying;
+          await new Deno.Command("cp", { args: ["-r", dir, "/tmp/keep"] })
+            .output();
+          assert.fail(
+            `${verified!.stdout}${
+              verified!.stderr
+            }\nwitness said:\n${said}${await warned}`,
+          );
+        }
+        assert.match(verified!.stdout, /3 cosignatures signed by w1/);
+        await assertVerifiesAndReplays(pulled);
+
+        // Every acknowledged reply is in pong's chain at its seq.
+        const chain = await chainEvents(join(pulled, "pong.jsonl"));
+        for (const { seq, reply } of acked) {
+          assert.equal(chain[seq]?.type, "handle.ok", `seq ${seq}`);
+          assert.equal(chain[seq].data.reply, reply, `seq ${seq}`);
+        }
+        assert.ok(chain.some((e) => e.type === "actor.resume"));
+        // Each stream message is one whole step: a kill between the events
+        // of a step leaves none of them in the stream.
+        const steps = await streamMessages(nats.url, "theater.chain.demo.pong");
+        assert.ok(steps.length < chain.length, `${steps.length} messages`);
+        assert.equal(steps.flatMap((m) => m.split("\n")).length, chain.length);
+        for (const m of steps) {
+          assert.notEqual(JSON.parse(m.split("\n").at(-1)!).type, "message.in");
+        }
+        // Nothing forked: what b wrote and the stream acknowledged is the
+        // prefix the resumed chain goes on from.
+        const local = await chainEvents(
+          join(dir, "b", "runs", "demo", "pong.jsonl"),
+        );
+        const resumed = chain.findIndex((e) => e.type === "actor.resume");
+        assert.ok(local.length >= resumed, "b had written up to the resume");
+        for (let i = 0; i < resumed; i++) {
+          assert.equal(local[i].hash, chain[i].hash, `event ${i}`);
+        }
+        // Linked across nodes: ping's request is pong's message.in link,
+        // pong's response is ping's.
+        const ping = await chainEvents(join(pulled, "ping.jsonl"));
+        const out = ping.find((e) =>
+          e.type === "message.out" && e.data.to === "pong"
+        )!;
+        assert.ok(out, "ping recorded its request to pong");
+        assert.ok(
+          chain.some((e) =>
+            e.type === "message.in" &&
+            (e.data.link as { hash?: string } | null)?.hash === out.hash
+          ),
+          "pong's message.in links to ping's message.out",
+        );
+        const answer = chain.find((e) =>
+          e.type === "message.out" && e.data.to === "ping"
+        )!;
+        assert.ok(
+          ping.some((e) =>
+            e.type === "message.in" &&
+            (e.data.link as { hash?: string } | null)?.hash === answer.hash
+          ),
+          "ping's message.in links to pong's response",
+        );
+      } finally {
+        for (const p of procs) {
+          try {
+            p.kill("SIGKILL");
+          } catch {
+            // Already gone.
+          }
+          await p.status;
+        }
+        await nats.stop();
+      }
+    });
+  },
+});
