@@ -1,4 +1,5 @@
 // Copyright the Theater authors. MIT license.
+import { join } from "node:path";
 import {
   type ChainReport,
   checkChainAgainst,
@@ -11,6 +12,7 @@ import {
   type VerifyError,
   verifyPath,
 } from "../chain/mod.ts";
+import { ALERTS_FILE } from "../cluster/mod.ts";
 import { type Command, err, out, parse, UsageError } from "./_common.ts";
 
 const HELP = `Usage: theater verify [--json] <chain.jsonl | chain-dir>
@@ -42,6 +44,10 @@ Options:
                       <actor>.cosignature by this witness key (theater
                       witness; theater pull copies them) over a tree the
                       chain holds
+
+A run directory pulled from a cluster may hold witness-alerts.ndjson (theater
+pull copies what witnesses reported about the run): each alert is shown, and
+the exit status is 1.
   --proof FILE        a proof file (theater prove); roots and path may be
                       hex or base64
   --old-checkpoint OLD  with a consistency proof: the older signed
@@ -159,6 +165,34 @@ async function verifyAgainstCheckpoint(
 }
 
 /**
+ * What witnesses reported about a pulled run (`theater pull` copies the
+ * alerts into the run directory): printed, and a failure.
+ */
+async function witnessAlerts(dir: string): Promise<number> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(join(dir, ALERTS_FILE));
+  } catch {
+    return 0;
+  }
+  let n = 0;
+  for (const line of text.split("\n")) {
+    if (!line) continue;
+    const a = JSON.parse(line) as Record<string, unknown>;
+    err(
+      `witness ${a.witness}: ${a.actor}${
+        a.seq === null ? "" : `#${a.seq}`
+      }: ${a.reason}`,
+    );
+    n++;
+  }
+  if (n > 0) {
+    err(`${dir}: ${n} witness alert${n === 1 ? "" : "s"} (${ALERTS_FILE})`);
+  }
+  return n;
+}
+
+/**
  * `verify <run dir> --pubkey K`: the directory as usual, then every
  * `<actor>.checkpoint` in it against its chain and the key.
  */
@@ -219,7 +253,7 @@ async function verifyDirCheckpoints(
       options.cosigned ? "cosignature" : "checkpoint"
     }${checked === 1 ? "" : "s"} signed by ${verifier.name}`,
   );
-  return 0;
+  return await witnessAlerts(dir) ? 1 : 0;
 }
 
 /** `theater verify`. */
@@ -279,6 +313,7 @@ export const verifyCommand: Command = {
       out(summary(report));
     }
     if (report.error && !values.json) err(describe(report.error));
-    return report.ok ? 0 : 1;
+    const alerts = "chains" in report ? await witnessAlerts(positionals[0]) : 0;
+    return report.ok && !alerts ? 0 : 1;
   },
 };

@@ -33,6 +33,11 @@ export const WITNESS_STREAM = "THEATER_WITNESS";
 export const COSIGN_PREFIX = "theater.witness";
 /** Where witnesses publish what they found wrong. */
 export const ALERTS_SUBJECT = "theater.alerts";
+/**
+ * The file `pull` writes a run's witness alerts to (one JSON object per
+ * line; not `.jsonl`, which names chains), which `theater verify` shows.
+ */
+export const ALERTS_FILE = "witness-alerts.ndjson";
 
 /** The subject of an actor's chain in a run. */
 export function subjectOf(run: string, actor: string): string {
@@ -356,6 +361,15 @@ export class Cluster {
         await Deno.writeTextFile(`${dir}/${actor}.cosignature`, cosigned);
       }
       actors.push(actor);
+    }
+    const alerts = (await this.alerts()).filter((a) => a.run === run);
+    if (alerts.length > 0) {
+      await Deno.writeTextFile(
+        `${dir}/${ALERTS_FILE}`,
+        alerts.map((a) => JSON.stringify(a) + "\n").join(""),
+      );
+    } else {
+      await Deno.remove(`${dir}/${ALERTS_FILE}`).catch(() => {});
     }
     const os = await new Objm(this.#nc).create(COMPONENT_BUCKET);
     await Deno.mkdir(`${dir}/components`, { recursive: true });

@@ -230,6 +230,15 @@ Deno.test({
         ]);
         assert.equal(notCosigned.code, 1);
         assert.match(notCosigned.stderr, /not co-signed by w1/);
+        // What the witness reported about the run came with it: verify
+        // shows it and fails.
+        const shown = await runCli(["verify", flakyCopy]);
+        assert.equal(shown.code, 1, shown.stdout);
+        assert.match(shown.stderr, /^witness w1: flaky#\d+: diverged: /m);
+        assert.match(
+          shown.stderr,
+          /1 witness alert \(witness-alerts\.ndjson\)/,
+        );
 
         // A forged event, published straight into the stream.
         const chain = (await Deno.readTextFile(
