@@ -21,9 +21,15 @@ import type {
 } from "@nats-io/transport-node";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { ChainEvent, ChainLink, Json } from "../chain/mod.ts";
-import type { RespondTo } from "../runtime/mod.ts";
+import { parseDocument, type RespondTo } from "../runtime/mod.ts";
 import { loadManifest, NODE_NAME, type Remote } from "../supervisor/mod.ts";
-import { type ClusterRoute, RunError, type Runs } from "../server/mod.ts";
+import {
+  ACTOR_ID,
+  type ClusterRoute,
+  RunError,
+  type Runs,
+} from "../server/mod.ts";
+import { z } from "zod";
 import type { Cluster } from "./stream.ts";
 
 /** The bucket of node heartbeats, by node name. */
@@ -74,6 +80,27 @@ type Wire =
   }
   | { kind: "send"; msg: Json }
   | { kind: "request"; msg: Json; timeoutMs: number };
+
+const json = z.custom<Json>(() => true);
+const link = z.strictObject({ actor: z.string(), hash: z.string() }).nullable();
+const WIRE = z.discriminatedUnion("kind", [
+  z.strictObject({
+    kind: z.literal("actor"),
+    msg: json,
+    from: z.string().regex(ACTOR_ID),
+    link,
+    size: z.number().int().nonnegative(),
+    respondTo: z.strictObject({ actor: z.string(), id: z.string() })
+      .optional(),
+    response: z.string().optional(),
+  }),
+  z.strictObject({ kind: z.literal("send"), msg: json }),
+  z.strictObject({
+    kind: z.literal("request"),
+    msg: json,
+    timeoutMs: z.number().int().min(1).max(600_000),
+  }),
+]);
 
 const encoder = new TextEncoder();
 
@@ -284,9 +311,16 @@ export class ClusterNode implements ClusterRoute {
   async #onMessage(run: string, actor: string, m: Msg): Promise<void> {
     let wire: Wire;
     try {
-      wire = m.json<Wire>();
-    } catch {
-      m.respond(encoder.encode(JSON.stringify({ ok: false, error: "bad" })));
+      // Through the document gate (1e400, lone surrogates and integers
+      // past 2^53 are refused, not rounded), then the shape.
+      wire = WIRE.parse(parseDocument(m.string(), "message")) as Wire;
+    } catch (err) {
+      const error = err instanceof z.ZodError
+        ? `message: ${err.issues[0].path.join(".")}: ${err.issues[0].message}`
+        : (err as Error).message;
+      m.respond(
+        encoder.encode(JSON.stringify({ ok: false, status: 400, error })),
+      );
       return;
     }
     let answer: unknown;

@@ -27,7 +27,14 @@ export {
   type SseMessage,
 } from "./live.ts";
 export { openApi } from "./openapi.ts";
-export { type LiveRun, RunError, type RunInfo, Runs } from "./runs.ts";
+export {
+  ACTOR_ID,
+  type LiveRun,
+  RUN_ID,
+  RunError,
+  type RunInfo,
+  Runs,
+} from "./runs.ts";
 export {
   defaultTokenFile,
   ensureToken,

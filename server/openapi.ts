@@ -120,6 +120,11 @@ export function openApi(): Record<string, unknown> {
             properties: {
               manifest: { type: "string", description: "path of the manifest" },
               id: { type: "string", description: "run id (default: its name)" },
+              node: {
+                type: "string",
+                description:
+                  "in a cluster: the node to place the root actor on (default: the manifest's node, else the least loaded)",
+              },
             },
             additionalProperties: false,
           }),
@@ -129,6 +134,13 @@ export function openApi(): Record<string, unknown> {
             "413": error,
             ...errors,
           },
+        },
+      },
+      "/api/cluster": {
+        get: {
+          summary:
+            "this node's name, the cluster's nodes (load, API, alive) and placements",
+          responses: { "200": json("the cluster"), ...errors },
         },
       },
       "/api/runs/{run}": {

@@ -213,6 +213,41 @@ Deno.test({
           /node nowhere is not in the cluster/,
         );
 
+        // Bad input on an actor's subject (anyone on the NATS server can
+        // publish there): refused by the document gate and the shape, and
+        // nothing is recorded.
+        const before = (await chainEvents(
+          join(dir, "a", "runs", "demo", "ping.jsonl"),
+        )).length;
+        const nc = await connect({ servers: nats.url.slice("nats://".length) });
+        try {
+          for (
+            const [body, why] of [
+              ['{"kind":"send","msg":1e400}', /out of range|1e400|finite/i],
+              ["not json", /JSON|token/i],
+              [
+                '{"kind":"actor","msg":1,"from":"timer:t-1","link":null,"size":1}',
+                /from/,
+              ],
+              ['{"kind":"bogus"}', /kind/],
+            ] as const
+          ) {
+            const r = (await nc.request("theater.to.demo.ping", body)).json<
+              { ok: boolean; status: number; error: string }
+            >();
+            assert.equal(r.ok, false, body);
+            assert.equal(r.status, 400, body);
+            assert.match(r.error, why, `${body}: ${r.error}`);
+          }
+        } finally {
+          await nc.close();
+        }
+        assert.equal(
+          (await chainEvents(join(dir, "a", "runs", "demo", "ping.jsonl")))
+            .length,
+          before,
+        );
+
         // Across nodes: a request from ping (a) to pong (b), a message from
         // ping to counter (c), and the API of b reaching counter on c.
         const asked = await request("a", "ping", {
