@@ -18,6 +18,9 @@ import {
   jetstreamManager,
 } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
+
+/** A connection to a NATS server (the official client's). */
+export type { NatsConnection };
 import { type ChainEvent, eventLine, readEvents } from "../chain/mod.ts";
 import type { Replication } from "../supervisor/mod.ts";
 
