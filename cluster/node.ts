@@ -31,6 +31,11 @@ import {
 } from "../server/mod.ts";
 import { z } from "zod";
 import type { Cluster } from "./stream.ts";
+import { connections } from "./_connection.ts";
+
+function connectionOf(cluster: Cluster): NatsConnection {
+  return connections.get(cluster)!;
+}
 
 /** The bucket of node heartbeats, by node name. */
 export const NODES_BUCKET = "theater-nodes";
@@ -155,7 +160,7 @@ export class ClusterNode implements ClusterRoute {
   ) {
     this.name = options.name;
     this.#cluster = cluster;
-    this.#nc = cluster.connection;
+    this.#nc = connectionOf(cluster);
     this.#nodes = buckets.nodes;
     this.#placements = buckets.placements;
     this.#actors = buckets.actors;
@@ -178,7 +183,7 @@ export class ClusterNode implements ClusterRoute {
         } must be 1-64 letters, digits, '_' or '-'`,
       );
     }
-    const kvm = new Kvm(cluster.connection);
+    const kvm = new Kvm(connectionOf(cluster));
     const nodes = await kvm.create(NODES_BUCKET, { history: 1 });
     const placements = await kvm.create(PLACEMENTS_BUCKET, { history: 1 });
     const actors = await kvm.create(ACTORS_BUCKET, { history: 1 });

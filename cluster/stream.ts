@@ -18,9 +18,7 @@ import {
   jetstreamManager,
 } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
-
-/** A connection to a NATS server (the official client's). */
-export type { NatsConnection };
+import { connections } from "./_connection.ts";
 import { type ChainEvent, eventLine, readEvents } from "../chain/mod.ts";
 import type { Replication } from "../supervisor/mod.ts";
 
@@ -93,11 +91,7 @@ export class Cluster {
     this.#nc = nc;
     this.#js = js;
     this.#jsm = jsm;
-  }
-
-  /** The NATS connection (what the nodes of a cluster talk over). */
-  get connection(): NatsConnection {
-    return this.#nc;
+    connections.set(this, nc);
   }
 
   /** The stream sequence of the last event of an actor's chain, or null. */
