@@ -136,6 +136,9 @@ export const serveCommand: Command = {
       );
       return 2;
     }
+    // Before the line that says it listens: a signal sent as soon as a
+    // caller reads that line must stop it cleanly.
+    const stop = stopOnSignals();
     if (created) {
       err(`theater serve: a new token was written to ${tokenFile}: ${token}`);
     }
@@ -144,10 +147,11 @@ export const serveCommand: Command = {
       out(`theater serve: node ${node.name} of the cluster at ${values.nats}`);
     }
     out(`theater serve: inspector at ${server.url}/#token=<token>`);
-    const stop = stopOnSignals();
-    await new Promise((resolve) =>
-      stop.signal.addEventListener("abort", resolve, { once: true })
-    );
+    if (!stop.signal.aborted) {
+      await new Promise((resolve) =>
+        stop.signal.addEventListener("abort", resolve, { once: true })
+      );
+    }
     stop.dispose();
     const signal = stop.signal.reason as string;
     err(`theater serve: ${signal}: stopping every run`);
