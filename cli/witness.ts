@@ -1,7 +1,7 @@
 // Copyright the Theater authors. MIT license.
 import { resolve } from "node:path";
 import { parseSignerKey } from "../chain/mod.ts";
-import { Cluster, type Finding, witnessOnce } from "../cluster/mod.ts";
+import { Cluster, type Finding, Witness } from "../cluster/mod.ts";
 import {
   type Command,
   err,
@@ -16,9 +16,9 @@ import {
 const HELP =
   `Usage: theater witness --nats URL --key KEY --dir DIR [--run RUN]... [--follow]
 
-Follows the runs in NATS JetStream: pulls each into DIR/<run>, verifies every
-chain, replays every actor against its component (from the object store, by
-SHA-256), and co-signs an actor's checkpoint (tree size and Merkle root,
+Follows the runs in NATS JetStream: reads each into DIR/<run>, checks every
+event as it reads it (line, hash, seq, parent), replays every actor against
+its component (from the object store, by SHA-256), and co-signs an actor's checkpoint (tree size and Merkle root,
 signed with KEY) only when its replay reaches the same head. Cosignatures are
 published on theater.witness.<run>.<actor> (theater pull copies them as
 <actor>.cosignature; theater verify DIR --cosigned-by KEY.pub requires them).
@@ -30,8 +30,11 @@ Options:
   --key FILE          the witness's private key (theater keygen)
   --dir DIR           where runs are pulled to
   --run RUN           witness only this run (repeatable; default: every run)
-  --follow            keep witnessing, every --interval-ms (default 5000),
-                      until SIGINT or SIGTERM
+  --follow            keep witnessing until SIGINT or SIGTERM: every
+                      --interval-ms (default 5000) read only what is new in
+                      the stream, and replay and co-sign the actors whose
+                      chains grew; a broken or diverged chain is reported
+                      once and no longer followed
   -h, --help          show this help
 
 Exit status: 0 every actor co-signed (or --follow stopped), 1 something was
@@ -74,12 +77,15 @@ export const witnessCommand: Command = {
     const interval = intFlag("interval-ms", values["interval-ms"]) ?? 5000;
     const cluster = await Cluster.connect(values.nats as string);
     const stop = stopOnSignals();
+    // One witness for every round: each reads only what is new.
+    const witness = new Witness(cluster, {
+      key,
+      dir: resolve(values.dir as string),
+    });
     try {
       let bad = 0;
       do {
-        const findings = await witnessOnce(cluster, {
-          key,
-          dir: resolve(values.dir as string),
+        const findings = await witness.round({
           runs: values.run as string[] | undefined,
           onFinding: (f) => (f.status === "cosigned" ? out : err)(line(f)),
         });

@@ -12,6 +12,7 @@
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
+  type DeliverPolicy,
   jetstream,
   type JetStreamClient,
   type JetStreamManager,
@@ -186,6 +187,51 @@ export class Cluster {
     }
     await messages.close();
     return out;
+  }
+
+  /** How many stream messages each actor of a run has, by actor. */
+  async subjects(run: string): Promise<Map<string, number>> {
+    const prefix = `${SUBJECT_PREFIX}.${run}.`;
+    const info = await this.#jsm.streams.info(STREAM, {
+      subjects_filter: `${prefix}>`,
+    });
+    const out = new Map<string, number>();
+    for (const [subject, n] of Object.entries(info.state.subjects ?? {})) {
+      out.set(actorOf(run, subject), n);
+    }
+    return out;
+  }
+
+  /**
+   * The next `count` messages of an actor's subject after stream sequence
+   * `after`, each with its stream sequence: what a follower has not read.
+   */
+  async messagesAfter(
+    run: string,
+    actor: string,
+    after: number,
+    count: number,
+  ): Promise<{ seq: number; text: string }[]> {
+    const out: { seq: number; text: string }[] = [];
+    if (count <= 0) return out;
+    const consumer = await this.#js.consumers.get(STREAM, {
+      filter_subjects: subjectOf(run, actor),
+      deliver_policy: "by_start_sequence" as DeliverPolicy,
+      opt_start_seq: after + 1,
+    });
+    const messages = await consumer.consume();
+    for await (const m of messages) {
+      out.push({ seq: m.seq, text: m.string() });
+      if (out.length === count) break;
+    }
+    await messages.close();
+    return out;
+  }
+
+  /** A component's bytes from the object store, or null. */
+  async component(sha256: string): Promise<Uint8Array | null> {
+    const os = await new Objm(this.#nc).create(COMPONENT_BUCKET);
+    return await os.getBlob(sha256);
   }
 
   /** The latest cosignature of an actor's chain, or null. */

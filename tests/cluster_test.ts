@@ -6,7 +6,9 @@
 // stream, and by JetStream itself when two copies race.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Cluster } from "../cluster/mod.ts";
+import { generateKeys, parseSignerKey } from "../chain/mod.ts";
+import { Cluster, Witness } from "../cluster/mod.ts";
+import { ActorSystem, loadManifest } from "../supervisor/mod.ts";
 import { startServer } from "../server/mod.ts";
 import { connect } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
@@ -21,6 +23,10 @@ import {
 
 const SUPERVISOR = new URL(
   "../examples/supervisor/manifest.json",
+  import.meta.url,
+).pathname;
+const COUNTER = new URL(
+  "../examples/counter/manifest.json",
   import.meta.url,
 ).pathname;
 const NET = [...THEATER_FLAGS, "--allow-net"];
@@ -338,6 +344,79 @@ Deno.test({
         }
       } finally {
         await server.close();
+        await cluster.close();
+        await nats.stop();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "witness: a witness that follows reads only what is new, co-signs only the chains that grew, and reports a broken chain once",
+  ignore: !hasNats && Deno.env.get("CI") !== "true",
+  async fn() {
+    await withTempDir(async (dir) => {
+      const nats = await natsServer(join(dir, "js"));
+      const cluster = await Cluster.connect(nats.url);
+      try {
+        const key = await parseSignerKey(
+          (await generateKeys("w1")).privateKey,
+        );
+        const manifest = await loadManifest(COUNTER);
+        const run = async (msgs: string[]) => {
+          const system = new ActorSystem({
+            chainDir: join(dir, "local"),
+            fsync: "none",
+            replication: cluster.run("follow"),
+          });
+          await system.start(manifest);
+          for (const m of msgs) await system.send("counter", m);
+          await system.shutdown("test");
+        };
+        await run(["inc", "inc"]);
+        const witness = new Witness(cluster, {
+          key,
+          dir: join(dir, "witness"),
+        });
+        const first = await witness.round();
+        assert.deepEqual(first.map((f) => f.status), ["cosigned"]);
+        const size = (f: { reason: string }) => Number(f.reason.split(" ")[0]);
+        // Nothing new: nothing read, replayed or signed again.
+        assert.deepEqual(await witness.round(), []);
+        // The chain grows (a resumed run): only the new messages are read,
+        // and the copy is the chain, byte for byte.
+        await run(["inc"]);
+        const second = await witness.round();
+        assert.deepEqual(second.map((f) => f.status), ["cosigned"]);
+        assert.ok(size(second[0]) > size(first[0]));
+        assert.equal(
+          await Deno.readTextFile(
+            join(dir, "witness", "follow", "counter.jsonl"),
+          ),
+          await Deno.readTextFile(join(dir, "local", "counter.jsonl")),
+        );
+        // An event forged into the stream: broken at its seq, once.
+        const chain = (await Deno.readTextFile(
+          join(dir, "local", "counter.jsonl"),
+        )).trim().split("\n");
+        const last = JSON.parse(chain.at(-1)!);
+        const nc = await connect({ servers: nats.url.slice("nats://".length) });
+        try {
+          await jetstream(nc).publish(
+            "theater.chain.follow.counter",
+            JSON.stringify({ ...last, seq: last.seq + 1, parent: last.hash }),
+          );
+        } finally {
+          await nc.close();
+        }
+        const third = await witness.round();
+        assert.equal(third.length, 1);
+        assert.equal(third[0].status, "broken");
+        assert.equal(third[0].seq, last.seq + 1);
+        assert.match(third[0].reason, new RegExp(`^line ${last.seq + 2}: `));
+        assert.deepEqual(await witness.round(), []);
+      } finally {
         await cluster.close();
         await nats.stop();
       }
