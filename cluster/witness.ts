@@ -143,7 +143,8 @@ export class Witness {
       f.streamSeq,
       count - f.messages,
     );
-    const file = await Deno.open(path, { append: true, create: true });
+    // What was checked goes to the copy in one write, as far as it is good.
+    const good: string[] = [];
     try {
       for (const m of fresh) {
         // A message is a step: one or more lines.
@@ -167,14 +168,14 @@ export class Witness {
           if (event.type === "actor.start" || event.type === "actor.resume") {
             await this.#component(run, String(event.data.component));
           }
-          await file.write(encoder.encode(text + "\n"));
+          good.push(text, "\n");
           f.head = event;
         }
         f.streamSeq = m.seq;
         f.messages++;
       }
     } finally {
-      file.close();
+      await Deno.writeTextFile(path, good.join(""), { append: true });
     }
     return null;
   }
