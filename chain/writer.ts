@@ -336,9 +336,14 @@ export class ChainWriter {
     });
     if (!copies) return out;
     const replicated: Promise<void>[] = copies;
-    return out.map((p, i) =>
-      Promise.all([p, replicated[i]]).then(([event]) => event)
-    );
+    return out.map((p, i) => {
+      const both = Promise.all([p, replicated[i]]).then(([event]) => event);
+      // A caller may wait for a step's last event only; a refused copy is
+      // sticky (#failed) and said by every later append, so the promises
+      // it does not wait for must not end the process as unhandled.
+      both.catch(() => {});
+      return both;
+    });
   }
 
   #appendLocal(

@@ -197,8 +197,10 @@ export class Runs {
       replication: this.#replication?.(id),
       remote: this.#remote?.(id),
       onEvent: (actor, event) => this.#onEvent(id, actor, event),
-      onRootStopped: (reason) => void this.stop(id, reason),
-      onFatal: (message) => void this.stop(id, message),
+      // A run that cannot stop cleanly (its chains refused) is stopped all
+      // the same; nothing more can be recorded for it here.
+      onRootStopped: (reason) => void this.stop(id, reason).catch(() => {}),
+      onFatal: (message) => void this.stop(id, message).catch(() => {}),
     });
     const run: LiveRun = {
       id,

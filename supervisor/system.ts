@@ -900,6 +900,7 @@ export class ActorSystem {
         this.#executor.setMailboxFull(to, false);
       }
     }).catch((err) => {
+      if (err instanceof ChainWriteError) this.#chainFailed(to, err);
       throw err instanceof NotDelivered
         ? new DeliveryError(`not delivered to ${to}: ${err.message}`)
         : err;
@@ -1045,6 +1046,17 @@ export class ActorSystem {
     } catch (err) {
       return { ok: false, error: (err as Error).message };
     }
+  }
+
+  /**
+   * An actor's chain takes no more events (the disk failed, or the stream
+   * refused this copy: another node writes the actor): nothing it does can
+   * be recorded, so the run cannot go on here. Said once, as fatal.
+   */
+  #chainFailed(id: string, err: ChainWriteError): void {
+    if (this.#failure) return;
+    this.#failure = `${id}: ${err.message}`;
+    this.options.onFatal?.(this.#failure);
   }
 
   /** Starts waiting for the response to a request `from` made. */
@@ -1478,7 +1490,7 @@ export class ActorSystem {
     if (!actor) return;
     for (const child of [...actor.children].reverse()) {
       await this.#stopTree(child, reason);
-      await this.#tell(id, child, "stopped", reason);
+      await this.#tell(id, child, "stopped", reason).catch(unlessChainFailed);
     }
     this.#actors.delete(id);
     for (const timer of actor.timers.values()) clearTimeout(timer);
@@ -1487,11 +1499,12 @@ export class ActorSystem {
     const parent = actor.parent ? this.#actors.get(actor.parent) : undefined;
     if (parent) parent.children = parent.children.filter((c) => c !== id);
     // No new message reaches it from here, but those already in its mailbox
-    // are delivered first: the stop is queued behind them.
-    await actor.recorder.stop(reason);
+    // are delivered first: the stop is queued behind them. A chain that
+    // takes no more events ends without its actor.stop.
+    await actor.recorder.stop(reason).catch(unlessChainFailed);
     this.#executor.unregister(id);
-    await this.#checkpoint(actor, true);
-    await actor.writer.close();
+    await this.#checkpoint(actor, true).catch(unlessChainFailed);
+    await actor.writer.close().catch(unlessChainFailed);
   }
 
   /** Stops one actor (and its children) and tells its parent. */
@@ -1529,6 +1542,11 @@ export class ActorSystem {
     lock?.close();
     this.#lock = null;
   }
+}
+
+/** Rethrows anything but a chain that takes no more events. */
+function unlessChainFailed(err: unknown): void {
+  if (!(err instanceof ChainWriteError)) throw err;
 }
 
 /** A component's bytes, checked to be the ones it was loaded from. */

@@ -323,6 +323,44 @@ Deno.test({
           assert.ok(acked[i].reply > acked[i - 1].reply, JSON.stringify(acked));
         }
 
+        // A zombie: node c stops (SIGSTOP) long enough for its actors to be
+        // resumed elsewhere, then wakes up still believing it runs them.
+        // Its first write is refused by JetStream, and its part stops.
+        nodes.c.child.kill("SIGSTOP");
+        let moved = false;
+        for (let i = 0; i < 100 && !moved; i++) {
+          await new Promise((r) => setTimeout(r, 200));
+          const onA = (await api("a", "/runs/demo")).body.actors as {
+            id: string;
+          }[];
+          moved = onA.some((a) => a.id === "counter");
+        }
+        assert.ok(moved, "counter resumed on a");
+        const counted = await request("a", "counter", "inc");
+        assert.equal(counted.status, 200, JSON.stringify(counted.body));
+        nodes.c.child.kill("SIGCONT");
+        // A client still talking to c reaches the zombie's copy: its step
+        // cannot be recorded, so no reply leaves, and c's part stops.
+        const late = await request("c", "counter", "inc").catch(async (e) => {
+          throw new Error(`${e.message}; c said: ${await nodes.c.stderr}`);
+        });
+        assert.notEqual(late.status, 200, JSON.stringify(late.body));
+        let zombie = "";
+        for (let i = 0; i < 50 && !zombie; i++) {
+          const onC = await api("c", "/runs/demo").catch(async (e) => {
+            throw new Error(`${e.message}; c said: ${await nodes.c.stderr}`);
+          });
+          if (onC.body.status === "stopped") zombie = String(onC.body.reason);
+          else await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.match(
+          zombie,
+          /refused by JetStream.*another writer has this actor/,
+        );
+        // The copy on a goes on, unforked.
+        const after2 = await request("a", "counter", "inc");
+        assert.equal(after2.status, 200, JSON.stringify(after2.body));
+
         // The witness co-signs every chain at its final head.
         const pulled = join(dir, "pulled");
         const heads = async () => {

@@ -423,3 +423,54 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "cluster: a copy of an actor that another node has moved past is refused at its first write; its run stops with the reason and shuts down cleanly",
+  ignore: !hasNats && Deno.env.get("CI") !== "true",
+  async fn() {
+    await withTempDir(async (dir) => {
+      const nats = await natsServer(join(dir, "js"));
+      const cluster = await Cluster.connect(nats.url);
+      try {
+        const manifest = await loadManifest(COUNTER);
+        const fatal: string[] = [];
+        const zombie = new ActorSystem({
+          chainDir: join(dir, "zombie"),
+          fsync: "none",
+          replication: cluster.run("z"),
+          onFatal: (m) => fatal.push(m),
+        });
+        await zombie.start(manifest);
+        // Another node takes the actor over from the stream and goes on.
+        await cluster.pull("z", join(dir, "other"));
+        const other = new ActorSystem({
+          chainDir: join(dir, "other"),
+          fsync: "none",
+          replication: cluster.run("z"),
+        });
+        await other.start(manifest);
+        assert.deepEqual((await other.send("counter", "inc")).reply, {
+          count: 1,
+        });
+        await assert.rejects(
+          () => zombie.send("counter", "inc"),
+          /refused by JetStream \(wrong last sequence.*\): another writer has this actor/,
+        );
+        assert.equal(fatal.length, 1);
+        assert.match(fatal[0], /^counter: .*another writer has this actor/);
+        await zombie.shutdown("test");
+        await other.shutdown("test");
+        // The stream holds one chain: the other node's.
+        await cluster.pull("z", join(dir, "pulled"));
+        assert.equal(
+          await Deno.readTextFile(join(dir, "pulled", "counter.jsonl")),
+          await Deno.readTextFile(join(dir, "other", "counter.jsonl")),
+        );
+      } finally {
+        await cluster.close();
+        await nats.stop();
+      }
+    });
+  },
+});
