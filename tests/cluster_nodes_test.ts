@@ -161,6 +161,27 @@ Deno.test({
           ) said += text;
         })();
         const warned = new Response(witness.stderr).text();
+        // A second node under a live node's name is refused (it waits one
+        // beat period to see the name's heartbeat go on); --node needs a
+        // cluster.
+        const twin = await runCli([
+          "serve",
+          "--listen",
+          "127.0.0.1:0",
+          "--dir",
+          join(dir, "twin"),
+          "--token-file",
+          tokenFile,
+          "--nats",
+          nats.url,
+          "--node",
+          "a",
+        ], { flags: NET, timeoutMs: 30_000 });
+        assert.equal(twin.code, 2, twin.stdout + twin.stderr);
+        assert.match(twin.stderr, /--node a: node a is already in the cluster/);
+        const lone = await runCli(["serve", "--node", "x"], { flags: NET });
+        assert.equal(lone.code, 2);
+        assert.match(lone.stderr, /--node needs --nats URL/);
         const token = (await Deno.readTextFile(tokenFile)).trim();
         const api = async (
           node: string,
