@@ -15,12 +15,12 @@
  * @module
  */
 import { join } from "node:path";
+import { hasNats, NATS, natsServer } from "../tools/nats_server.ts";
 import { connect } from "@nats-io/transport-node";
 import { Cluster, ClusterNode } from "../cluster/mod.ts";
 import { Runs } from "../server/mod.ts";
 import { benchActor } from "./_actor.ts";
 
-const NATS = Deno.env.get("NATS_SERVER") ?? "/usr/sbin/nats-server";
 const ROUNDS = 300;
 
 const ACTOR = `import { defineActor } from "./theater_sdk.ts";
@@ -37,20 +37,12 @@ export default defineActor<number, Msg, unknown>({
 });
 `;
 
-if (!await Deno.stat(NATS).then(() => true, () => false)) {
+if (!hasNats) {
   console.log(`cluster bench: skipped, no ${NATS}`);
 } else {
   const dir = await Deno.makeTempDir({ prefix: "theater_bench_" });
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  const server = new Deno.Command(NATS, {
-    args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  await new Promise((r) => setTimeout(r, 500));
-  const url = `nats://127.0.0.1:${port}`;
+  const server = await natsServer(dir);
+  const url = server.url;
   const actor = await benchActor(ACTOR, {
     name: "ping",
     chain: { fsync: "none" },
@@ -114,8 +106,8 @@ if (!await Deno.stat(NATS).then(() => true, () => false)) {
       local.push(await ask("ping2", "pong2"));
     }
     // The baseline: a bare request/reply between two connections.
-    const nc1 = await connect({ servers: `127.0.0.1:${port}` });
-    const nc2 = await connect({ servers: `127.0.0.1:${port}` });
+    const nc1 = await connect({ servers: url.slice("nats://".length) });
+    const nc2 = await connect({ servers: url.slice("nats://".length) });
     nc2.subscribe("bench.echo", {
       callback: (_e, m) => void m.respond(m.data),
     });
@@ -151,8 +143,7 @@ if (!await Deno.stat(NATS).then(() => true, () => false)) {
       await n.node.close();
       await n.cluster.close();
     }
-    server.kill("SIGTERM");
-    await server.status;
+    await server.stop();
     await Deno.remove(dir, { recursive: true });
   }
 }

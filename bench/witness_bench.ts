@@ -10,38 +10,22 @@
  * @module
  */
 import { join } from "node:path";
+import { hasNats, NATS, natsServer } from "../tools/nats_server.ts";
 import { generateKeys, parseSignerKey } from "../chain/mod.ts";
 import { Cluster, witnessOnce } from "../cluster/mod.ts";
 import { replayChain } from "../runtime/mod.ts";
 import { ActorSystem, loadManifest } from "../supervisor/mod.ts";
 
-const NATS = Deno.env.get("NATS_SERVER") ?? "/usr/sbin/nats-server";
 const COUNTER = new URL("../examples/counter/", import.meta.url).pathname;
 const MESSAGES = 500;
 const ROUNDS = 5;
 
-if (!await Deno.stat(NATS).then(() => true, () => false)) {
+if (!hasNats) {
   console.log(`witness bench: skipped, no ${NATS}`);
 } else {
   const dir = await Deno.makeTempDir({ prefix: "theater_bench_" });
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  const server = new Deno.Command(NATS, {
-    args: [
-      "-js",
-      "-a",
-      "127.0.0.1",
-      "-p",
-      String(port),
-      "-sd",
-      join(dir, "js"),
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  await new Promise((r) => setTimeout(r, 500));
-  const url = `nats://127.0.0.1:${port}`;
+  const server = await natsServer(join(dir, "js"));
+  const url = server.url;
   const cluster = await Cluster.connect(url);
   try {
     const manifest = await loadManifest(join(COUNTER, "manifest.json"));
@@ -87,8 +71,7 @@ if (!await Deno.stat(NATS).then(() => true, () => false)) {
   witness / local replay: ${(witnessMs / replayMs).toFixed(2)}x`);
   } finally {
     await cluster.close();
-    server.kill("SIGTERM");
-    await server.status;
+    await server.stop();
     await Deno.remove(dir, { recursive: true });
   }
 }

@@ -279,36 +279,4 @@ export async function serveProcess(
   return { child, url, stderr, stdout: rest };
 }
 
-/** Where Debian's nats-server is (`$NATS_SERVER` overrides). */
-export const NATS = Deno.env.get("NATS_SERVER") ?? "/usr/sbin/nats-server";
-/** Whether nats-server is installed (CI installs it: .ci/run). */
-export const hasNats = await Deno.stat(NATS).then(() => true, () => false);
-
-/** Starts nats-server with JetStream on a free port; returns its URL. */
-export async function natsServer(dir: string) {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  const child = new Deno.Command(NATS, {
-    args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const url = `nats://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return {
-        url,
-        stop: async () => {
-          child.kill("SIGTERM");
-          await child.status;
-        },
-      };
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  child.kill("SIGKILL");
-  throw new Error("nats-server did not start");
-}
+export { hasNats, NATS, natsServer } from "../tools/nats_server.ts";
