@@ -95,6 +95,30 @@ export function out(line: string): void {
   console.log(line);
 }
 
+/**
+ * Lines for stdout, written together once per turn of the event loop: one
+ * write for the replies a batch of steps released instead of one per line
+ * (`theater run` prints a line per message). `flush` writes what waits.
+ */
+export function batchedOut(): { line(text: string): void; flush(): void } {
+  const waiting: string[] = [];
+  const encoder = new TextEncoder();
+  const flush = () => {
+    if (waiting.length === 0) return;
+    const bytes = encoder.encode(waiting.join("\n") + "\n");
+    waiting.length = 0;
+    for (let at = 0; at < bytes.length;) {
+      at += Deno.stdout.writeSync(bytes.subarray(at));
+    }
+  };
+  return {
+    line(text) {
+      if (waiting.push(text) === 1) setTimeout(flush, 0);
+    },
+    flush,
+  };
+}
+
 /** Writes one line to stderr. */
 export function err(line: string): void {
   console.error(line);

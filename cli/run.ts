@@ -11,6 +11,7 @@ import {
 import { netHosts } from "../runtime/mod.ts";
 import { Cluster } from "../cluster/mod.ts";
 import {
+  batchedOut,
   cacheOption,
   type Command,
   err,
@@ -247,6 +248,8 @@ export const runCommand: Command = {
     }
     Deno.addSignalListener("SIGINT", onInterrupt);
     Deno.addSignalListener("SIGTERM", onInterrupt);
+    // Replies go out once per turn of the event loop, in input order.
+    const print = batchedOut();
     try {
       const init = await system.start(manifest);
       if (!init.ok) {
@@ -292,7 +295,7 @@ export const runCommand: Command = {
           failed = true;
           return () => {
             err(`theater run: ${where}: ${message}`);
-            out(JSON.stringify({ input: where, error: message }));
+            print.line(JSON.stringify({ input: where, error: message }));
           };
         }
         const { to, msg, id } = address(value);
@@ -301,7 +304,7 @@ export const runCommand: Command = {
         try {
           const d = await system.send(target, msg);
           return () =>
-            out(JSON.stringify(
+            print.line(JSON.stringify(
               d.ok
                 ? { actor: target, reply: d.reply, ...echo }
                 : { actor: target, error: d.error, ...echo },
@@ -311,7 +314,7 @@ export const runCommand: Command = {
           failed = true;
           return () => {
             err(`theater run: ${where}: ${e.message}`);
-            out(
+            print.line(
               JSON.stringify({
                 input: where,
                 actor: target,
@@ -352,6 +355,7 @@ export const runCommand: Command = {
         }
         for (const answer of inFlight.splice(0)) (await answer)();
       }
+      print.flush();
       await system.shutdown(
         system.failure
           ? `supervisor gave up`
@@ -367,6 +371,7 @@ export const runCommand: Command = {
       await system.shutdown("error").catch(() => {});
       throw e;
     } finally {
+      print.flush();
       Deno.removeSignalListener("SIGINT", onInterrupt);
       Deno.removeSignalListener("SIGTERM", onInterrupt);
       await cluster?.close();
