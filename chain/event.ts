@@ -268,19 +268,30 @@ export function checkShape(value: unknown): ShapeProblem | null {
       }`,
     };
   }
-  const spec = EVENT_DATA[value.type];
-  const data = value.data;
+  return checkData(value.type as EventType, value.data);
+}
+
+/**
+ * Checks an event's `data` against its type's members (the part of
+ * {@linkcode checkShape} after the envelope): what a writer, which makes
+ * the envelope itself, still needs to check. Returns null when it fits.
+ */
+export function checkData(
+  type: EventType,
+  data: { [key: string]: unknown },
+): ShapeProblem | null {
+  const spec = EVENT_DATA[type];
   for (const [name, kind] of Object.entries(spec)) {
     if (!Object.hasOwn(data, name)) {
       return {
         reason: "bad-field",
-        message: `${value.type}: missing field "data.${name}"`,
+        message: `${type}: missing field "data.${name}"`,
       };
     }
     if (!kindOk(kind, data[name])) {
       return {
         reason: "bad-field",
-        message: `${value.type}: field "data.${name}" must be ${
+        message: `${type}: field "data.${name}" must be ${
           describe(kind)
         }, got ${JSON.stringify(data[name])}`,
       };
@@ -290,7 +301,7 @@ export function checkShape(value: unknown): ShapeProblem | null {
     if (!Object.hasOwn(spec, name)) {
       return {
         reason: "bad-field",
-        message: `${value.type}: unexpected field "data.${name}"`,
+        message: `${type}: unexpected field "data.${name}"`,
       };
     }
   }

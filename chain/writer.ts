@@ -10,7 +10,7 @@ import { openRegularSync } from "./files.ts";
 import { sealLine, sha256Hex } from "./canonical.ts";
 import {
   type ChainEvent,
-  checkShape,
+  checkData,
   type EventType,
   isActorId,
   type Json,
@@ -361,6 +361,22 @@ export class ChainWriter {
     let seq = this.#seq;
     let head = this.#head;
     const sealed = events.map(({ type, data, ts }) => {
+      // The writer makes the envelope (seq, actor, parent, hash) itself:
+      // what it takes from the caller is checked here, the type, the time
+      // and the data's members, before anything is sealed.
+      if (!Object.hasOwn(TYPE_VERSION, type)) {
+        throw new TypeError(
+          `cannot append: unknown event type ${JSON.stringify(type)}`,
+        );
+      }
+      const at = ts ?? this.#clock();
+      if (!Number.isSafeInteger(at) || at < 0) {
+        throw new TypeError(
+          `cannot append ${type}: ts must be a non-negative integer (ms since the Unix epoch), got ${at}`,
+        );
+      }
+      const problem = checkData(type, data);
+      if (problem) throw new TypeError(`cannot append: ${problem.message}`);
       let event: ChainEvent;
       let bytes: Uint8Array;
       try {
@@ -371,7 +387,7 @@ export class ChainWriter {
           seq,
           actor: this.actor,
           parent: head,
-          ts: ts ?? this.#clock(),
+          ts: at,
           type,
           data,
         }));
@@ -380,8 +396,6 @@ export class ChainWriter {
           `cannot append ${type}: ${(err as Error).message}`,
         );
       }
-      const problem = checkShape(event);
-      if (problem) throw new TypeError(`cannot append: ${problem.message}`);
       if (bytes.length - 1 > MAX_LINE_BYTES) {
         throw new TypeError(
           `cannot append: event is ${
