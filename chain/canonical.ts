@@ -13,11 +13,62 @@ import type { ChainEvent, UnsealedEvent } from "./event.ts";
  * carry (NaN, Infinity, lone surrogates, cycles).
  */
 export function canonicalJson(value: unknown): string {
+  // Most documents are already in RFC 8785 order (states the recorder
+  // canonicalised before, messages that passed the document gate): for
+  // them JSON.stringify writes exactly the canonical form, natively.
+  if (inCanonicalOrder(value, 0)) return JSON.stringify(value);
   const text = canonicalize(value);
   if (text === undefined) {
     throw new TypeError("value has no JSON form");
   }
   return text;
+}
+
+/** Surrogates (paired or not): such strings take the library's path. */
+const SURROGATE = /[\ud800-\udfff]/;
+
+/**
+ * Whether JSON.stringify writes `value` in its RFC 8785 form: only plain
+ * objects, arrays, finite numbers, booleans, null and strings without
+ * surrogates, and every object's keys already in the order RFC 8785 sorts
+ * them to (UTF-16 code units, which is how `<` compares strings). Numbers
+ * need nothing more: RFC 8785 writes them as ECMAScript does. Anything else
+ * (a key out of order, an integer-like key, undefined, NaN, a Date) is
+ * left to the general path, which sorts, and throws where it must.
+ */
+function inCanonicalOrder(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+      return !SURROGATE.test(value);
+    case "number":
+      return Number.isFinite(value);
+    case "boolean":
+      return true;
+    case "object": {
+      if (value === null) return true;
+      if (depth > 64) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          if (!inCanonicalOrder(value[i], depth + 1)) return false;
+        }
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      const record = value as Record<string, unknown>;
+      let last: string | null = null;
+      for (const key in record) {
+        if (!Object.hasOwn(record, key)) return false;
+        if (last !== null && !(last < key)) return false;
+        if (SURROGATE.test(key)) return false;
+        if (!inCanonicalOrder(record[key], depth + 1)) return false;
+        last = key;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 const encoder = new TextEncoder();

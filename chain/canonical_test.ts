@@ -1,5 +1,6 @@
 // Copyright the Theater authors. MIT license.
 import assert from "node:assert/strict";
+import canonicalize from "canonicalize";
 import {
   canonicalJson,
   eventLine,
@@ -112,4 +113,64 @@ Deno.test("sealLine writes exactly the RFC 8785 line of the sealed event", () =>
     );
     assert.equal(sealed.hash, sealEvent(event).hash);
   }
+});
+
+Deno.test("canonicalJson's fast path gives what the RFC 8785 library gives, over random documents", () => {
+  const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)];
+  const keys = [
+    "a",
+    "b",
+    "B",
+    "10",
+    "9",
+    "1",
+    "\u00e9",
+    "€",
+    "\ud83d\ude00",
+    "",
+    "a b",
+    "__proto__x",
+  ];
+  const value = (depth: number): unknown => {
+    switch (Math.floor(Math.random() * (depth > 3 ? 4 : 6))) {
+      case 0:
+        return pick([null, true, false]);
+      case 1:
+        return pick([0, -0, -0.5, 1e21, 1e-7, 123456789.125, 2 ** 53, 5e-324]);
+      case 2:
+        return pick([
+          "",
+          "x",
+          "\u00e9\u20ac",
+          "\ud83d\ude00",
+          '\u0000\n"\\',
+          "\u2028",
+        ]);
+      case 3:
+        return (Math.random() - 0.5) * 10 ** Math.floor(Math.random() * 30);
+      case 4:
+        return Array.from(
+          { length: Math.floor(Math.random() * 4) },
+          () => value(depth + 1),
+        );
+      default: {
+        // Keys sometimes sorted (the fast path), sometimes not.
+        const ks = Array.from(
+          { length: Math.floor(Math.random() * 5) },
+          () => pick(keys),
+        );
+        if (Math.random() < 0.5) ks.sort();
+        return Object.fromEntries(ks.map((k) => [k, value(depth + 1)]));
+      }
+    }
+  };
+  for (let i = 0; i < 5000; i++) {
+    const v = value(0);
+    assert.equal(canonicalJson(v), canonicalize(v), JSON.stringify(v));
+  }
+  // What the fast path must leave to the library: it sorts, or refuses.
+  assert.equal(canonicalJson({ b: 1, a: 2 }), '{"a":2,"b":1}');
+  assert.equal(canonicalJson({ "10": 1, "9": 2 }), '{"10":1,"9":2}');
+  assert.throws(() => canonicalJson({ a: "\udc00" }));
+  assert.throws(() => canonicalJson([1, NaN]));
 });
