@@ -16,7 +16,6 @@ import {
   type Command,
   err,
   intFlag,
-  out,
   parse,
   UsageError,
 } from "./_common.ts";
