@@ -25,9 +25,23 @@ async function copyRun(to: string): Promise<void> {
   }
 }
 
-/** Waits until `fn` (run in the page) is true. */
-function until(page: Page, fn: string): Promise<unknown> {
-  return page.waitForFunction(fn, { timeout: 15_000 });
+/**
+ * Waits until `fn` (run in the page) is true; on a timeout, says what the
+ * element `show` held.
+ */
+async function until(
+  page: Page,
+  fn: string,
+  options: { timeout?: number; show?: string } = {},
+): Promise<void> {
+  try {
+    await page.waitForFunction(fn, { timeout: options.timeout ?? 15_000 });
+  } catch (err) {
+    if (!options.show) throw err;
+    const held = await page.$eval(options.show, (e) => e.textContent ?? "")
+      .catch(() => "(not found)");
+    throw new Error(`${(err as Error).message}; ${options.show}: ${held}`);
+  }
 }
 
 Deno.test({
@@ -161,9 +175,12 @@ Deno.test({
         `document.querySelector("#title").textContent === "supervision / supervisor.worker"`,
       );
       await page.click("#replay");
+      // A replay starts a worker and loads the component: slow on a
+      // loaded machine (a full test run once took over 15 s here).
       await until(
         page,
         `/same head|diverges/.test(document.querySelector("#replay-result").textContent)`,
+        { timeout: 60_000, show: "#replay-result" },
       );
       assert.deepEqual(errors, []);
       console.log(`screenshots: ${saved.join(", ")}`);
