@@ -148,7 +148,8 @@ export class ClusterNode implements ClusterRoute {
   #seen = new Map<string, { revision: number; at: number }>();
   #started = performance.now();
   #ticking = false;
-  #takeovers = new Set<Promise<void>>();
+  /** Takeovers under way, one after another. */
+  #takeovers: Promise<void> = Promise.resolve();
   #closed = false;
   #leaving = false;
   #api = "";
@@ -589,9 +590,11 @@ export class ClusterNode implements ClusterRoute {
         } catch {
           continue; // Another node claimed it first.
         }
-        const t = this.#takeOver(p).finally(() => this.#takeovers.delete(t));
-        this.#takeovers.add(t);
-        await t;
+        // One takeover at a time (they pull into the same run folders),
+        // and not in this tick: the beat must go on while chains are
+        // pulled and actors resumed, or the others would think this node
+        // gone too.
+        this.#takeovers = this.#takeovers.then(() => this.#takeOver(p));
       }
     } catch (err) {
       if (!this.#closed) {
@@ -604,6 +607,8 @@ export class ClusterNode implements ClusterRoute {
 
   /** Resumes a gone node's root actor here, from its chains in the stream. */
   async #takeOver(p: Placement): Promise<void> {
+    // Claimed, but this node is leaving: the others take it from here.
+    if (this.#leaving) return;
     this.#options.onNotice?.(
       `node ${p.node} is gone: resuming ${p.root} of run ${p.run} here`,
     );
@@ -645,7 +650,7 @@ export class ClusterNode implements ClusterRoute {
     this.#closed = true;
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#watching?.stop();
-    await Promise.allSettled([...this.#takeovers]);
+    await this.#takeovers;
     for (const s of this.#subs.values()) s.unsubscribe();
     this.#subs.clear();
     this.#control?.unsubscribe();
