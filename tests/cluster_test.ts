@@ -31,6 +31,38 @@ const COUNTER = new URL(
 ).pathname;
 const NET = [...THEATER_FLAGS, "--allow-net"];
 
+/**
+ * A test with a real nats-server and a connected Cluster, both stopped
+ * after it (skipped where nats-server is missing, except in CI).
+ */
+function clusterTest(
+  name: string,
+  fn: (
+    ctx: {
+      dir: string;
+      nats: Awaited<ReturnType<typeof natsServer>>;
+      cluster: Cluster;
+    },
+  ) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    ignore: !hasNats && Deno.env.get("CI") !== "true",
+    async fn() {
+      await withTempDir(async (dir) => {
+        const nats = await natsServer(join(dir, "js"));
+        const cluster = await Cluster.connect(nats.url);
+        try {
+          await fn({ dir, nats, cluster });
+        } finally {
+          await cluster.close();
+          await nats.stop();
+        }
+      });
+    },
+  });
+}
+
 /** `theater run <manifest> --nats URL --run-id RUN` with messages. */
 function runOn(
   url: string,
@@ -351,126 +383,104 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name:
-    "witness: a witness that follows reads only what is new, co-signs only the chains that grew, and reports a broken chain once",
-  ignore: !hasNats && Deno.env.get("CI") !== "true",
-  async fn() {
-    await withTempDir(async (dir) => {
-      const nats = await natsServer(join(dir, "js"));
-      const cluster = await Cluster.connect(nats.url);
-      try {
-        const key = await parseSignerKey(
-          (await generateKeys("w1")).privateKey,
-        );
-        const manifest = await loadManifest(COUNTER);
-        const run = async (msgs: string[]) => {
-          const system = new ActorSystem({
-            chainDir: join(dir, "local"),
-            fsync: "none",
-            replication: cluster.run("follow"),
-          });
-          await system.start(manifest);
-          for (const m of msgs) await system.send("counter", m);
-          await system.shutdown("test");
-        };
-        await run(["inc", "inc"]);
-        const witness = new Witness(cluster, {
-          key,
-          dir: join(dir, "witness"),
-        });
-        const first = await witness.round();
-        assert.deepEqual(first.map((f) => f.status), ["cosigned"]);
-        const size = (f: { reason: string }) => Number(f.reason.split(" ")[0]);
-        // Nothing new: nothing read, replayed or signed again.
-        assert.deepEqual(await witness.round(), []);
-        // The chain grows (a resumed run): only the new messages are read,
-        // and the copy is the chain, byte for byte.
-        await run(["inc"]);
-        const second = await witness.round();
-        assert.deepEqual(second.map((f) => f.status), ["cosigned"]);
-        assert.ok(size(second[0]) > size(first[0]));
-        assert.equal(
-          await Deno.readTextFile(
-            join(dir, "witness", "follow", "counter.jsonl"),
-          ),
-          await Deno.readTextFile(join(dir, "local", "counter.jsonl")),
-        );
-        // An event forged into the stream: broken at its seq, once.
-        const chain = (await Deno.readTextFile(
-          join(dir, "local", "counter.jsonl"),
-        )).trim().split("\n");
-        const last = JSON.parse(chain.at(-1)!);
-        const nc = await connect({ servers: nats.url.slice("nats://".length) });
-        try {
-          await jetstream(nc).publish(
-            "theater.chain.follow.counter",
-            JSON.stringify({ ...last, seq: last.seq + 1, parent: last.hash }),
-          );
-        } finally {
-          await nc.close();
-        }
-        const third = await witness.round();
-        assert.equal(third.length, 1);
-        assert.equal(third[0].status, "broken");
-        assert.equal(third[0].seq, last.seq + 1);
-        assert.match(third[0].reason, new RegExp(`^line ${last.seq + 2}: `));
-        assert.deepEqual(await witness.round(), []);
-      } finally {
-        await cluster.close();
-        await nats.stop();
-      }
+clusterTest(
+  "witness: a witness that follows reads only what is new, co-signs only the chains that grew, and reports a broken chain once",
+  async ({ dir, nats, cluster }) => {
+    const key = await parseSignerKey(
+      (await generateKeys("w1")).privateKey,
+    );
+    const manifest = await loadManifest(COUNTER);
+    const run = async (msgs: string[]) => {
+      const system = new ActorSystem({
+        chainDir: join(dir, "local"),
+        fsync: "none",
+        replication: cluster.run("follow"),
+      });
+      await system.start(manifest);
+      for (const m of msgs) await system.send("counter", m);
+      await system.shutdown("test");
+    };
+    await run(["inc", "inc"]);
+    const witness = new Witness(cluster, {
+      key,
+      dir: join(dir, "witness"),
     });
+    const first = await witness.round();
+    assert.deepEqual(first.map((f) => f.status), ["cosigned"]);
+    const size = (f: { reason: string }) => Number(f.reason.split(" ")[0]);
+    // Nothing new: nothing read, replayed or signed again.
+    assert.deepEqual(await witness.round(), []);
+    // The chain grows (a resumed run): only the new messages are read,
+    // and the copy is the chain, byte for byte.
+    await run(["inc"]);
+    const second = await witness.round();
+    assert.deepEqual(second.map((f) => f.status), ["cosigned"]);
+    assert.ok(size(second[0]) > size(first[0]));
+    assert.equal(
+      await Deno.readTextFile(
+        join(dir, "witness", "follow", "counter.jsonl"),
+      ),
+      await Deno.readTextFile(join(dir, "local", "counter.jsonl")),
+    );
+    // An event forged into the stream: broken at its seq, once.
+    const chain = (await Deno.readTextFile(
+      join(dir, "local", "counter.jsonl"),
+    )).trim().split("\n");
+    const last = JSON.parse(chain.at(-1)!);
+    const nc = await connect({ servers: nats.url.slice("nats://".length) });
+    try {
+      await jetstream(nc).publish(
+        "theater.chain.follow.counter",
+        JSON.stringify({ ...last, seq: last.seq + 1, parent: last.hash }),
+      );
+    } finally {
+      await nc.close();
+    }
+    const third = await witness.round();
+    assert.equal(third.length, 1);
+    assert.equal(third[0].status, "broken");
+    assert.equal(third[0].seq, last.seq + 1);
+    assert.match(third[0].reason, new RegExp(`^line ${last.seq + 2}: `));
+    assert.deepEqual(await witness.round(), []);
   },
-});
+);
 
-Deno.test({
-  name:
-    "cluster: a copy of an actor that another node has moved past is refused at its first write; its run stops with the reason and shuts down cleanly",
-  ignore: !hasNats && Deno.env.get("CI") !== "true",
-  async fn() {
-    await withTempDir(async (dir) => {
-      const nats = await natsServer(join(dir, "js"));
-      const cluster = await Cluster.connect(nats.url);
-      try {
-        const manifest = await loadManifest(COUNTER);
-        const fatal: string[] = [];
-        const zombie = new ActorSystem({
-          chainDir: join(dir, "zombie"),
-          fsync: "none",
-          replication: cluster.run("z"),
-          onFatal: (m) => fatal.push(m),
-        });
-        await zombie.start(manifest);
-        // Another node takes the actor over from the stream and goes on.
-        await cluster.pull("z", join(dir, "other"));
-        const other = new ActorSystem({
-          chainDir: join(dir, "other"),
-          fsync: "none",
-          replication: cluster.run("z"),
-        });
-        await other.start(manifest);
-        assert.deepEqual((await other.send("counter", "inc")).reply, {
-          count: 1,
-        });
-        await assert.rejects(
-          () => zombie.send("counter", "inc"),
-          /refused by JetStream \(wrong last sequence.*\): another writer has this actor/,
-        );
-        assert.equal(fatal.length, 1);
-        assert.match(fatal[0], /^counter: .*another writer has this actor/);
-        await zombie.shutdown("test");
-        await other.shutdown("test");
-        // The stream holds one chain: the other node's.
-        await cluster.pull("z", join(dir, "pulled"));
-        assert.equal(
-          await Deno.readTextFile(join(dir, "pulled", "counter.jsonl")),
-          await Deno.readTextFile(join(dir, "other", "counter.jsonl")),
-        );
-      } finally {
-        await cluster.close();
-        await nats.stop();
-      }
+clusterTest(
+  "cluster: a copy of an actor that another node has moved past is refused at its first write; its run stops with the reason and shuts down cleanly",
+  async ({ dir, cluster }) => {
+    const manifest = await loadManifest(COUNTER);
+    const fatal: string[] = [];
+    const zombie = new ActorSystem({
+      chainDir: join(dir, "zombie"),
+      fsync: "none",
+      replication: cluster.run("z"),
+      onFatal: (m) => fatal.push(m),
     });
+    await zombie.start(manifest);
+    // Another node takes the actor over from the stream and goes on.
+    await cluster.pull("z", join(dir, "other"));
+    const other = new ActorSystem({
+      chainDir: join(dir, "other"),
+      fsync: "none",
+      replication: cluster.run("z"),
+    });
+    await other.start(manifest);
+    assert.deepEqual((await other.send("counter", "inc")).reply, {
+      count: 1,
+    });
+    await assert.rejects(
+      () => zombie.send("counter", "inc"),
+      /refused by JetStream \(wrong last sequence.*\): another writer has this actor/,
+    );
+    assert.equal(fatal.length, 1);
+    assert.match(fatal[0], /^counter: .*another writer has this actor/);
+    await zombie.shutdown("test");
+    await other.shutdown("test");
+    // The stream holds one chain: the other node's.
+    await cluster.pull("z", join(dir, "pulled"));
+    assert.equal(
+      await Deno.readTextFile(join(dir, "pulled", "counter.jsonl")),
+      await Deno.readTextFile(join(dir, "other", "counter.jsonl")),
+    );
   },
-});
+);
