@@ -30,6 +30,7 @@ import {
   type Runs,
 } from "../server/mod.ts";
 import { z } from "zod";
+import { beating, chooseNode } from "./placement.ts";
 import type { Cluster } from "./stream.ts";
 import { connections } from "./_connection.ts";
 
@@ -473,27 +474,13 @@ export class ClusterNode implements ClusterRoute {
     }
     const id = run || manifest.name;
     this.#runs.folder(id);
-    const nodes = (await this.nodes()).filter((n) => n.alive);
-    // A beat may be half a second old: roots placed count at once.
-    const roots = new Map<string, number>();
-    for (const p of await this.placements()) {
-      roots.set(p.node, (roots.get(p.node) ?? 0) + 1);
-    }
-    const load = (n: NodeInfo) => [roots.get(n.name) ?? 0, n.load];
-    const target = node ?? manifest.node ??
-      nodes.sort((a, b) => {
-        const [ra, la] = load(a);
-        const [rb, lb] = load(b);
-        return ra - rb || la - lb || a.name.localeCompare(b.name);
-      })[0]?.name ?? this.name;
-    if (!nodes.some((n) => n.name === target)) {
-      throw new RunError(
-        409,
-        `node ${target} is not in the cluster (live: ${
-          nodes.map((n) => n.name).join(", ") || "none"
-        })`,
-      );
-    }
+    const chosen = chooseNode(
+      (await this.nodes()).filter((n) => n.alive),
+      await this.placements(),
+      { requested: node, manifest: manifest.node },
+    );
+    if ("error" in chosen) throw new RunError(409, chosen.error);
+    const target = chosen.node;
     if (target === this.name) {
       await this.#startHere(id, manifest.path, manifest.name);
       return { node: target, run: id };
@@ -554,14 +541,13 @@ export class ClusterNode implements ClusterRoute {
 
   /** Whether another node's beat moved within the last `deadAfterMs`. */
   #alive(name: string, revision: number | null): boolean {
-    const now = performance.now();
-    const seen = this.#seen.get(name);
-    if (revision === null) return false;
-    if (!seen || seen.revision !== revision) {
-      this.#seen.set(name, { revision, at: now });
-      return true;
-    }
-    return now - seen.at < this.#deadAfter;
+    return beating(
+      this.#seen,
+      name,
+      revision,
+      performance.now(),
+      this.#deadAfter,
+    );
   }
 
   async #tick(): Promise<void> {
