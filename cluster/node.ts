@@ -269,6 +269,9 @@ export class ClusterNode implements ClusterRoute {
         const d = this.#runDirectory(run);
         d.listeners.push(change);
         for (const actor of d.remote) change(actor, true);
+        return () => {
+          d.listeners = d.listeners.filter((l) => l !== change);
+        };
       },
       send: async (to, msg, options) => {
         const wire: Wire = { kind: "actor", msg, ...options };

@@ -140,9 +140,10 @@ export interface Remote {
   ): Promise<{ ok: boolean; error?: string }>;
   /**
    * Calls `change` with every actor of the run that runs on another node,
-   * now and whenever one starts or stops there.
+   * now and whenever one starts or stops there, until the returned
+   * function is called.
    */
-  watch(change: (actor: string, present: boolean) => void): void;
+  watch(change: (actor: string, present: boolean) => void): () => void;
 }
 
 /** A place a run's chains and components are copied to as they grow. */
@@ -422,6 +423,8 @@ export class ActorSystem {
   #store: BlobStore | null = null;
   #gates: Gates | null = null;
   #hmacKey: Uint8Array | null = null;
+  /** Stops hearing of the run's actors on other nodes. */
+  #unwatch: (() => void) | null = null;
 
   /**
    * Makes a run with no actors yet. Without `options.executor`, actors run
@@ -432,9 +435,10 @@ export class ActorSystem {
     this.#ownsExecutor = options.executor === undefined;
     this.#executor = options.executor ?? new WorkerPool();
     this.#chainDir = options.chainDir ?? null;
-    options.remote?.watch((actor, present) =>
-      this.#executor.setRemote(actor, present)
-    );
+    this.#unwatch =
+      options.remote?.watch((actor, present) =>
+        this.#executor.setRemote(actor, present)
+      ) ?? null;
   }
 
   /** Ids of the running actors, in start order. */
@@ -1535,6 +1539,8 @@ export class ActorSystem {
     // Requests still waiting get no response in this run.
     for (const pending of this.#requests.values()) clearTimeout(pending.timer);
     this.#requests.clear();
+    this.#unwatch?.();
+    this.#unwatch = null;
     if (this.#ownsExecutor) this.#executor.close();
     this.#gates?.close();
     this.#gates = null;
