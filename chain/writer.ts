@@ -573,23 +573,19 @@ function readTail(
   closeAfter = false,
 ): ChainEvent | null {
   try {
-    const size = file.statSync().size;
-    if (size === 0) return null;
-    const last = new Uint8Array(1);
-    file.seekSync(size - 1, Deno.SeekMode.Start);
-    file.readSync(last);
-    if (last[0] !== 10) {
+    const line = lastLine(file);
+    if (line === null) return null;
+    if (line === "torn") {
       throw new ChainWriteError(
         `${path}: refusing to append: torn tail (the last line has no newline; was a write interrupted?)`,
       );
     }
-    const line = lineBefore(file, size - 1);
-    if (!line) {
+    if (line === "long") {
       throw new ChainWriteError(
         `${path}: refusing to append: last line is over ${MAX_LINE_BYTES} bytes`,
       );
     }
-    const checked = checkLine(line.bytes);
+    const checked = checkLine(line);
     if ("reason" in checked) {
       throw new ChainWriteError(
         `${path}: refusing to append: last line is invalid: ${checked.message}`,
@@ -604,6 +600,21 @@ function readTail(
   } finally {
     if (closeAfter) file.close();
   }
+}
+
+/**
+ * The bytes of a file's last line, without its newline; null when the file
+ * is empty, `"torn"` when it does not end in a newline, `"long"` when the
+ * line is longer than a line may be.
+ */
+function lastLine(file: Deno.FsFile): Uint8Array | "torn" | "long" | null {
+  const size = file.statSync().size;
+  if (size === 0) return null;
+  const last = new Uint8Array(1);
+  file.seekSync(size - 1, Deno.SeekMode.Start);
+  file.readSync(last);
+  if (last[0] !== 10) return "torn";
+  return lineBefore(file, size - 1)?.bytes ?? "long";
 }
 
 /**
@@ -652,15 +663,9 @@ export function lastEvent(path: string): ChainEvent | null {
     return null;
   }
   try {
-    const size = file.statSync().size;
-    if (size === 0) return null;
-    const last = new Uint8Array(1);
-    file.seekSync(size - 1, Deno.SeekMode.Start);
-    file.readSync(last);
-    if (last[0] !== 10) return null;
-    const line = lineBefore(file, size - 1);
-    if (!line) return null;
-    const checked = checkLine(line.bytes);
+    const line = lastLine(file);
+    if (typeof line === "string" || line === null) return null;
+    const checked = checkLine(line);
     return "reason" in checked ? null : checked.event;
   } catch {
     return null;
