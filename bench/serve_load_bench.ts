@@ -15,8 +15,8 @@
  * @module
  */
 import { join } from "node:path";
+import { serveProcess } from "../tools/serve_process.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const COUNTER = new URL("../examples/counter/manifest.json", import.meta.url)
   .pathname;
 const SUBSCRIBERS = 100;
@@ -24,35 +24,9 @@ const SECONDS = 10;
 
 const dir = await Deno.makeTempDir({ prefix: "theater_bench_" });
 const tokenFile = join(dir, "token");
-const server = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "--quiet",
-    "--allow-read",
-    "--allow-write",
-    "--allow-env",
-    "--allow-net",
-    MAIN,
-    "serve",
-    "--listen",
-    "127.0.0.1:0",
-    "--dir",
-    join(dir, "runs"),
-    "--token-file",
-    tokenFile,
-  ],
-  stdout: "piped",
-  stderr: "null",
-}).spawn();
-const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let banner = "";
-let url = "";
-while (!url) {
-  const { value, done } = await reader.read();
-  if (done) throw new Error(`serve ended: ${banner}`);
-  banner += value;
-  url = /listening on (http:\/\/\S+)/.exec(banner)?.[1] ?? "";
-}
+const serve = await serveProcess(dir, tokenFile, { cache: true });
+const server = serve.child;
+const url = serve.url;
 const token = (await Deno.readTextFile(tokenFile)).trim();
 const headers = { authorization: `Bearer ${token}` };
 

@@ -229,54 +229,5 @@ export async function assertVerifiesAndReplays(dir: string): Promise<void> {
   }
 }
 
-/**
- * Starts `theater serve` (runs under `<dir>/runs`, any free port, more
- * arguments in `args`) and waits for the line with its URL.
- */
-export async function serveProcess(
-  dir: string,
-  tokenFile: string,
-  args: string[] = [],
-) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      ...THEATER_FLAGS,
-      "--allow-net",
-      MAIN,
-      "serve",
-      "--listen",
-      "127.0.0.1:0",
-      "--dir",
-      join(dir, "runs"),
-      "--token-file",
-      tokenFile,
-      "--no-cache",
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  let url = "";
-  while (!url) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error(`serve ended: ${text}`);
-    text += value;
-    url = /listening on (http:\/\/\S+)/.exec(text)?.[1] ?? "";
-  }
-  const stderr = new Response(child.stderr).text();
-  const rest = (async () => {
-    for (;;) {
-      const { value, done } = await lines.read();
-      if (done) return text;
-      text += value;
-    }
-  })();
-  return { child, url, stderr, stdout: rest };
-}
-
+export { serveProcess } from "../tools/serve_process.ts";
 export { hasNats, NATS, natsServer } from "../tools/nats_server.ts";

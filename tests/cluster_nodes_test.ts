@@ -125,12 +125,14 @@ Deno.test({
         const nodes: Record<string, Awaited<ReturnType<typeof serveProcess>>> =
           {};
         for (const name of ["a", "b", "c"]) {
-          nodes[name] = await serveProcess(join(dir, name), tokenFile, [
-            "--nats",
-            nats.url,
-            "--node",
-            name,
-          ]);
+          nodes[name] = await serveProcess(join(dir, name), tokenFile, {
+            args: [
+              "--nats",
+              nats.url,
+              "--node",
+              name,
+            ],
+          });
           procs.push(nodes[name].child);
         }
         const witness = new Deno.Command(Deno.execPath(), {
