@@ -26,8 +26,10 @@ import { loadManifest, NODE_NAME, type Remote } from "../supervisor/mod.ts";
 import {
   ACTOR_ID,
   type ClusterRoute,
+  requestWithin,
   RunError,
   type Runs,
+  sendNow,
 } from "../server/mod.ts";
 import { z } from "zod";
 import { beating, chooseNode } from "./placement.ts";
@@ -340,41 +342,26 @@ export class ClusterNode implements ClusterRoute {
         const { kind: _, msg, ...options } = wire;
         answer = await system.receive(actor, msg, options);
       } else if (wire.kind === "send") {
-        let refused = null as Error | null;
-        system.send(actor, wire.msg).catch((e) => {
-          refused = e;
-        });
-        await null;
+        const refused = await sendNow(system, { to: actor, msg: wire.msg });
         answer = refused
           ? { ok: false, status: 429, error: refused.message }
           : { ok: true };
       } else {
-        answer = await this.#request(system, actor, wire);
+        const r = await requestWithin(system, {
+          to: actor,
+          msg: wire.msg,
+          timeoutMs: wire.timeoutMs,
+        });
+        answer = r === null
+          ? { timeout: true }
+          : r.ok
+          ? r
+          : { ...r, status: 422 };
       }
     } catch (err) {
       answer = { ok: false, status: 404, error: (err as Error).message };
     }
     m.respond(encoder.encode(JSON.stringify(answer)));
-  }
-
-  async #request(
-    system: ReturnType<Runs["live"]>["system"],
-    actor: string,
-    wire: { msg: Json; timeoutMs: number },
-  ): Promise<unknown> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), wire.timeoutMs);
-    });
-    try {
-      const d = await Promise.race([system.send(actor, wire.msg), late]);
-      if (d === null) return { timeout: true };
-      return d.ok
-        ? { ok: true, reply: d.reply, seq: d.event.seq }
-        : { ok: false, status: 422, error: d.error, seq: d.event.seq };
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /** Sends to an actor of a run on whichever node runs it. */

@@ -38,7 +38,7 @@ import {
 import { DeliveryError } from "../supervisor/mod.ts";
 import { type EventHub, parseResume, streamEvents } from "./live.ts";
 import { openApi } from "./openapi.ts";
-import { RunError, type Runs } from "./runs.ts";
+import { requestWithin, RunError, type Runs, sendNow } from "./runs.ts";
 import { sameToken } from "./token.ts";
 
 /** Largest request body, in bytes: a message of the largest document. */
@@ -341,13 +341,10 @@ export function apiApp(
       await options.cluster!.send(c.req.param("run"), actor, b.msg as Json);
       return c.json({ accepted: true }, 202);
     }
-    // A full mailbox refuses at once (its promise is already rejected);
-    // anything else is accepted now, and its reply is in the chain.
-    let refused = null as Error | null;
-    run.system.send(actor, b.msg as never).catch((e) => {
-      refused = e;
+    const refused = await sendNow(run.system, {
+      to: actor,
+      msg: b.msg as Json,
     });
-    await null;
     if (refused) return fail(429, refused.message);
     return c.json({ accepted: true }, 202);
   });
@@ -371,24 +368,17 @@ export function apiApp(
         ? c.json({ ok: true, reply: r.reply, seq: r.seq })
         : c.json({ ok: false, error: r.error, seq: r.seq }, 422);
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), timeout);
+    const r = await requestWithin(run.system, {
+      to: actor,
+      msg: b.msg as Json,
+      timeoutMs: timeout,
     });
-    try {
-      const d = await Promise.race([
-        run.system.send(actor, b.msg as never),
-        late,
-      ]);
-      if (d === null) {
-        return fail(504, `no reply within ${timeout} ms (timeout_ms)`);
-      }
-      return d.ok
-        ? c.json({ ok: true, reply: d.reply, seq: d.event.seq })
-        : c.json({ ok: false, error: d.error, seq: d.event.seq }, 422);
-    } finally {
-      clearTimeout(timer);
+    if (r === null) {
+      return fail(504, `no reply within ${timeout} ms (timeout_ms)`);
     }
+    return r.ok
+      ? c.json({ ok: true, reply: r.reply, seq: r.seq })
+      : c.json({ ok: false, error: r.error, seq: r.seq }, 422);
   });
   app.post("/api/runs/:run/actors/:actor/stop", async (c) => {
     const actor = c.req.param("actor");

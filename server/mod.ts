@@ -30,10 +30,12 @@ export { openApi } from "./openapi.ts";
 export {
   ACTOR_ID,
   type LiveRun,
+  requestWithin,
   RUN_ID,
   RunError,
   type RunInfo,
   Runs,
+  sendNow,
 } from "./runs.ts";
 export {
   defaultTokenFile,

@@ -9,7 +9,7 @@
  * @module
  */
 import { join } from "node:path";
-import { type ChainEvent, lastEvent } from "../chain/mod.ts";
+import { type ChainEvent, type Json, lastEvent } from "../chain/mod.ts";
 import {
   type ActorInfo,
   ActorSystem,
@@ -73,6 +73,50 @@ export class RunError extends Error {
   constructor(status: number, message: string) {
     super(message);
     this.status = status;
+  }
+}
+
+/**
+ * Sends without waiting for the handler: resolves with the refusal when
+ * the actor's mailbox (or the run) refuses at once, null when the message
+ * was accepted (its reply then goes to the chain only).
+ */
+export async function sendNow(
+  system: ActorSystem,
+  message: { to: string; msg: Json },
+): Promise<Error | null> {
+  // A refusal is an already-rejected promise: one microtask shows it.
+  let refused = null as Error | null;
+  system.send(message.to, message.msg).catch((e) => {
+    refused = e;
+  });
+  await null;
+  return refused;
+}
+
+/**
+ * Sends and waits for the handler's outcome, at most `timeoutMs`: the
+ * reply or the error, with the seq of the event that records it; null
+ * when none came in time (the step still goes to the chain when it ends).
+ */
+export async function requestWithin(
+  system: ActorSystem,
+  request: { to: string; msg: Json; timeoutMs: number },
+): Promise<
+  { ok: boolean; reply?: Json; error?: string; seq: number } | null
+> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), request.timeoutMs);
+  });
+  try {
+    const d = await Promise.race([system.send(request.to, request.msg), late]);
+    if (d === null) return null;
+    return d.ok
+      ? { ok: true, reply: d.reply, seq: d.event.seq }
+      : { ok: false, error: d.error ?? undefined, seq: d.event.seq };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
