@@ -15,8 +15,14 @@ import type { ChainEvent, UnsealedEvent } from "./event.ts";
 export function canonicalJson(value: unknown): string {
   // Most documents are already in RFC 8785 order (states the recorder
   // canonicalised before, messages that passed the document gate): for
-  // them JSON.stringify writes exactly the canonical form, natively.
-  if (inCanonicalOrder(value, 0)) return JSON.stringify(value);
+  // them JSON.stringify writes exactly the canonical form, natively. A
+  // lone surrogate, which has no canonical form, comes out of it escaped:
+  // one look at the text finds it (or, rarely, an escaped backslash before
+  // "ud8", which only sends the value the general way).
+  if (inCanonicalOrder(value, 0)) {
+    const text = JSON.stringify(value);
+    if (!LONE_SURROGATE.test(text)) return text;
+  }
   const text = canonicalize(value);
   if (text === undefined) {
     throw new TypeError("value has no JSON form");
@@ -24,26 +30,26 @@ export function canonicalJson(value: unknown): string {
   return text;
 }
 
-/** Surrogates (paired or not): such strings take the library's path. */
-const SURROGATE = /[\ud800-\udfff]/;
+/** How JSON.stringify writes a lone surrogate. */
+const LONE_SURROGATE = /\\u[dD][89a-fA-F]/;
 
 /**
- * Whether JSON.stringify writes `value` in its RFC 8785 form: only plain
- * objects, arrays, finite numbers, booleans, null and strings without
- * surrogates, and every object's keys already in the order RFC 8785 sorts
+ * Whether JSON.stringify writes `value` in its RFC 8785 form, but for lone
+ * surrogates: only plain objects, arrays, finite numbers, booleans, null
+ * and strings, and every object's keys already in the order RFC 8785 sorts
  * them to (UTF-16 code units, which is how `<` compares strings). Numbers
- * need nothing more: RFC 8785 writes them as ECMAScript does. Anything else
- * (a key out of order, an integer-like key, undefined, NaN, a Date) is
- * left to the general path, which sorts, and throws where it must.
+ * and strings need nothing more: RFC 8785 writes them as ECMAScript does.
+ * Anything else (a key out of order, an integer-like key, undefined, NaN,
+ * a Date) is left to the general path, which sorts, and throws where it
+ * must.
  */
 function inCanonicalOrder(value: unknown, depth: number): boolean {
   switch (typeof value) {
     case "string":
-      return !SURROGATE.test(value);
-    case "number":
-      return Number.isFinite(value);
     case "boolean":
       return true;
+    case "number":
+      return Number.isFinite(value);
     case "object": {
       if (value === null) return true;
       if (depth > 64) return false;
@@ -60,7 +66,6 @@ function inCanonicalOrder(value: unknown, depth: number): boolean {
       for (const key in record) {
         if (!Object.hasOwn(record, key)) return false;
         if (last !== null && !(last < key)) return false;
-        if (SURROGATE.test(key)) return false;
         if (!inCanonicalOrder(record[key], depth + 1)) return false;
         last = key;
       }

@@ -172,5 +172,13 @@ Deno.test("canonicalJson's fast path gives what the RFC 8785 library gives, over
   assert.equal(canonicalJson({ b: 1, a: 2 }), '{"a":2,"b":1}');
   assert.equal(canonicalJson({ "10": 1, "9": 2 }), '{"10":1,"9":2}');
   assert.throws(() => canonicalJson({ a: "\udc00" }));
+  assert.throws(() => canonicalJson({ "\ud800": 1 }));
+  assert.throws(() => canonicalJson(["x\ud83d"]));
+  // Text that only looks like an escaped surrogate, and a paired one.
+  assert.equal(canonicalJson(["\\ud800"]), '["\\\\ud800"]');
+  assert.equal(
+    canonicalJson({ "\ud83d\ude00": "\ud83d\ude00" }),
+    canonicalize({ "\ud83d\ude00": "\ud83d\ude00" }),
+  );
   assert.throws(() => canonicalJson([1, NaN]));
 });

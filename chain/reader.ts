@@ -5,7 +5,8 @@
  * @module
  */
 import { readLines } from "./_lines.ts";
-import type { ChainEvent } from "./event.ts";
+import { openRegularSync } from "./files.ts";
+import { type ChainEvent, checkShape } from "./event.ts";
 import {
   ChainReadError,
   checkLine,
@@ -77,4 +78,53 @@ export async function* readEvents(path: string): AsyncGenerator<ChainEvent> {
   } finally {
     file.close();
   }
+}
+
+/** An event read by {@linkcode readUnproven}, with its line's bytes. */
+export interface UnprovenLine {
+  /** The event the line holds, shape checked. */
+  event: ChainEvent;
+  /** The line's bytes, without its `\n`. */
+  bytes: Uint8Array;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Reads a whole chain of at most `maxEvents` events, each line parsed and
+ * shape checked but not its hash, links or canonical form: for a caller
+ * that proves every line another way (replay seals each event again and
+ * compares the bytes). Null when the file cannot be read, holds more
+ * events or has a line that is not an event: `verifyChain` says why.
+ */
+export async function readUnproven(
+  path: string,
+  options: { maxEvents: number },
+): Promise<UnprovenLine[] | null> {
+  let file: Deno.FsFile;
+  try {
+    file = openRegularSync(path).file;
+  } catch {
+    return null;
+  }
+  const lines: UnprovenLine[] = [];
+  try {
+    for await (const batch of readLines(file)) {
+      if (lines.length + batch.length > options.maxEvents) return null;
+      for (const raw of batch) {
+        if (raw.tooLong || !raw.terminated) return null;
+        let value: unknown;
+        try {
+          value = JSON.parse(utf8.decode(raw.bytes));
+        } catch {
+          return null;
+        }
+        if (checkShape(value)) return null;
+        lines.push({ event: value as ChainEvent, bytes: raw.bytes });
+      }
+    }
+  } finally {
+    file.close();
+  }
+  return lines;
 }

@@ -50,8 +50,11 @@ export interface OpenChainOptions {
   check?: "tail" | "full";
   /** Source of `ts` for events appended without one. */
   clock?: () => number;
-  /** Called with each event once it is durable per the policy, in order. */
-  onAppend?: (event: ChainEvent) => void;
+  /**
+   * Called with each event once it is durable per the policy, in order,
+   * with its line as written (`\n` included).
+   */
+  onAppend?: (event: ChainEvent, line: Uint8Array) => void;
   /**
    * Under `batch`, the group whose commit rounds sync this chain; writers
    * that share one are synced together (default: a group of its own).
@@ -123,16 +126,17 @@ export class ChainWriter {
   readonly actor: string;
   /** When appended events are flushed to disk. */
   readonly fsync: FsyncPolicy;
-  #file: Deno.FsFile;
+  /** Null for a chain kept in memory only ({@linkcode ChainWriter.inMemory}). */
+  #file: Deno.FsFile | null;
   #clock: () => number;
-  #onAppend?: (event: ChainEvent) => void;
+  #onAppend?: (event: ChainEvent, line: Uint8Array) => void;
   #seq: number;
   #head: string | null;
   #bytes: number;
   #queue: Pending[] = [];
   #pumping: Promise<void> | null = null;
   /** Written, waiting for an fdatasync (`batch`). */
-  #synced: Omit<Pending, "bytes">[] = [];
+  #synced: Pending[] = [];
   #requested = false;
   #lastSync: Promise<unknown> = Promise.resolve();
   #group: CommitGroup;
@@ -142,13 +146,13 @@ export class ChainWriter {
 
   private constructor(
     path: string,
-    file: Deno.FsFile,
+    file: Deno.FsFile | null,
     options:
       & Required<
         Omit<OpenChainOptions, "check" | "onAppend" | "group" | "replicate">
       >
       & {
-        onAppend?: (event: ChainEvent) => void;
+        onAppend?: OpenChainOptions["onAppend"];
         group?: CommitGroup;
         replicate?: OpenChainOptions["replicate"];
       },
@@ -164,7 +168,28 @@ export class ChainWriter {
     this.#replicate = options.replicate;
     this.#seq = tail ? tail.seq + 1 : 0;
     this.#head = tail?.hash ?? null;
-    this.#bytes = file.statSync().size;
+    this.#bytes = file?.statSync().size ?? 0;
+  }
+
+  /**
+   * A new, empty chain that is written nowhere: each event is sealed,
+   * checked and handed to `onAppend` as it is appended. What replay uses
+   * to compare what it computes with the record.
+   */
+  static inMemory(
+    options: Pick<OpenChainOptions, "actor" | "clock" | "onAppend">,
+  ): ChainWriter {
+    if (!isActorId(options.actor)) {
+      throw new ChainWriteError(
+        `invalid actor id ${JSON.stringify(options.actor)}`,
+      );
+    }
+    return new ChainWriter("(memory)", null, {
+      actor: options.actor,
+      fsync: "none",
+      clock: options.clock ?? Date.now,
+      onAppend: options.onAppend,
+    }, null);
   }
 
   /**
@@ -414,7 +439,9 @@ export class ChainWriter {
       // per event; under `batch` only the fsync is waited for, and one
       // covers everything written before it started.
       try {
-        writeAllSync(this.#file, concatBytes(sealed.map((e) => e.bytes)));
+        if (this.#file) {
+          writeAllSync(this.#file, concatBytes(sealed.map((e) => e.bytes)));
+        }
       } catch (err) {
         this.#failed = wrap(this.path, err);
         const failed = this.#failed;
@@ -426,12 +453,12 @@ export class ChainWriter {
         this.#head = last.event.hash;
       }
       if (this.fsync === "none") {
-        for (const { event } of sealed) this.#onAppend?.(event);
+        for (const { event, bytes } of sealed) this.#onAppend?.(event, bytes);
         return sealed.map(({ event }) => Promise.resolve(event));
       }
-      const promises = sealed.map(({ event }) =>
+      const promises = sealed.map(({ event, bytes }) =>
         new Promise<ChainEvent>((resolve, reject) => {
-          this.#synced.push({ event, resolve, reject });
+          this.#synced.push({ event, bytes, resolve, reject });
         })
       );
       this.#lastSync = Promise.allSettled(promises);
@@ -466,7 +493,7 @@ export class ChainWriter {
       await this.flush();
     } finally {
       this.#closed = true;
-      this.#file.close();
+      this.#file?.close();
     }
   }
 
@@ -476,7 +503,7 @@ export class ChainWriter {
     const group = this.#synced.splice(0);
     try {
       if (this.#failed) throw this.#failed;
-      await this.#file.syncData();
+      await this.#file!.syncData();
     } catch (err) {
       this.#failed ??= wrap(this.path, err);
       for (const p of [...group, ...this.#synced.splice(0)]) {
@@ -485,7 +512,7 @@ export class ChainWriter {
       return;
     }
     for (const p of group) {
-      this.#onAppend?.(p.event);
+      this.#onAppend?.(p.event, p.bytes);
       p.resolve(p.event);
     }
   };
@@ -502,8 +529,8 @@ export class ChainWriter {
         ? this.#queue.splice(0, 1)
         : this.#queue.splice(0);
       try {
-        await writeAll(this.#file, concatBytes(group.map((p) => p.bytes)));
-        if (this.fsync !== "none") await this.#file.syncData();
+        await writeAll(this.#file!, concatBytes(group.map((p) => p.bytes)));
+        if (this.fsync !== "none") await this.#file!.syncData();
       } catch (err) {
         this.#failed = wrap(this.path, err);
         for (const p of [...group, ...this.#queue.splice(0)]) {
@@ -514,7 +541,7 @@ export class ChainWriter {
       }
       for (const p of group) {
         // Only what is on disk (per the policy) is reported as appended.
-        this.#onAppend?.(p.event);
+        this.#onAppend?.(p.event, p.bytes);
         p.resolve(p.event);
       }
     }

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { verifyChain } from "./verify.ts";
+import { concatBytes } from "./bytes.ts";
 import { writeFileAtomicSync } from "./files.ts";
 import {
   ChainWriteError,
@@ -194,4 +195,38 @@ Deno.test("writeFileAtomicSync: the whole file or the old one, with its mode", a
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("inMemory: seals the very lines a file writer writes, and writes none", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "a.jsonl");
+    const clock = () => 1000;
+    const file = await ChainWriter.open(path, {
+      actor: "a",
+      fsync: "none",
+      clock,
+    });
+    const lines: Uint8Array[] = [];
+    const memory = ChainWriter.inMemory({
+      actor: "a",
+      clock,
+      onAppend: (_event, line) => lines.push(line),
+    });
+    for (const writer of [file, memory]) {
+      await writer.appendAll([
+        { type: "message.in", data: { from: "x", msg: "hi", link: null } },
+        { type: "actor.stop", data: stop },
+      ]);
+      await writer.close();
+    }
+    assert.equal(
+      new TextDecoder().decode(concatBytes(lines)),
+      await Deno.readTextFile(path),
+    );
+    assert.equal(memory.bytes, (await Deno.stat(path)).size);
+    assert.throws(
+      () => ChainWriter.inMemory({ actor: "../x" }),
+      ChainWriteError,
+    );
+  });
 });

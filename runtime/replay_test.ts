@@ -1,7 +1,13 @@
 // Copyright the Theater authors. MIT license.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readEvents, verifyChain } from "../chain/mod.ts";
+import {
+  type ChainEvent,
+  eventLine,
+  readEvents,
+  sealEvent,
+  verifyChain,
+} from "../chain/mod.ts";
 import { loadManifest } from "../supervisor/manifest.ts";
 import { ActorSystem } from "../supervisor/system.ts";
 import { buildWatComponent } from "./build_wat.ts";
@@ -132,5 +138,70 @@ Deno.test("replay runs calls ahead in batches across a resume, to the same head"
     } finally {
       pool.close();
     }
+  });
+});
+
+Deno.test("replay proves each line by writing it again: an altered record is refused as such", async () => {
+  await withTempDir(async (dir) => {
+    const chain = await recordCounter(dir);
+    const lines = (await Deno.readTextFile(chain)).trimEnd().split("\n");
+    const events = lines.map((l) => JSON.parse(l) as ChainEvent);
+    /** Events sealed again from `from` on, each to the one before. */
+    const reseal = (list: ChainEvent[], from: number): string[] => {
+      const out = list.slice(0, from).map((e) => eventLine(e));
+      let parent = from > 0 ? list[from - 1].hash : null;
+      for (const { hash: _, ...e } of list.slice(from)) {
+        const sealed = sealEvent({ ...e, parent });
+        out.push(eventLine(sealed));
+        parent = sealed.hash;
+      }
+      return out;
+    };
+    const at = events.findIndex((e) => e.type === "message.in");
+    const altered = structuredClone(events);
+    altered[at].data.msg = "get";
+    const refused: [string, string[], RegExp][] = [
+      ["hash recomputed, next link not", [
+        ...lines.slice(0, at),
+        eventLine(sealEvent({ ...altered[at], hash: undefined } as never)),
+        ...lines.slice(at + 1),
+      ], /broken|parent/],
+      ["a line not in canonical form", [
+        ...lines.slice(0, at),
+        lines[at].replace('"data":', '"data": '),
+        ...lines.slice(at + 1),
+      ], /canonical/],
+      ["the first line removed", lines.slice(1), /seq|start|parent/],
+      ["a line removed", [...lines.slice(0, at), ...lines.slice(at + 1)], /.+/],
+    ];
+    for (const [what, text, why] of refused) {
+      await Deno.writeTextFile(chain, text.join("\n") + "\n");
+      await assert.rejects(
+        replayChain(chain, { search: [COUNTER] }),
+        (e) =>
+          e instanceof ReplayError && e.reason === "not-intact" &&
+          why.test(e.message),
+        what,
+      );
+    }
+    // A torn last line, and a record altered whose component is gone too:
+    // still refused as not intact, first.
+    await Deno.writeTextFile(chain, lines.join("\n"));
+    await assert.rejects(
+      replayChain(chain, { search: [COUNTER] }),
+      (e) => e instanceof ReplayError && /truncated/.test(e.message),
+    );
+    await Deno.writeTextFile(chain, lines.slice(1).join("\n") + "\n");
+    await assert.rejects(
+      replayChain(chain, { component: join(dir, "no-such.wasm") }),
+      (e) => e instanceof ReplayError && e.reason === "not-intact",
+    );
+    // Sealed again from the altered event on, the record verifies: what
+    // replay then finds is a divergence, at that event's step.
+    await Deno.writeTextFile(chain, reseal(altered, at).join("\n") + "\n");
+    assert.equal((await verifyChain(chain)).ok, true);
+    const report = await replayChain(chain, { search: [COUNTER] });
+    assert.equal(report.ok, false);
+    assert.ok(report.divergence!.seq > at, JSON.stringify(report.divergence));
   });
 });
