@@ -29,12 +29,16 @@ const manifest = (name: string, component: string) =>
     path: join(dir, `${name}.json`),
   });
 
-// 1,000 actors in one system: spawn rate and memory per idle actor.
+// 1,000 actors in one system: spawn rate and memory per idle actor; then
+// 2,000 more started together, against the floor the file system sets:
+// creating as many empty files in a fresh directory beside the chains
+// (THEATER_BENCH_CHAINS puts them on another file system, tmpfs say).
 {
+  const chains = Deno.env.get("THEATER_BENCH_CHAINS") ?? dir;
   const pool = new WorkerPool({ size: 2 });
   const system = new ActorSystem({
     executor: pool,
-    chainDir: join(dir, "many"),
+    chainDir: join(chains, "many"),
   });
   const echo = manifest("echo", "./echo.wasm");
   await system.start(echo, { id: "warm" });
@@ -49,13 +53,33 @@ const manifest = (name: string, component: string) =>
   gc();
   const after = Deno.memoryUsage();
   console.log(
-    `spawn: 1,000 actors in ${seconds.toFixed(2)} s = ${
+    `spawn: 1,000 actors one after another in ${seconds.toFixed(2)} s = ${
       (1000 / seconds).toFixed(0)
     } actors/s; per idle actor: ${
       ((after.rss - before.rss) / 1000 / 1024).toFixed(1)
     } KiB process RSS (host and 2 workers; noisy), ${
       ((after.heapUsed - before.heapUsed) / 1000 / 1024).toFixed(1)
     } KiB host heap`,
+  );
+  const floorDir = join(chains, "floor");
+  Deno.mkdirSync(floorDir);
+  let at = performance.now();
+  for (let i = 0; i < 2000; i++) {
+    Deno.openSync(join(floorDir, `f${i}.jsonl`), { create: true, append: true })
+      .close();
+  }
+  const floor = 2000 / ((performance.now() - at) / 1000);
+  at = performance.now();
+  await Promise.all(
+    Array.from({ length: 2000 }, (_, i) => system.start(echo, { id: `t${i}` })),
+  );
+  const together = 2000 / ((performance.now() - at) / 1000);
+  console.log(
+    `spawn: 2,000 actors started together: ${
+      together.toFixed(0)
+    } actors/s; creating 2,000 empty files there: ${
+      floor.toFixed(0)
+    } files/s; spawn / file creation = ${(together / floor).toFixed(2)}x`,
   );
   await system.shutdown("bench");
   pool.close();

@@ -719,10 +719,10 @@ export class ActorSystem {
     });
     const executable = executorComponent(component, manifest.limits);
     this.#chainDir ??= manifest.chainDir;
-    await ensureDir(this.#chainDir);
-    this.#lock ??= lockRunDir(
-      this.#chainDir,
-      join(this.#chainDir, `${id}.jsonl`),
+    // Once per run, not per actor: a spawn makes no thread-pool round trip.
+    const dir = this.#chainDir;
+    this.#lock ??= ensureDir(dir).then(() =>
+      lockRunDir(dir, join(dir, `${id}.jsonl`))
     );
     await this.#lock;
     await this.#keep(component);
