@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import { sha256Hex } from "./canonical.ts";
-import type { ChainEvent, Json } from "./event.ts";
+import { type ChainEvent, hostCallsOf, type Json } from "./event.ts";
 
 /** The store's folder inside a run directory. */
 export const STORE_DIR = "store";
@@ -28,7 +28,7 @@ export interface BlobReference {
   sha256: string;
   /** Its size in bytes, as recorded. */
   size: number;
-  /** The seq of the `host.call` event that names it. */
+  /** The seq of the `host.call` or `host.calls` event that names it. */
   seq: number;
 }
 
@@ -37,28 +37,28 @@ export interface BlobReference {
  * `store.get` that found its blob.
  */
 export function blobsOf(event: ChainEvent): BlobReference[] {
-  if (event.type !== "host.call") return [];
-  const data = event.data as Record<string, Json>;
-  if (data.interface !== STORE_INTERFACE) return [];
-  if (data.function === "put") {
-    const arg = (data.args as Json[])?.[0] as Record<string, Json> | null;
-    const result = data.result as Record<string, Json> | null;
-    if (!result || typeof result !== "object" || !("ok" in result)) return [];
-    return [{
-      sha256: String(arg?.sha256),
-      size: Number(arg?.size),
-      seq: event.seq,
-    }];
+  const refs: BlobReference[] = [];
+  for (const data of hostCallsOf(event)) {
+    if (data.interface !== STORE_INTERFACE) continue;
+    if (data.function === "put") {
+      const arg = data.args?.[0] as Record<string, Json> | null;
+      const result = data.result as Record<string, Json> | null;
+      if (!result || typeof result !== "object" || !("ok" in result)) continue;
+      refs.push({
+        sha256: String(arg?.sha256),
+        size: Number(arg?.size),
+        seq: event.seq,
+      });
+    } else if (data.function === "get" && data.result !== null) {
+      const result = data.result as Record<string, Json>;
+      refs.push({
+        sha256: String(data.args[0]),
+        size: Number(result.size),
+        seq: event.seq,
+      });
+    }
   }
-  if (data.function === "get" && data.result !== null) {
-    const result = data.result as Record<string, Json>;
-    return [{
-      sha256: String((data.args as Json[])[0]),
-      size: Number(result.size),
-      seq: event.seq,
-    }];
-  }
-  return [];
+  return refs;
 }
 
 /** Why a referenced blob is not good in `store`, or null when it is. */

@@ -8,12 +8,13 @@
 /**
  * The newest chain format version this code writes and reads. Version 2
  * added `actor.resume`, version 3 `handle.patch` (a new state as a JSON
- * Patch from the one before); every other event is written and read
+ * Patch from the one before), version 4 `host.calls` (a run of host calls
+ * to one interface in one event); every other event is written and read
  * exactly as in version 1. An event's `v` is the version that
  * introduced its type ({@linkcode TYPE_VERSION}), so a chain without
  * resumes is a version-1 chain byte for byte.
  */
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 
 /** Longest line, in bytes without its `\n`, that a chain may hold. */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -38,7 +39,7 @@ export type ChainLink = {
 /** One line of a chain file. */
 export interface ChainEvent {
   /** The format version that introduced the event's type. */
-  v: 1 | 2 | 3;
+  v: 1 | 2 | 3 | 4;
   /** Position in the chain: `0` on line 1, then one more per line. */
   seq: number;
   /** The actor whose chain this is; the same on every line. */
@@ -67,7 +68,8 @@ export type FieldKind =
   | "hash"
   | "link|null"
   | "string|null"
-  | "cut|null";
+  | "cut|null"
+  | "calls";
 
 /**
  * The `data` members each event type must have, and their kinds. An event's
@@ -90,6 +92,7 @@ export const EVENT_DATA: Readonly<
     args: "array",
     result: "json",
   },
+  "host.calls": { interface: "string", calls: "calls" },
   "handle.ok": { state: "json", reply: "json" },
   "handle.patch": { patch: "array", reply: "json", state_hash: "hash" },
   "handle.error": { phase: "string", error: "string" },
@@ -105,11 +108,12 @@ export const EVENT_DATA: Readonly<
 };
 
 /** The format version that introduced each event type: its events' `v`. */
-export const TYPE_VERSION: Readonly<Record<EventType, 1 | 2 | 3>> = {
+export const TYPE_VERSION: Readonly<Record<EventType, 1 | 2 | 3 | 4>> = {
   "actor.start": 1,
   "actor.init": 1,
   "message.in": 1,
   "host.call": 1,
+  "host.calls": 4,
   "handle.ok": 1,
   "handle.patch": 3,
   "handle.error": 1,
@@ -119,12 +123,13 @@ export const TYPE_VERSION: Readonly<Record<EventType, 1 | 2 | 3>> = {
   "actor.resume": 2,
 };
 
-/** The event types of format versions 1 to 3. */
+/** The event types of format versions 1 to 4. */
 export type EventType =
   | "actor.start"
   | "actor.init"
   | "message.in"
   | "host.call"
+  | "host.calls"
   | "handle.ok"
   | "handle.patch"
   | "handle.error"
@@ -186,6 +191,13 @@ function kindOk(kind: FieldKind, value: unknown): boolean {
         Number.isSafeInteger(value.bytes) && (value.bytes as number) > 0 &&
         isHash(value.sha256)
       );
+    case "calls":
+      return Array.isArray(value) && value.length > 0 &&
+        value.every((call) =>
+          isObject(call) && Object.keys(call).length === 3 &&
+          typeof call.function === "string" && Array.isArray(call.args) &&
+          Object.hasOwn(call, "result")
+        );
   }
 }
 
@@ -199,13 +211,15 @@ function describe(kind: FieldKind): string {
       return "any JSON value";
     case "cut|null":
       return 'null or {"bytes": <count>, "sha256": <hex>}';
+    case "calls":
+      return 'a non-empty array of {"function": <string>, "args": <array>, "result": <JSON>}';
     default:
       return `a ${kind.replace("|", " or ")}`;
   }
 }
 
 /**
- * Checks that a parsed line has the shape of a version-1 event: exactly the
+ * Checks that a parsed line has the shape of an event: exactly the
  * envelope members with the right types, a known type, and that type's data
  * members. Returns null when the shape is right.
  */
@@ -216,7 +230,7 @@ export function checkShape(value: unknown): ShapeProblem | null {
   if (!Object.hasOwn(value, "v")) {
     return { reason: "bad-field", message: 'missing field "v"' };
   }
-  if (value.v !== 1 && value.v !== 2 && value.v !== 3) {
+  if (value.v !== 1 && value.v !== 2 && value.v !== 3 && value.v !== 4) {
     return {
       reason: "unknown-version",
       message: `unknown format version ${
@@ -306,4 +320,41 @@ export function checkData(
     }
   }
   return null;
+}
+
+/** One host call as a chain records it (`host.call`, or one of `host.calls`). */
+export interface HostCallData {
+  /** The WIT interface, without its version. */
+  interface: string;
+  /** The function called. */
+  function: string;
+  /** Its arguments, as the guest passed them. */
+  args: Json[];
+  /** Exactly what the guest received. */
+  result: Json;
+}
+
+/**
+ * The host calls an event records, in order: one for `host.call`, each of
+ * a `host.calls` event's (with the interface they share), none for any
+ * other event. Every reader of host calls goes through this, so the two
+ * forms read the same.
+ */
+export function hostCallsOf(event: ChainEvent): HostCallData[] {
+  if (event.type === "host.call") {
+    return [event.data as unknown as HostCallData];
+  }
+  if (event.type !== "host.calls") return [];
+  const iface = event.data.interface as string;
+  return (event.data.calls as {
+    function: string;
+    args: Json[];
+    result: Json;
+  }[])
+    .map((call) => ({
+      interface: iface,
+      function: call.function,
+      args: call.args,
+      result: call.result,
+    }));
 }

@@ -231,7 +231,7 @@ Deno.test("a chain named for another actor is a wrong actor on line 1", async ()
 Deno.test("an unknown format version is refused", async () => {
   await withChain(async (path, events) => {
     const l = await lines(path);
-    l[1] = reseal(events[1], { v: 4 as 1 });
+    l[1] = reseal(events[1], { v: 5 as 1 });
     await writeLines(path, l);
     await expectError(path, 2, "unknown-version");
   });
@@ -612,5 +612,41 @@ Deno.test("verified in ranges at once, a chain gives the report of one pass, wha
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("host.calls (version 4): a run of calls verifies; a malformed one is refused", async () => {
+  const calls = [
+    { function: "log", args: ["hi"], result: null },
+    { function: "now", args: [], result: 5 },
+  ];
+  const cases: [string, Partial<UnsealedEvent>, VerifyReason | null][] = [
+    ["intact", {}, null],
+    ["no calls", { data: { interface: "x", calls: [] } }, "bad-field"],
+    ["a call with its interface", {
+      data: { interface: "x", calls: [{ ...calls[0], interface: "x" }] },
+    }, "bad-field"],
+    ["a call without result", {
+      data: { interface: "x", calls: [{ function: "log", args: [] }] },
+    }, "bad-field"],
+    ["args not an array", {
+      data: { interface: "x", calls: [{ function: "f", args: 1, result: 1 }] },
+    }, "bad-field"],
+    ["no interface", { data: { calls } }, "bad-field"],
+    ["version 1", { v: 1 }, "bad-field"],
+  ];
+  for (const [what, change, reason] of cases) {
+    await withChain(async (path, events) => {
+      const l = await lines(path);
+      l[4] = reseal(events[4], {
+        type: "host.calls",
+        v: 4,
+        data: { interface: "theater:actor/runtime", calls },
+        ...change,
+      });
+      await writeLines(path, l);
+      if (reason) await expectError(path, 5, reason);
+      else assert.equal((await verifyChain(path)).ok, true, what);
+    });
   }
 });

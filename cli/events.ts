@@ -11,6 +11,7 @@ import {
   describeIoError,
   EVENT_DATA,
   FileRefused,
+  hostCallsOf,
   type Json,
   openRegularSync,
 } from "../chain/mod.ts";
@@ -73,9 +74,12 @@ export function summarize(event: ChainEvent): string {
     case "message.in":
       return `from ${d.from}: ${brief(d.msg)}`;
     case "host.call":
-      return `${d.interface}.${d.function}(${
-        (d.args as Json[]).map((a) => brief(a, 30)).join(", ")
-      }) -> ${brief(d.result, 40)}`;
+    case "host.calls":
+      return hostCallsOf(event).map((call) =>
+        `${call.interface}.${call.function}(${
+          call.args.map((a) => brief(a, 30)).join(", ")
+        }) -> ${brief(call.result, 40)}`
+      ).join("; ");
     case "handle.ok":
       return `state ${brief(d.state, 40)} reply ${brief(d.reply, 40)}`;
     case "handle.patch":
@@ -186,7 +190,8 @@ export const eventsCommand: Command = {
         if (!next) return;
         const event = next.queue.shift()!;
         if (
-          dir && (event.type === "message.out" || event.type === "host.call")
+          dir && (event.type === "message.out" || event.type === "host.call" ||
+            event.type === "host.calls")
         ) {
           seqOf.set(event.hash, event.seq);
         }

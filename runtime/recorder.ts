@@ -13,6 +13,7 @@ import {
   type ChainLink,
   type ChainWriter,
   type EventType,
+  type HostCallData,
   type Json,
   patchBetween,
   sha256Hex,
@@ -20,19 +21,11 @@ import {
 import { parseDocument } from "./json_limits.ts";
 import { MESSAGE, RUNTIME, SUPERVISOR, TIMERS } from "./wit.ts";
 import { nextState } from "./_guest.ts";
+import { callEvents } from "./_host_calls.ts";
 import type { BlobStore } from "./store.ts";
 
 /** One host function call made by the guest, with what it got back. */
-export interface HostCallRecord {
-  /** The interface called, e.g. `theater:actor/runtime`. */
-  interface: string;
-  /** The function called in that interface. */
-  function: string;
-  /** The arguments the guest passed. */
-  args: Json[];
-  /** What the host returned to the guest. */
-  result: Json;
-}
+export type HostCallRecord = HostCallData;
 
 /** The guest exports the loop calls. */
 export type GuestFunction = "init" | "handle" | "on-child-event";
@@ -249,6 +242,12 @@ export class ActorRecorder {
    * (`full` for `handle.ok`, `patch` for `handle.patch`).
    */
   stateForm?: () => "full" | "patch" | undefined;
+  /**
+   * In replay: whether the record writes the host calls of the step under
+   * way each as a `host.call` (`single`, as before format version 4) or
+   * runs of them as `host.calls` (`grouped`, the default).
+   */
+  callForm?: () => "grouped" | "single";
 
   #store: BlobStore | null;
   #runAhead: boolean;
@@ -659,17 +658,11 @@ export class ActorRecorder {
     }[] = [];
     const effects: { op: Effect["op"]; at: number; call: HostCallRecord }[] =
       [];
-    const calls: StepEvent[] = [];
-    for (const call of outcome.calls) {
-      calls.push({
-        type: "host.call",
-        data: {
-          interface: call.interface,
-          function: call.function,
-          args: call.args,
-          result: call.result,
-        },
-      });
+    const { events: calls, at: eventOf } = callEvents(
+      outcome.calls,
+      this.callForm?.() ?? "grouped",
+    );
+    for (const [k, call] of outcome.calls.entries()) {
       if (call.interface === RUNTIME && call.function === "log") {
         logs.push(String(call.args[0]));
       }
@@ -679,7 +672,7 @@ export class ActorRecorder {
       ) {
         effects.push({
           op: "cancel",
-          at: input.length + calls.length - 1,
+          at: input.length + eventOf[k],
           call,
         });
       }
@@ -687,7 +680,7 @@ export class ActorRecorder {
       if (call.interface === TIMERS && call.function !== "cancel") {
         effects.push({
           op: call.function as Effect["op"],
-          at: input.length + calls.length - 1,
+          at: input.length + eventOf[k],
           call,
         });
       }
@@ -714,7 +707,7 @@ export class ActorRecorder {
       if (call.interface === SUPERVISOR && call.function !== "children") {
         effects.push({
           op: call.function as Effect["op"],
-          at: input.length + calls.length - 1,
+          at: input.length + eventOf[k],
           call,
         });
       }

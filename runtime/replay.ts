@@ -12,6 +12,7 @@ import {
   type ChainReport,
   ChainWriter,
   changes,
+  hostCallsOf,
   type Json,
   readEvents,
   readUnproven,
@@ -306,9 +307,7 @@ function blobsRead(
 
 /** The host calls a recorded step holds, in order: what replay feeds back. */
 function hostCalls(outputs: ChainEvent[]): HostCallRecord[] {
-  return outputs.filter((e) => e.type === "host.call").map((e) =>
-    e.data as unknown as HostCallRecord
-  );
+  return outputs.flatMap((e) => hostCallsOf(e) as HostCallRecord[]);
 }
 
 /**
@@ -585,6 +584,10 @@ async function replayWith(
         ? "full"
         : undefined;
       recorder.stateForm = () => form;
+      const calls = outputs.some((e) => e.type === "host.calls")
+        ? "grouped"
+        : "single";
+      recorder.callForm = () => calls;
       const d = input.data;
       switch (input.type) {
         case "actor.start":

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import {
   type ChainEvent,
   eventLine,
+  hostCallsOf,
   readEvents,
   sealEvent,
   verifyChain,
@@ -34,10 +35,14 @@ Deno.test("replay reproduces a recorded run byte for byte", async () => {
   await withTempDir(async (dir) => {
     const chain = await recordCounter(dir);
     const types = new Set<string>();
+    const forms = new Set<string>();
     for await (const e of readEvents(chain)) {
-      if (e.type === "host.call") types.add(String(e.data.function));
+      for (const call of hostCallsOf(e)) types.add(call.function);
+      if (e.type.startsWith("host.")) forms.add(e.type);
     }
     assert.deepEqual([...types].sort(), ["log", "now", "random"]);
+    // A step's calls to one interface are one event (format version 4).
+    assert.deepEqual([...forms].sort(), ["host.call", "host.calls"]);
     const report = await replayChain(chain, { search: [COUNTER] });
     assert.equal(report.ok, true, report.divergence?.detail);
     const verified = await verifyChain(chain);
@@ -63,7 +68,7 @@ Deno.test("replay with a changed constant names the first divergent event", asyn
     const d = report.divergence!;
     // actor.start, actor.init, message.in match; the first log differs.
     assert.equal(d.seq, 3);
-    assert.equal(d.expected?.type, "host.call");
+    assert.equal(d.expected?.type, "host.calls");
     assert.equal(d.actual?.type, "handle.error");
     assert.match(
       d.detail,

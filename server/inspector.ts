@@ -100,6 +100,7 @@ function brief(e) {
   if (e.type === "message.in") return "from " + d.from + ": " + JSON.stringify(d.msg);
   if (e.type === "message.out") return "to " + d.to + ": " + JSON.stringify(d.msg);
   if (e.type === "host.call") return d.function + "(" + JSON.stringify(d.args).slice(1, -1) + ")";
+  if (e.type === "host.calls") return d.calls.map((c) => c.function + "(" + JSON.stringify(c.args).slice(1, -1) + ")").join("; ");
   if (e.type === "handle.error") return d.error;
   if (e.type === "child.event") return d.child + " " + d.event + (d.reason ? ": " + d.reason : "");
   if (e.type === "actor.stop") return d.reason ?? "";

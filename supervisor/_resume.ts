@@ -2,7 +2,13 @@
 // Where an actor stands at the end of its chain, for resuming it: its last
 // committed state, its spawned children, and how each child last stood.
 // Pure: it folds events that were already verified.
-import { type ChainEvent, type Json, StateTracker } from "../chain/mod.ts";
+import {
+  type ChainEvent,
+  type HostCallData,
+  hostCallsOf,
+  type Json,
+  StateTracker,
+} from "../chain/mod.ts";
 import { SUPERVISOR, TIMERS } from "../runtime/mod.ts";
 
 /** The prefix of the `actor.stop` reason of every actor a run stops. */
@@ -60,7 +66,7 @@ export class ResumeFold {
   };
   #state = new StateTracker();
   /** Timers set and cancelled by the step under way. */
-  #timerCalls: ChainEvent[] = [];
+  #timerCalls: { call: HostCallData; ts: number }[] = [];
   /** Spawns of the step under way: they count only if it commits. */
   #pending: {
     id: string;
@@ -80,23 +86,26 @@ export class ResumeFold {
     p.stopped = null;
     const d = e.data;
     switch (e.type) {
-      case "host.call": {
-        if (d.interface === TIMERS) this.#timerCalls.push(e);
-        const result = d.result as { ok?: Json } | null;
-        if (
-          d.interface === SUPERVISOR && d.function === "spawn" &&
-          result !== null && typeof result === "object" && "ok" in result
-        ) {
-          const args = d.args as Json[];
-          this.#pending.push({
-            id: String(result.ok),
-            manifest: String(args[0]),
-            params: (args[1] ?? null) as string | null,
-            hash: e.hash,
-          });
+      case "host.call":
+      case "host.calls":
+        for (const call of hostCallsOf(e)) {
+          if (call.interface === TIMERS) {
+            this.#timerCalls.push({ call, ts: e.ts });
+          }
+          const result = call.result as { ok?: Json } | null;
+          if (
+            call.interface === SUPERVISOR && call.function === "spawn" &&
+            result !== null && typeof result === "object" && "ok" in result
+          ) {
+            this.#pending.push({
+              id: String(result.ok),
+              manifest: String(call.args[0]),
+              params: (call.args[1] ?? null) as string | null,
+              hash: e.hash,
+            });
+          }
         }
         return;
-      }
       case "actor.init":
         this.#state.add(e);
         p.initialized = true;
@@ -141,9 +150,8 @@ export class ResumeFold {
 
   #commit(): void {
     const p = this.#point;
-    for (const call of this.#timerCalls) {
-      const d = call.data;
-      const args = d.args as Json[];
+    for (const { call: d, ts } of this.#timerCalls) {
+      const args = d.args;
       const result = d.result as { ok?: Json } | boolean | null;
       if (d.function === "cancel") {
         if (result === true) p.timers.delete(String(args[0]));
@@ -152,7 +160,7 @@ export class ResumeFold {
           every: d.function === "every",
           ms: Number(args[0]),
           msg: JSON.parse(String(args[1])),
-          at: call.ts,
+          at: ts,
         });
       }
     }

@@ -28,7 +28,7 @@ Deno.test("errors: state and events past the end of a chain exit 1 and say how f
     const chain = join(chains, "counter.jsonl");
     let r = await runCli(["state", chain, "--at", "999"]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /no event 999: the chain has events 0 to 6/);
+    assert.match(r.stderr, /no event 999: the chain has events 0 to 5/);
     assert.equal(r.stdout, "");
     r = await runCli(["state", chains, "--at", "1"]);
     assert.equal(r.code, 2);

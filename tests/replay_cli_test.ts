@@ -182,7 +182,7 @@ Deno.test("replay: a divergence names the input and diffs state and reply path b
     );
     const r = await runCli(["replay", chain, "--component", path]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /replay diverges at seq 5: handle\.ok/);
+    assert.match(r.stderr, /replay diverges at seq 4: handle\.ok/);
     assert.match(
       r.stderr,
       /in the step of seq 2, message\.in: from external: "inc"/,

@@ -1,7 +1,7 @@
 // Copyright the Theater authors. MIT license.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readEvents, verifyPath } from "../chain/mod.ts";
+import { hostCallsOf, readEvents, verifyPath } from "../chain/mod.ts";
 import {
   buildTestComponent,
   type TestComponent,
@@ -65,11 +65,11 @@ Deno.test("run: the counter replies, records everything, and verifies", async ()
     assert.deepEqual(await types(chain), [
       "actor.start",
       "actor.init",
-      ...["message.in", "host.call", "host.call", "handle.ok"],
-      ...["message.in", "host.call", "host.call", "handle.ok"],
+      ...["message.in", "host.calls", "handle.ok"],
+      ...["message.in", "host.calls", "handle.ok"],
       // "get" changes nothing: a patch of no operations is smaller.
       ...["message.in", "handle.patch"],
-      ...["message.in", "host.call", "host.call", "handle.ok"],
+      ...["message.in", "host.calls", "handle.ok"],
       "actor.stop",
     ]);
     const v = await runCli(["verify", chains]);
@@ -239,8 +239,7 @@ Deno.test("run: the TypeScript kv example answers and records its calls", async 
     assert.match(String(out[3].error), /unknown op/);
     const events = [];
     for await (const e of readEvents(join(dir, "kv.jsonl"))) events.push(e);
-    const calls = events.filter((e) => e.type === "host.call")
-      .map((e) => e.data.function);
+    const calls = events.flatMap(hostCallsOf).map((c) => c.function);
     assert.ok(calls.includes("log") && calls.includes("now"), String(calls));
     assert.equal(events.at(-1)?.type, "actor.stop");
     assert.equal((await verifyPath(dir)).ok, true);
