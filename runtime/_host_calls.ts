@@ -37,10 +37,11 @@ export function callEvents(
       const [c] = run;
       events.push({
         type: "host.call",
+        // Members in RFC 8785 order: the chain writes them natively.
         data: {
-          interface: c.interface,
-          function: c.function,
           args: c.args,
+          function: c.function,
+          interface: c.interface,
           result: c.result,
         },
       });
@@ -48,12 +49,12 @@ export function callEvents(
       events.push({
         type: "host.calls",
         data: {
-          interface: run[0].interface,
           calls: run.map((c) => ({
-            function: c.function,
             args: c.args,
+            function: c.function,
             result: c.result,
           })),
+          interface: run[0].interface,
         },
       });
     }

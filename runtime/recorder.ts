@@ -237,6 +237,10 @@ export class ActorRecorder {
   #canonical: Json | undefined;
   /** The same for the state of the step under way. */
   #nextCanonical: Json | undefined;
+  /** The length of `#canonical`'s text, and its hash (computed once). */
+  #canonicalSum: { length: number; hash: () => string } | undefined;
+  /** The same for the state of the step under way. */
+  #nextSum: { length: number; hash: () => string } | undefined;
   /**
    * In replay: the form the record gives the state of the step under way
    * (`full` for `handle.ok`, `patch` for `handle.patch`).
@@ -316,15 +320,18 @@ export class ActorRecorder {
       // in replay alike.
       this.#fullAt = -Infinity;
       this.#canonical = undefined;
+      this.#canonicalSum = undefined;
       this.#state = options.state;
       this.#stateText = JSON.stringify(options.state);
       const resumed: StepEvent = {
         type: "actor.resume",
+        // Members in RFC 8785 order here and below: the chain writes such
+        // data natively (canonicalJson's fast path).
         data: {
           component: data.component,
+          cut: data.cut as Json,
           manifest: data.manifest,
           params: data.params,
-          cut: data.cut as Json,
         },
         ts: this.writer.tick(),
       };
@@ -351,9 +358,9 @@ export class ActorRecorder {
       type: "actor.start",
       data: {
         component: start.component,
+        link: start.link,
         manifest: start.manifest,
         params: start.params,
-        link: start.link,
       },
       ts: this.writer.tick(),
     };
@@ -393,7 +400,7 @@ export class ActorRecorder {
       if (this.#closing) throw new NotDelivered(this.#closing);
       const input: StepEvent = {
         type: "message.in",
-        data: { from: options.from, msg, link: options.link ?? null },
+        data: { from: options.from, link: options.link ?? null, msg },
         ts: this.writer.tick(),
       };
       const args = [this.#stateText, queued.text];
@@ -565,30 +572,49 @@ export class ActorRecorder {
    * `FULL_EVERY + 1` times its size. Replay writes the form the record has.
    * Returns the event and whether it is a full state.
    */
-  #stateEvent(state: Json, reply: Json): [StepEvent, boolean] {
-    const full: StepEvent = { type: "handle.ok", data: { state, reply } };
+  #stateEvent(
+    state: Json,
+    reply: Json,
+    same: boolean,
+  ): [StepEvent, boolean] {
     const form = this.stateForm?.();
+    this.#nextSum = undefined;
     if (form === "full") {
       this.#nextCanonical = undefined;
-      return [full, true];
+      return [{ type: "handle.ok", data: { reply, state } }, true];
     }
-    // Each state is canonicalised once, and kept in that form as the base
-    // of the next patch.
-    this.#canonical ??= canonicalState(this.#state).value;
-    const next = canonicalState(state);
-    this.#nextCanonical = next.value;
-    const patch = patchBetween(this.#canonical, next.value);
+    let next: Json;
+    let patch: Json[];
+    if (same && this.#canonical !== undefined && this.#canonicalSum) {
+      // The guest gave back the very text of the state it got: nothing to
+      // canonicalise, diff or hash again.
+      next = this.#canonical;
+      this.#nextSum = this.#canonicalSum;
+      patch = [];
+    } else {
+      // Each state is canonicalised once, and kept in that form as the
+      // base of the next patch; a small one's hash is computed when first
+      // needed (a full state needs none), a large one's at once, so that
+      // its text is not kept for it.
+      this.#canonical ??= canonicalState(this.#state).value;
+      const { value, text } = canonicalState(state);
+      next = value;
+      this.#nextSum = { length: text.length, hash: hashOnce(text) };
+      patch = patchBetween(this.#canonical, next);
+    }
+    this.#nextCanonical = next;
+    const { length } = this.#nextSum;
     const size = JSON.stringify(patch).length;
     const grown = this.writer.bytes - this.#fullAt;
     if (
       form !== "patch" &&
-      (size >= next.text.length || grown >= FULL_EVERY * next.text.length)
+      (size >= length || grown >= FULL_EVERY * length)
     ) {
-      return [full, true];
+      return [{ type: "handle.ok", data: { reply, state: next } }, true];
     }
     return [{
       type: "handle.patch",
-      data: { patch, reply, state_hash: sha256Hex(next.text) },
+      data: { patch, reply, state_hash: this.#nextSum.hash() },
     }, false];
   }
 
@@ -716,13 +742,16 @@ export class ActorRecorder {
     let crashed = false;
     let state: Json = this.#state;
     let stateText = this.#stateText;
+    let same = false;
     let reply: Json = null;
     if (outcome.status === "ok") {
       try {
         const [s, r] = typeof outcome.value === "string"
           ? [outcome.value, null]
           : outcome.value;
-        state = parseDocument(s, "new state");
+        // The very text of the state the guest got passed the gate then.
+        same = s === this.#stateText;
+        state = same ? this.#state : parseDocument(s, "new state");
         stateText = s;
         if (r !== null && r !== undefined) reply = parseDocument(r, "reply");
       } catch (err) {
@@ -737,12 +766,12 @@ export class ActorRecorder {
     }
     let recorded: Promise<ChainEvent>[] | null = null;
     if (failure === null) {
-      let done: StepEvent = { type: "handle.ok", data: { state, reply } };
+      let done: StepEvent = { type: "handle.ok", data: { reply, state } };
       let isFull = true;
       if (fn === "init") done = { type: "actor.init", data: { state } };
       else {
         try {
-          [done, isFull] = this.#stateEvent(state, reply);
+          [done, isFull] = this.#stateEvent(state, reply, same);
         } catch (err) {
           failure = `cannot record the new state: ${(err as Error).message}`;
           crashed = true;
@@ -762,7 +791,7 @@ export class ActorRecorder {
       }
       const out: StepEvent[] = sends.map((s) => ({
         type: "message.out",
-        data: { to: s.to, msg: s.msg },
+        data: { msg: s.msg, to: s.to },
       }));
       try {
         if (failure !== null) throw new TypeError(failure);
@@ -780,7 +809,7 @@ export class ActorRecorder {
       // messages and supervisor calls it made. What it saw is on record.
       const error: StepEvent = {
         type: "handle.error",
-        data: { phase: fn, error: failure! },
+        data: { error: failure!, phase: fn },
       };
       let events: Promise<ChainEvent>[];
       try {
@@ -811,6 +840,7 @@ export class ActorRecorder {
     this.#state = state;
     this.#stateText = stateText;
     this.#canonical = fn === "init" ? undefined : this.#nextCanonical;
+    this.#canonicalSum = fn === "init" ? undefined : this.#nextSum;
     const doneAt = input.length + calls.length;
     const durable = this.#durable(recorded).then((all) => ({
       ok: true,
@@ -862,6 +892,24 @@ export class ActorRecorder {
   #durable(events: Promise<ChainEvent>[]): Promise<ChainEvent[]> {
     return Promise.all(events);
   }
+}
+
+/** Largest state text kept to hash later, should a patch need it. */
+const LAZY_HASH_MAX = 4096;
+
+/** The SHA-256 of `text`, computed once: now for a large text, else later. */
+function hashOnce(text: string): () => string {
+  // Two helpers, so that the closure for a large text does not hold it.
+  return text.length > LAZY_HASH_MAX ? known(sha256Hex(text)) : later(text);
+}
+
+function known(hash: string): () => string {
+  return () => hash;
+}
+
+function later(text: string): () => string {
+  let hash: string | undefined;
+  return () => hash ??= sha256Hex(text);
 }
 
 /** A step whose effects wait for `durable`, while the next step may start. */
