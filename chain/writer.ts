@@ -157,6 +157,7 @@ export class ChainWriter {
         replicate?: OpenChainOptions["replicate"];
       },
     tail: ChainEvent | null,
+    bytes = 0,
   ) {
     this.path = path;
     this.actor = options.actor;
@@ -168,7 +169,7 @@ export class ChainWriter {
     this.#replicate = options.replicate;
     this.#seq = tail ? tail.seq + 1 : 0;
     this.#head = tail?.hash ?? null;
-    this.#bytes = file?.statSync().size ?? 0;
+    this.#bytes = bytes;
   }
 
   /**
@@ -221,22 +222,26 @@ export class ChainWriter {
       }
     };
     let before: Deno.FileInfo | null = null;
+    let file: Deno.FsFile | null = null;
+    // Synchronous file-system calls here and below: each is a few µs,
+    // where an async one is a thread-pool round trip (spawning actors
+    // opens a chain each). A new chain is created exclusively (O_EXCL,
+    // which follows no link), without a look that fails first.
     try {
-      // Synchronous file-system calls here and below: each is a few µs,
-      // where an async one is a thread-pool round trip (spawning actors
-      // opens a chain each).
-      before = Deno.lstatSync(path);
-      checkLink(before);
+      file = Deno.openSync(path, { append: true, createNew: true, read: true });
     } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw wrap(path, err);
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw wrap(path, err);
     }
-    let file: Deno.FsFile;
-    try {
-      // A FIFO would block the open itself: only a regular file or none
-      // gets this far.
-      file = Deno.openSync(path, { append: true, create: true, read: true });
-    } catch (err) {
-      throw wrap(path, err);
+    if (!file) {
+      try {
+        before = Deno.lstatSync(path);
+        checkLink(before);
+        // A FIFO would block the open itself: only a regular file gets
+        // this far.
+        file = Deno.openSync(path, { append: true, read: true });
+      } catch (err) {
+        throw wrap(path, err);
+      }
     }
     try {
       // Deno cannot open without following links: check after the open
@@ -261,17 +266,26 @@ export class ChainWriter {
       }
       // A new chain survives a crash only if its directory entry does.
       if (!before && fsync !== "none") await syncDirectory(dirname(path));
-      const tail = options.check === "full"
+      // A chain this call created is empty: nothing to read back.
+      const tail = !before
+        ? null
+        : options.check === "full"
         ? await fullTail(path, options.actor)
         : readTail(path, file, options.actor);
-      return new ChainWriter(path, file, {
-        actor: options.actor,
-        fsync,
-        clock: options.clock ?? Date.now,
-        onAppend: options.onAppend,
-        group: options.group,
-        replicate: options.replicate,
-      }, tail);
+      return new ChainWriter(
+        path,
+        file,
+        {
+          actor: options.actor,
+          fsync,
+          clock: options.clock ?? Date.now,
+          onAppend: options.onAppend,
+          group: options.group,
+          replicate: options.replicate,
+        },
+        tail,
+        before ? file.statSync().size : 0,
+      );
     } catch (err) {
       file.close();
       throw err;

@@ -391,7 +391,6 @@ export class ActorSystem {
   #executor: ActorExecutor;
   #ownsExecutor: boolean;
   #actors = new Map<string, Running>();
-  #order: string[] = [];
   /** The run directory's lock, held while the run lives. */
   #lock: Promise<Deno.FsFile> | null = null;
   /** Children spawned by committed handlers, until their start is done. */
@@ -443,7 +442,7 @@ export class ActorSystem {
 
   /** Ids of the running actors, in start order. */
   get actors(): string[] {
-    return [...this.#order];
+    return [...this.#actors.keys()];
   }
 
   /** The run directory, once the first actor has started. */
@@ -468,20 +467,16 @@ export class ActorSystem {
 
   /** How every running actor stands, in start order. */
   info(): ActorInfo[] {
-    return this.#order.flatMap((id) => {
-      const a = this.#actors.get(id);
-      if (!a) return [];
-      return [{
-        id,
-        parent: a.parent,
-        children: [...a.children],
-        status: a.paused ? "restarting" as const : "running" as const,
-        restarts: a.restarted,
-        mailbox: a.queued,
-        events: a.writer.seq,
-        component: a.sha256,
-      }];
-    });
+    return [...this.#actors].map(([id, a]) => ({
+      id,
+      parent: a.parent,
+      children: [...a.children],
+      status: a.paused ? "restarting" as const : "running" as const,
+      restarts: a.restarted,
+      mailbox: a.queued,
+      events: a.writer.seq,
+      component: a.sha256,
+    }));
   }
 
   /**
@@ -545,7 +540,7 @@ export class ActorSystem {
       this.#starting.delete(id);
     }
     const resume = running.resume;
-    if (this.#order.length === 1 && resume) this.#resumed = true;
+    if (this.#actors.size === 1 && resume) this.#resumed = true;
     let init: Delivery | null;
     let first: ChainEvent;
     if (resume) {
@@ -816,8 +811,8 @@ export class ActorSystem {
       queuedBytes: 0,
     };
     this.#executor.register(id, slot);
+    // The map's order is start order (a restarted actor is started anew).
     this.#actors.set(id, running);
-    this.#order.push(id);
     if (running.parent) this.#actors.get(running.parent)?.children.push(id);
     return running;
   }
@@ -1499,7 +1494,6 @@ export class ActorSystem {
     this.#actors.delete(id);
     for (const timer of actor.timers.values()) clearTimeout(timer);
     actor.timers.clear();
-    this.#order = this.#order.filter((a) => a !== id);
     const parent = actor.parent ? this.#actors.get(actor.parent) : undefined;
     if (parent) parent.children = parent.children.filter((c) => c !== id);
     // No new message reaches it from here, but those already in its mailbox
@@ -1531,7 +1525,9 @@ export class ActorSystem {
       actor.recorder.close(`the run is stopping (${reason})`);
     }
     await this.idle();
-    const roots = this.#order.filter((id) => !this.#actors.get(id)?.parent);
+    const roots = [...this.#actors].filter(([, a]) => !a.parent).map(([id]) =>
+      id
+    );
     // Marked as stopped by the run, so the next run resumes these actors.
     for (const id of roots.reverse()) {
       await this.#stopTree(id, `${RUN_STOP}${reason}`);
