@@ -18,6 +18,7 @@ import type { ToWorker } from "./_worker.ts";
 import { GateClient } from "./_gate_client.ts";
 import type { Gate } from "./gate.ts";
 import { MAX_TIMEOUT_MS } from "./limits.ts";
+import { Watchdog } from "./_watchdog.ts";
 import type { Executor, GuestFunction, GuestOutcome } from "./recorder.ts";
 
 export type { CallContext, CallQuota, GuestComponent } from "./_guest.ts";
@@ -141,7 +142,8 @@ class WorkerSlot {
    * calls start at once, so the worker need not say so.
    */
   #warm = new Set<string>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Cuts off a call in flight that does not answer in time. */
+  #watchdog = new Watchdog((why) => this.#kill(why));
   /** The call in flight, or null when the worker is free. */
   running: Pending | null = null;
   /** How far into the pool's directory log this worker is. */
@@ -212,9 +214,9 @@ class WorkerSlot {
     }
     // Until the worker says the call started, only a worker that never
     // answers (it died, or cannot load the bindings) is cut off.
-    this.#timer = setTimeout(
-      () => this.#kill(`worker did not start the call in ${BOOT_LIMIT_MS} ms`),
+    this.#watchdog.arm(
       BOOT_LIMIT_MS,
+      `worker did not start the call in ${BOOT_LIMIT_MS} ms`,
     );
   }
 
@@ -230,20 +232,19 @@ class WorkerSlot {
     this.#limit(p);
   }
 
-  /** The last-resort timer of calls under way. */
+  /** The last-resort deadline of calls under way. */
   #limit(p: Pending): void {
-    clearTimeout(this.#timer);
     const limit = this.#pool.slot(p.actor)?.timeoutMs ?? 0;
     // Each call of a batch has its own deadline.
-    this.#timer = setTimeout(
-      () => this.#kill(`timed out after ${limit} ms`),
+    this.#watchdog.arm(
       Math.min(limit * p.calls.length + KILL_GRACE_MS, MAX_TIMEOUT_MS),
+      `timed out after ${limit} ms`,
     );
   }
 
   #done(id: number, outcomes: GuestOutcome[]): void {
     if (this.running?.id !== id) return;
-    clearTimeout(this.#timer);
+    this.#watchdog.disarm();
     const p = this.running;
     // After a trap the worker drops the instance (_worker.ts).
     if (outcomes.at(-1)?.status === "trap") this.#warm.delete(p.actor);
@@ -263,7 +264,7 @@ class WorkerSlot {
   }
 
   close(): void {
-    clearTimeout(this.#timer);
+    this.#watchdog.close();
     this.#worker.terminate();
   }
 }

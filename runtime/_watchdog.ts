@@ -1,0 +1,57 @@
+// Copyright the Theater authors. MIT license.
+
+/**
+ * A deadline for the call in flight, watched by one timer that is set
+ * again only when it would fire too late: most calls end long before
+ * their deadline, and a timer set and cleared per call costs more than the
+ * call's own bookkeeping. When the timer fires it finds no deadline (the
+ * call ended), a later one (it waits on), or one that passed (it expires).
+ * The timer does not keep the process alive.
+ */
+export class Watchdog {
+  #expire: (why: string) => void;
+  #deadline = Infinity;
+  #why = "";
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
+
+  /** Makes a watchdog that calls `expire` with the reason of a passed deadline. */
+  constructor(expire: (why: string) => void) {
+    this.#expire = expire;
+  }
+
+  /** Sets the deadline `ms` from now, replacing any other. */
+  arm(ms: number, why: string): void {
+    this.#deadline = performance.now() + ms;
+    this.#why = why;
+    if (this.#timer !== undefined && this.#timerAt <= this.#deadline) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = this.#deadline;
+    const timer = setTimeout(this.#check, ms);
+    Deno.unrefTimer(timer);
+    this.#timer = timer;
+  }
+
+  /** No deadline: the call ended. */
+  disarm(): void {
+    this.#deadline = Infinity;
+  }
+
+  /** Stops watching for good. */
+  close(): void {
+    this.disarm();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #check = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    if (this.#deadline === Infinity) return;
+    const left = this.#deadline - performance.now();
+    if (left <= 0) {
+      this.#deadline = Infinity;
+      this.#expire(this.#why);
+    } else this.arm(left, this.#why);
+  };
+}
