@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
   type ChainEvent,
@@ -276,6 +277,10 @@ async function readAll(file: Deno.FsFile): Promise<Uint8Array> {
 async function resumePoint(
   path: string,
 ): Promise<{ point: ResumePoint; cut: Cut | null } | null> {
+  // A new actor has no chain: say so without a failed lstat, whose error
+  // costs several times the look (existsSync follows a link: a dangling
+  // one is refused by the writer, which creates a chain exclusively).
+  if (!existsSync(path)) return null;
   let info: Deno.FileInfo | null = null;
   try {
     info = Deno.lstatSync(path);

@@ -95,6 +95,20 @@ Deno.test("a symlink swapped in for a chain file is refused; the target is untou
   });
 });
 
+Deno.test("a dangling symlink where a new actor's chain goes is refused; nothing is created at its target", async () => {
+  await withTempDir(async (dir) => {
+    const manifest = await counterIn(dir);
+    const chains = join(dir, "chains");
+    await Deno.mkdir(chains);
+    const target = join(dir, "planted.jsonl");
+    await Deno.symlink(target, join(chains, "counter.jsonl"));
+    const r = await runCli(["run", manifest, "--send", '"inc"', "--quiet"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /counter\.jsonl: refusing to append to a symlink/);
+    await assert.rejects(Deno.lstat(target), Deno.errors.NotFound);
+  });
+});
+
 Deno.test("a chain dir that is a file is refused clearly", async () => {
   await withTempDir(async (dir) => {
     const manifest = await counterIn(dir);
