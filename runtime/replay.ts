@@ -722,6 +722,8 @@ async function replayWith(
     throw err;
   } finally {
     await writer.close().catch(() => {});
+    // A pool shared by several replays keeps no instance of this one.
+    executor.unregister(actor);
   }
 }
 
