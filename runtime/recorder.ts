@@ -590,7 +590,9 @@ export class ActorRecorder {
       // canonicalise, diff or hash again.
       next = this.#canonical;
       this.#nextSum = this.#canonicalSum;
-      patch = [];
+      // What the diff gives two equal states: nothing for a container,
+      // a replacement for a bare value (and this is O(1) either way).
+      patch = patchBetween(next, next);
     } else {
       // Each state is canonicalised once, and kept in that form as the
       // base of the next patch; a small one's hash is computed when first

@@ -201,6 +201,31 @@ Deno.test("group commit: the next step runs while the last is synced; nothing re
   }
 });
 
+Deno.test("a bare-value state given back unchanged records what a diff of the two would", async () => {
+  // A null state: equal states of a bare value diff to a replacement.
+  const still = fakeExecutor(() => ({
+    calls: [],
+    status: "ok",
+    value: ["null", null],
+  }));
+  await withRecorder(still, async (recorder, path) => {
+    for (let i = 0; i < 6; i++) {
+      await recorder.deliver("x", { from: "external" });
+    }
+    // Replacing a bare value is never smaller than the value: each step
+    // records it whole, as the diff of the two states says (an empty
+    // patch here would be what replay, which diffs, does not compute).
+    const done = [];
+    for await (const e of readEvents(path)) {
+      if (e.type.startsWith("handle.")) done.push([e.type, e.data]);
+    }
+    assert.deepEqual(
+      done,
+      Array(6).fill(["handle.ok", { reply: null, state: null }]),
+    );
+  });
+});
+
 Deno.test("a state given back unchanged is recorded as before, its hash reused, and reads back", async () => {
   // A guest whose state is large enough to be a patch, changed only by
   // "inc", given back as the very same text otherwise.
