@@ -516,11 +516,16 @@ async function replayWith(
     }
   };
   if (!kept) await verify();
-  /** Whether a recorded event is the line the replay just sealed. */
+  /**
+   * Whether a recorded event is the line the replay just sealed; a proven
+   * line's bytes are let go.
+   */
   const proven = (expected: ChainEvent, line: Uint8Array): boolean => {
     if (verified?.ok) return true;
     const read = lines![expected.seq];
-    return read?.event === expected && sameLine(read.bytes, line);
+    if (read?.event !== expected || !sameLine(read.bytes, line)) return false;
+    read.bytes = PROVEN;
+    return true;
   };
   const actor = kept ? kept[0].actor : verified!.actor!;
   const total = kept ? kept.length : verified!.events;
@@ -726,6 +731,9 @@ async function replayWith(
     executor.unregister(actor);
   }
 }
+
+/** What a proven line's bytes are replaced with: no line matches it. */
+const PROVEN = new Uint8Array(0);
 
 /** Whether a line read (without `\n`) is the line written (with it). */
 function sameLine(read: Uint8Array, written: Uint8Array): boolean {
