@@ -37,6 +37,7 @@ type Msg =
   | "get"
   | { op: "tell"; to: string; msg: unknown }
   | { op: "ask"; to: string; msg: unknown }
+  | { op: "flood"; to: string; n: number }
   | { response: unknown };
 
 export default defineActor<State, Msg, unknown>({
@@ -53,6 +54,10 @@ export default defineActor<State, Msg, unknown>({
     if (msg.op === "tell") {
       host.send(msg.to, msg.msg as never);
       return { state, reply: "sent" };
+    }
+    if (msg.op === "flood") {
+      for (let i = 0; i < msg.n; i++) host.send(msg.to, "inc" as never);
+      return { state, reply: "flooded" };
     }
     return { state, reply: host.request(msg.to, msg.msg as never, 5000) };
   },
@@ -82,8 +87,15 @@ async function streamMessages(url: string, subject: string) {
   }
 }
 
-/** Builds the actor and writes one manifest per name, all running it. */
-async function relay(dir: string, names: string[]): Promise<string> {
+/**
+ * Builds the actor and writes one manifest per name, all running it, with
+ * the `limits` given for a name.
+ */
+async function relay(
+  dir: string,
+  names: string[],
+  limits: Record<string, Record<string, number>> = {},
+): Promise<string> {
   assert.equal((await runCli(["new", "relay"], { cwd: dir })).code, 0);
   const root = join(dir, "relay");
   await Deno.writeTextFile(join(root, "actor.ts"), ACTOR);
@@ -97,6 +109,7 @@ async function relay(dir: string, names: string[]): Promise<string> {
         name,
         component: "./relay.wasm",
         chain: { fsync: "batch" },
+        ...(limits[name] ? { limits: limits[name] } : {}),
       }),
     );
   }
@@ -470,6 +483,148 @@ Deno.test({
           ),
           "ping's message.in links to pong's response",
         );
+      } finally {
+        for (const p of procs) {
+          try {
+            p.kill("SIGKILL");
+          } catch {
+            // Already gone.
+          }
+          await p.status;
+        }
+        await nats.stop();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "cluster nodes: a flood from one node is refused by the receiver's mailbox on another, which goes on; two nodes killed at once, the third resumes both their actors from their last states",
+  ignore: !hasNats && Deno.env.get("CI") !== "true",
+  async fn() {
+    await withTempDir(async (dir) => {
+      const nats = await natsServer(join(dir, "js"));
+      const procs: Deno.ChildProcess[] = [];
+      try {
+        const root = await relay(dir, ["flooder", "sink", "keep"], {
+          sink: { mailbox: 5 },
+        });
+        const tokenFile = join(dir, "token");
+        const nodes: Record<string, Awaited<ReturnType<typeof serveProcess>>> =
+          {};
+        for (const name of ["a", "b", "c"]) {
+          nodes[name] = await serveProcess(join(dir, name), tokenFile, {
+            args: ["--nats", nats.url, "--node", name],
+          });
+          procs.push(nodes[name].child);
+        }
+        const token = (await Deno.readTextFile(tokenFile)).trim();
+        const api = async (node: string, path: string, body?: unknown) => {
+          const res = await fetch(`${nodes[node].url}/api${path}`, {
+            method: body === undefined ? "GET" : "POST",
+            headers: { authorization: `Bearer ${token}` },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          });
+          return {
+            status: res.status,
+            body: await res.json() as Record<string, unknown>,
+          };
+        };
+        const request = (node: string, actor: string, msg: unknown) =>
+          api(node, `/runs/demo/actors/${actor}/request`, {
+            msg,
+            timeout_ms: 5000,
+          });
+        for (
+          const [name, node] of [["flooder", "a"], ["sink", "b"], ["keep", "c"]]
+        ) {
+          const r = await api("a", "/runs", {
+            manifest: join(root, `${name}.json`),
+            id: "demo",
+            node,
+          });
+          assert.equal(r.status, 201, JSON.stringify(r.body));
+        }
+
+        // A hundred messages in one step of flooder (a) to sink (b), whose
+        // mailbox holds five: b refuses what does not fit, stays up, and
+        // sink answers; what it took is what its chain holds.
+        const flood = await request("a", "flooder", {
+          op: "flood",
+          to: "sink",
+          n: 100,
+        });
+        assert.equal(flood.status, 200, JSON.stringify(flood.body));
+        // While the flood drains, a request too finds the mailbox full.
+        let count = -1;
+        for (let i = 0, same = 0; i < 100 && same < 3; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          const got = await request("b", "sink", "get");
+          if (got.status !== 200) {
+            assert.match(String(got.body.error), /mailbox of sink is full/);
+            continue;
+          }
+          const now = (got.body.reply as { count: number }).count;
+          same = now === count ? same + 1 : 0;
+          count = now;
+        }
+        assert.ok(count >= 1 && count < 100, `sink took ${count} of 100`);
+        const sinkChain = await chainEvents(
+          join(dir, "b", "runs", "demo", "sink.jsonl"),
+        );
+        assert.equal(
+          sinkChain.filter((e) =>
+            e.type === "message.in" && e.data.from === "flooder"
+          ).length,
+          count,
+        );
+        for (const name of ["sink", "keep", "keep"]) {
+          const r = await request("a", name, "inc");
+          assert.equal(r.status, 200, JSON.stringify(r.body));
+        }
+        const sinkBefore = count + 1;
+
+        // b and c killed at once: a claims both placements and resumes
+        // sink and keep where their chains in the stream end.
+        nodes.b.child.kill("SIGKILL");
+        nodes.c.child.kill("SIGKILL");
+        await Promise.all([nodes.b.child.status, nodes.c.child.status]);
+        let placed: Record<string, string> = {};
+        for (let i = 0; i < 150; i++) {
+          const cluster = await api("a", "/cluster");
+          placed = Object.fromEntries(
+            (cluster.body.placements as { root: string; node: string }[])
+              .map((p) => [p.root, p.node]),
+          );
+          const running = (await api("a", "/runs/demo")).body.actors as {
+            id: string;
+          }[];
+          if (
+            placed.sink === "a" && placed.keep === "a" &&
+            running.some((a) => a.id === "sink") &&
+            running.some((a) => a.id === "keep")
+          ) break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        assert.deepEqual(placed, { flooder: "a", sink: "a", keep: "a" });
+        const sink = await request("a", "sink", "inc");
+        assert.equal(sink.status, 200, JSON.stringify(sink.body));
+        assert.equal(sink.body.reply, sinkBefore + 1);
+        const keep = await request("a", "keep", "inc");
+        assert.equal(keep.body.reply, 3, JSON.stringify(keep.body));
+
+        // The run as the stream holds it verifies and replays.
+        const pulled = join(dir, "pulled");
+        const p = await runCli(["pull", "--nats", nats.url, "demo", pulled], {
+          flags: NET,
+        });
+        assert.equal(p.code, 0, p.stderr);
+        await assertVerifiesAndReplays(pulled);
+        for (const name of ["sink", "keep"]) {
+          const chain = await chainEvents(join(pulled, `${name}.jsonl`));
+          assert.ok(chain.some((e) => e.type === "actor.resume"), name);
+        }
       } finally {
         for (const p of procs) {
           try {
