@@ -639,3 +639,119 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "cluster nodes: the node taking over a dead node's actor is killed while it does; the last node resumes the actor from the stream, unforked",
+  ignore: !hasNats && Deno.env.get("CI") !== "true",
+  async fn() {
+    await withTempDir(async (dir) => {
+      const nats = await natsServer(join(dir, "js"));
+      const procs: Deno.ChildProcess[] = [];
+      try {
+        const root = await relay(dir, ["long"]);
+        const tokenFile = join(dir, "token");
+        const nodes: Record<string, Awaited<ReturnType<typeof serveProcess>>> =
+          {};
+        for (const name of ["a", "b", "c"]) {
+          nodes[name] = await serveProcess(join(dir, name), tokenFile, {
+            args: ["--nats", nats.url, "--node", name],
+          });
+          procs.push(nodes[name].child);
+        }
+        const token = (await Deno.readTextFile(tokenFile)).trim();
+        const api = async (node: string, path: string, body?: unknown) => {
+          const res = await fetch(`${nodes[node].url}/api${path}`, {
+            method: body === undefined ? "GET" : "POST",
+            headers: { authorization: `Bearer ${token}` },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          });
+          return {
+            status: res.status,
+            body: await res.json() as Record<string, unknown>,
+          };
+        };
+        const request = (node: string, msg: unknown) =>
+          api(node, "/runs/demo/actors/long/request", {
+            msg,
+            timeout_ms: 10_000,
+          });
+        const started = await api("a", "/runs", {
+          manifest: join(root, "long.json"),
+          id: "demo",
+          node: "c",
+        });
+        assert.equal(started.status, 201, JSON.stringify(started.body));
+        // A long chain, so that taking it over (pulling it from the stream,
+        // verifying, resuming) takes a while: 2,000 messages it sends
+        // itself, a hundred per step.
+        for (let i = 0; i < 20; i++) {
+          const r = await request("c", { op: "flood", to: "long", n: 100 });
+          assert.equal(r.status, 200, JSON.stringify(r.body));
+        }
+        let count = 0;
+        for (let i = 0; i < 300 && count < 2000; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          const got = await request("c", "get");
+          if (got.status === 200) {
+            count = (got.body.reply as { count: number }).count;
+          }
+        }
+        assert.equal(count, 2000);
+
+        // c dies; whichever of a and b claims the actor is killed as soon
+        // as its claim shows, while it takes the actor over.
+        nodes.c.child.kill("SIGKILL");
+        await nodes.c.child.status;
+        let taker = "";
+        for (let i = 0; i < 1000 && !taker; i++) {
+          const cluster = await api("a", "/cluster");
+          const node = (cluster.body.placements as {
+            root: string;
+            node: string;
+          }[]).find((p) => p.root === "long")?.node;
+          if (node && node !== "c") taker = node;
+          else await new Promise((r) => setTimeout(r, 10));
+        }
+        assert.ok(taker, "a node claimed the actor");
+        nodes[taker].child.kill("SIGKILL");
+        await nodes[taker].child.status;
+        const last = taker === "a" ? "b" : "a";
+        let answered: Awaited<ReturnType<typeof request>> | null = null;
+        for (let i = 0; i < 150; i++) {
+          const running = (await api(last, "/runs/demo")).body.actors as
+            | { id: string }[]
+            | undefined;
+          if (running?.some((a) => a.id === "long")) {
+            answered = await request(last, "inc");
+            if (answered.status === 200) break;
+          }
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        assert.equal(answered?.status, 200, JSON.stringify(answered?.body));
+        assert.equal(answered!.body.reply, 2001);
+
+        // The stream's chain is one line of history: it verifies and
+        // replays, and every resume follows the one before.
+        const pulled = join(dir, "pulled");
+        const p = await runCli(["pull", "--nats", nats.url, "demo", pulled], {
+          flags: NET,
+        });
+        assert.equal(p.code, 0, p.stderr);
+        await assertVerifiesAndReplays(pulled);
+        const chain = await chainEvents(join(pulled, "long.jsonl"));
+        assert.ok(chain.some((e) => e.type === "actor.resume"));
+      } finally {
+        for (const p of procs) {
+          try {
+            p.kill("SIGKILL");
+          } catch {
+            // Already gone.
+          }
+          await p.status;
+        }
+        await nats.stop();
+      }
+    });
+  },
+});
