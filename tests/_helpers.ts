@@ -229,5 +229,32 @@ export async function assertVerifiesAndReplays(dir: string): Promise<void> {
   }
 }
 
+import { hasNats, natsServer } from "../tools/nats_server.ts";
 export { serveProcess } from "../tools/serve_process.ts";
 export { hasNats, NATS, natsServer } from "../tools/nats_server.ts";
+
+/**
+ * A test with a real nats-server (JetStream) in a temporary directory,
+ * stopped after it; skipped where nats-server is missing, except in CI.
+ */
+export function natsTest(
+  name: string,
+  fn: (
+    ctx: { dir: string; nats: Awaited<ReturnType<typeof natsServer>> },
+  ) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    ignore: !hasNats && Deno.env.get("CI") !== "true",
+    async fn() {
+      await withTempDir(async (dir) => {
+        const nats = await natsServer(join(dir, "js"));
+        try {
+          await fn({ dir, nats });
+        } finally {
+          await nats.stop();
+        }
+      });
+    },
+  });
+}

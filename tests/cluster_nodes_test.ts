@@ -13,12 +13,11 @@ import {
   assertVerifiesAndReplays,
   BUILD_FLAGS,
   chainEvents,
-  hasNats,
   natsServer,
+  natsTest,
   runCli,
   serveProcess,
   THEATER_FLAGS,
-  withTempDir,
 } from "./_helpers.ts";
 
 const NET = [...THEATER_FLAGS, "--allow-net"];
@@ -144,50 +143,42 @@ interface Nodes {
  * (skipped where nats-server is missing, except in CI).
  */
 function nodesTest(name: string, fn: (ctx: Nodes) => Promise<void>): void {
-  Deno.test({
-    name,
-    ignore: !hasNats && Deno.env.get("CI") !== "true",
-    async fn() {
-      await withTempDir(async (dir) => {
-        const nats = await natsServer(join(dir, "js"));
-        const procs: Deno.ChildProcess[] = [];
+  natsTest(name, async ({ dir, nats }) => {
+    const procs: Deno.ChildProcess[] = [];
+    try {
+      const tokenFile = join(dir, "token");
+      const nodes: Nodes["nodes"] = {};
+      for (const name of ["a", "b", "c"]) {
+        nodes[name] = await serveProcess(join(dir, name), tokenFile, {
+          args: ["--nats", nats.url, "--node", name],
+        });
+        procs.push(nodes[name].child);
+      }
+      const token = (await Deno.readTextFile(tokenFile)).trim();
+      const api: Nodes["api"] = async (node, path, body) => {
+        const res = await fetch(`${nodes[node].url}/api${path}`, {
+          method: body === undefined ? "GET" : "POST",
+          headers: { authorization: `Bearer ${token}` },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        return { status: res.status, body: await res.json() };
+      };
+      const request: Nodes["request"] = (node, actor, msg, timeoutMs) =>
+        api(node, `/runs/demo/actors/${actor}/request`, {
+          msg,
+          timeout_ms: timeoutMs ?? 2000,
+        });
+      await fn({ dir, nats, nodes, tokenFile, procs, api, request });
+    } finally {
+      for (const p of procs) {
         try {
-          const tokenFile = join(dir, "token");
-          const nodes: Nodes["nodes"] = {};
-          for (const name of ["a", "b", "c"]) {
-            nodes[name] = await serveProcess(join(dir, name), tokenFile, {
-              args: ["--nats", nats.url, "--node", name],
-            });
-            procs.push(nodes[name].child);
-          }
-          const token = (await Deno.readTextFile(tokenFile)).trim();
-          const api: Nodes["api"] = async (node, path, body) => {
-            const res = await fetch(`${nodes[node].url}/api${path}`, {
-              method: body === undefined ? "GET" : "POST",
-              headers: { authorization: `Bearer ${token}` },
-              body: body === undefined ? undefined : JSON.stringify(body),
-            });
-            return { status: res.status, body: await res.json() };
-          };
-          const request: Nodes["request"] = (node, actor, msg, timeoutMs) =>
-            api(node, `/runs/demo/actors/${actor}/request`, {
-              msg,
-              timeout_ms: timeoutMs ?? 2000,
-            });
-          await fn({ dir, nats, nodes, tokenFile, procs, api, request });
-        } finally {
-          for (const p of procs) {
-            try {
-              p.kill("SIGKILL");
-            } catch {
-              // Already gone.
-            }
-            await p.status;
-          }
-          await nats.stop();
+          p.kill("SIGKILL");
+        } catch {
+          // Already gone.
         }
-      });
-    },
+        await p.status;
+      }
+    }
   });
 }
 

@@ -16,6 +16,7 @@ import {
   BUILD_FLAGS,
   hasNats,
   natsServer,
+  natsTest,
   runCli,
   THEATER_FLAGS,
   withTempDir,
@@ -45,21 +46,13 @@ function clusterTest(
     },
   ) => Promise<void>,
 ): void {
-  Deno.test({
-    name,
-    ignore: !hasNats && Deno.env.get("CI") !== "true",
-    async fn() {
-      await withTempDir(async (dir) => {
-        const nats = await natsServer(join(dir, "js"));
-        const cluster = await Cluster.connect(nats.url);
-        try {
-          await fn({ dir, nats, cluster });
-        } finally {
-          await cluster.close();
-          await nats.stop();
-        }
-      });
-    },
+  natsTest(name, async ({ dir, nats }) => {
+    const cluster = await Cluster.connect(nats.url);
+    try {
+      await fn({ dir, nats, cluster });
+    } finally {
+      await cluster.close();
+    }
   });
 }
 
