@@ -230,7 +230,10 @@ export function checkShape(value: unknown): ShapeProblem | null {
   if (!Object.hasOwn(value, "v")) {
     return { reason: "bad-field", message: 'missing field "v"' };
   }
-  if (value.v !== 1 && value.v !== 2 && value.v !== 3 && value.v !== 4) {
+  if (
+    !Number.isInteger(value.v) || (value.v as number) < 1 ||
+    (value.v as number) > FORMAT_VERSION
+  ) {
     return {
       reason: "unknown-version",
       message: `unknown format version ${

@@ -180,11 +180,7 @@ export class ChainWriter {
   static inMemory(
     options: Pick<OpenChainOptions, "actor" | "clock" | "onAppend">,
   ): ChainWriter {
-    if (!isActorId(options.actor)) {
-      throw new ChainWriteError(
-        `invalid actor id ${JSON.stringify(options.actor)}`,
-      );
-    }
+    checkActor(options.actor);
     return new ChainWriter("(memory)", null, {
       actor: options.actor,
       fsync: "none",
@@ -204,11 +200,7 @@ export class ChainWriter {
     path: string,
     options: OpenChainOptions,
   ): Promise<ChainWriter> {
-    if (!isActorId(options.actor)) {
-      throw new ChainWriteError(
-        `invalid actor id ${JSON.stringify(options.actor)}`,
-      );
-    }
+    checkActor(options.actor);
     const fsync = options.fsync ?? "every-event";
     if (!FSYNC_POLICIES.includes(fsync)) {
       throw new ChainWriteError(`unknown fsync policy ${fsync}`);
@@ -559,6 +551,13 @@ export class ChainWriter {
         p.resolve(p.event);
       }
     }
+  }
+}
+
+/** @throws {ChainWriteError} for a string that is not an actor id. */
+function checkActor(actor: string): void {
+  if (!isActorId(actor)) {
+    throw new ChainWriteError(`invalid actor id ${JSON.stringify(actor)}`);
   }
 }
 

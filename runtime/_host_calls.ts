@@ -67,8 +67,9 @@ export function callEvents(
     const bytes = alone
       ? 0
       : JSON.stringify(call.args).length + JSON.stringify(call.result).length;
+    const single = alone || bytes > GROUP_CALL_MAX;
     if (
-      alone || bytes > GROUP_CALL_MAX ||
+      single ||
       (run.length > 0 &&
         (run[0].interface !== call.interface || runBytes + bytes > GROUP_MAX))
     ) {
@@ -77,7 +78,7 @@ export function callEvents(
     run.push(call);
     runBytes += bytes;
     at.push(events.length);
-    if (alone || bytes > GROUP_CALL_MAX) close();
+    if (single) close();
   }
   close();
   return { events, at };
