@@ -26,6 +26,7 @@ import { loadManifest, NODE_NAME, type Remote } from "../supervisor/mod.ts";
 import {
   ACTOR_ID,
   type ClusterRoute,
+  type RequestAnswer,
   requestWithin,
   RunError,
   type Runs,
@@ -379,9 +380,7 @@ export class ClusterNode implements ClusterRoute {
     actor: string,
     msg: Json,
     timeoutMs: number,
-  ): Promise<
-    { ok: boolean; reply?: Json; error?: string; seq?: number } | null
-  > {
+  ): Promise<RequestAnswer | null> {
     const r = await this.#ask(
       run,
       actor,

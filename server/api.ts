@@ -38,7 +38,13 @@ import {
 import { DeliveryError } from "../supervisor/mod.ts";
 import { type EventHub, parseResume, streamEvents } from "./live.ts";
 import { openApi } from "./openapi.ts";
-import { requestWithin, RunError, type Runs, sendNow } from "./runs.ts";
+import {
+  type RequestAnswer,
+  requestWithin,
+  RunError,
+  type Runs,
+  sendNow,
+} from "./runs.ts";
 import { sameToken } from "./token.ts";
 
 /** Largest request body, in bytes: a message of the largest document. */
@@ -201,9 +207,7 @@ export interface ClusterRoute {
     actor: string,
     msg: Json,
     timeoutMs: number,
-  ): Promise<
-    { ok: boolean; reply?: Json; error?: string; seq?: number } | null
-  >;
+  ): Promise<RequestAnswer | null>;
   /** The nodes and where each root actor is placed. */
   nodes(): Promise<unknown[]>;
   /** Where each root actor is placed. */

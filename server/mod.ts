@@ -30,6 +30,7 @@ export { openApi } from "./openapi.ts";
 export {
   ACTOR_ID,
   type LiveRun,
+  type RequestAnswer,
   requestWithin,
   RUN_ID,
   RunError,

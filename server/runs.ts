@@ -94,6 +94,18 @@ export async function sendNow(
   return refused;
 }
 
+/** What a request to an actor came back with: its reply or its error. */
+export interface RequestAnswer {
+  /** Whether the handler succeeded. */
+  ok: boolean;
+  /** The handler's reply, when it succeeded. */
+  reply?: Json;
+  /** Why it failed, when it did not. */
+  error?: string;
+  /** The seq of the event that records the outcome. */
+  seq?: number;
+}
+
 /**
  * Sends and waits for the handler's outcome, at most `timeoutMs`: the
  * reply or the error, with the seq of the event that records it; null
@@ -102,9 +114,7 @@ export async function sendNow(
 export async function requestWithin(
   system: ActorSystem,
   request: { to: string; msg: Json; timeoutMs: number },
-): Promise<
-  { ok: boolean; reply?: Json; error?: string; seq: number } | null
-> {
+): Promise<(RequestAnswer & { seq: number }) | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<null>((resolve) => {
     timer = setTimeout(() => resolve(null), request.timeoutMs);
