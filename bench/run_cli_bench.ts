@@ -12,8 +12,8 @@ import { join } from "node:path";
 import { loadBindings } from "../runtime/_guest.ts";
 import { instantiateCore } from "../runtime/instance.ts";
 import { compileCores, loadComponent } from "../runtime/mod.ts";
+import { theaterCommand } from "../tools/theater_command.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const EXAMPLE = new URL("../examples/counter/", import.meta.url).pathname;
 const MESSAGES = 20_000;
 /** Lines in flight (`--window`): a stream of messages to one actor. */
@@ -26,24 +26,17 @@ globalThis.addEventListener("unload", () => {
 
 async function run(lines: number): Promise<number> {
   const chains = join(dir, crypto.randomUUID());
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      MAIN,
-      "run",
-      join(EXAMPLE, "manifest.json"),
-      "--chain-dir",
-      chains,
-      "--fsync",
-      "none",
-      "--quiet",
-      "--window",
-      String(WINDOW),
-    ],
+  const child = theaterCommand([
+    "run",
+    join(EXAMPLE, "manifest.json"),
+    "--chain-dir",
+    chains,
+    "--fsync",
+    "none",
+    "--quiet",
+    "--window",
+    String(WINDOW),
+  ], {
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",

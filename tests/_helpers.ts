@@ -5,6 +5,8 @@
  * @module
  */
 import { join } from "node:path";
+import { hasNats, natsServer } from "../tools/nats_server.ts";
+import { THEATER_FLAGS, theaterCommand } from "../tools/theater_command.ts";
 import {
   type ChainEvent,
   eventLine,
@@ -45,15 +47,6 @@ async function sampleRss(pid: number): Promise<number> {
   return peak;
 }
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-/**
- * The permissions `theater` runs with. Env access is needed only because
- * jco's bundled WASI shim reads the whole environment when it is first
- * loaded (on a transpile cache miss); actor workers never get it.
- */
-export const THEATER_FLAGS = ["--allow-read", "--allow-write", "--allow-env"];
-
 /** The permissions `theater build` needs as well (deno check, the addon). */
 export const BUILD_FLAGS = [...THEATER_FLAGS, "--allow-run", "--allow-ffi"];
 
@@ -81,9 +74,8 @@ export async function runCli(
     env?: Record<string, string>;
   } = {},
 ): Promise<CliResult> {
-  const flags = options.flags ?? THEATER_FLAGS;
-  const command = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...flags, MAIN, ...args],
+  const command = theaterCommand(args, {
+    flags: options.flags,
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -229,8 +221,8 @@ export async function assertVerifiesAndReplays(dir: string): Promise<void> {
   }
 }
 
-import { hasNats, natsServer } from "../tools/nats_server.ts";
 export { serveProcess } from "../tools/serve_process.ts";
+export { THEATER_FLAGS, theaterCommand } from "../tools/theater_command.ts";
 export { hasNats, NATS, natsServer } from "../tools/nats_server.ts";
 
 /**

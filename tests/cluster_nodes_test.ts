@@ -18,10 +18,10 @@ import {
   runCli,
   serveProcess,
   THEATER_FLAGS,
+  theaterCommand,
 } from "./_helpers.ts";
 
 const NET = [...THEATER_FLAGS, "--allow-net"];
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** Counts, forwards (`tell`) and asks (`ask`); logs responses it gets. */
 const ACTOR = `import { defineActor } from "./theater_sdk.ts";
@@ -194,23 +194,19 @@ nodesTest(
       "w1",
     ]);
     assert.equal(keygen.code, 0, keygen.stderr);
-    const witness = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        ...NET,
-        MAIN,
-        "witness",
-        "--nats",
-        nats.url,
-        "--key",
-        join(dir, "w1.key"),
-        "--dir",
-        join(dir, "witnessed"),
-        "--follow",
-        "--interval-ms",
-        "1000",
-      ],
+    const witness = theaterCommand([
+      "witness",
+      "--nats",
+      nats.url,
+      "--key",
+      join(dir, "w1.key"),
+      "--dir",
+      join(dir, "witnessed"),
+      "--follow",
+      "--interval-ms",
+      "1000",
+    ], {
+      flags: NET,
       stdout: "piped",
       stderr: "piped",
     }).spawn();

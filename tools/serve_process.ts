@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
+import { THEATER_FLAGS, theaterCommand } from "./theater_command.ts";
 
 /**
  * Starts `theater serve` (runs under `<dir>/runs`, any free port) and waits
@@ -22,25 +22,18 @@ export async function serveProcess(
   tokenFile: string,
   options: { args?: string[]; cache?: boolean } = {},
 ) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-net",
-      MAIN,
-      "serve",
-      "--listen",
-      "127.0.0.1:0",
-      "--dir",
-      join(dir, "runs"),
-      "--token-file",
-      tokenFile,
-      ...(options.cache ? [] : ["--no-cache"]),
-      ...(options.args ?? []),
-    ],
+  const child = theaterCommand([
+    "serve",
+    "--listen",
+    "127.0.0.1:0",
+    "--dir",
+    join(dir, "runs"),
+    "--token-file",
+    tokenFile,
+    ...(options.cache ? [] : ["--no-cache"]),
+    ...(options.args ?? []),
+  ], {
+    flags: [...THEATER_FLAGS, "--allow-net"],
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
