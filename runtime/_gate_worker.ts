@@ -161,34 +161,14 @@ async function fetchGranted(
     await response.body?.cancel();
     return { head: { err: oversize(max) } };
   }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
+  let out: Uint8Array;
   try {
-    // A body of a declared length within the grant is read at once (a
-    // third of the cost of a read loop); any other is read with a count.
-    const reader = response.headers.has("content-length")
-      ? null
-      : response.body?.getReader();
-    if (!reader) {
-      const whole = new Uint8Array(await response.arrayBuffer());
-      if (whole.length > max) return { head: { err: oversize(max) } };
-      chunks.push(whole);
-      total = whole.length;
-    }
-    while (reader) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.length;
-      if (total > max) {
-        await reader.cancel();
-        return { head: { err: oversize(max) } };
-      }
-      chunks.push(value);
-    }
+    const read = await readCapped(response, max);
+    if (!read) return { head: { err: oversize(max) } };
+    out = read;
   } catch (err) {
     return { head: { err: fetchError(err, url, timeoutMs) } };
   }
-  let out = concatBytes(chunks);
   let responseHeaders = [...response.headers];
   // A server that echoes a secret (an error page, a debug endpoint) must
   // not hand it to the actor, nor to the chain.
@@ -210,6 +190,33 @@ async function fetchGranted(
     },
     body: out,
   };
+}
+
+/**
+ * The body of `response`, or null when it is over `max` bytes. Counted as
+ * it is read, always: `fetch` decodes a `Content-Encoding` itself, so a
+ * declared length is the size on the wire, and a small brotli or gzip
+ * body can decode to gigabytes.
+ */
+async function readCapped(
+  response: Response,
+  max: number,
+): Promise<Uint8Array | null> {
+  const reader = response.body?.getReader();
+  if (!reader) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > max) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  return concatBytes(chunks);
 }
 
 const REDACTED = "[secret]";
