@@ -46,6 +46,7 @@ import {
   sendNow,
 } from "./runs.ts";
 import { sameToken } from "./token.ts";
+import { INSPECTOR_PATHS } from "./inspector.ts";
 
 /** Largest request body, in bytes: a message of the largest document. */
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
@@ -222,8 +223,8 @@ export function apiApp(
     token: string;
     /** The server's own origin(s): browser requests from others are refused. */
     origins: () => string[];
-    /** The inspector's page, served at `/`. */
-    inspector?: () => Response | Promise<Response>;
+    /** The inspector's files by path (`/` and the files it loads). */
+    inspector?: (path: string) => Response | Promise<Response>;
     /** Keys that checkpoints (`<actor>.checkpoint`) are checked against. */
     verifiers?: VerifierKey[];
     /** The cluster this server is a node of. */
@@ -259,9 +260,9 @@ export function apiApp(
     }
     await next();
   });
-  app.get("/", async () => {
+  app.on("GET", [...INSPECTOR_PATHS], async (c) => {
     if (!options.inspector) return fail(404, "no inspector");
-    return await options.inspector();
+    return await options.inspector(c.req.path);
   });
   app.use("/api/*", async (c, next) => {
     const header = c.req.header("authorization") ?? "";

@@ -1,7 +1,9 @@
 // Copyright the Theater authors. MIT license.
 /**
- * The inspector: one self-contained page (no CDN, no build step) served
- * at `/` by `theater serve`. It reads everything through the API with the
+ * The inspector: a page, its script and its style sheet (no CDN, no build
+ * step) served at `/`, `/inspector.js` and `/inspector.css` by `theater
+ * serve`, under a policy that runs no script but that file and lets no
+ * page frame it. It reads everything through the API with the
  * token from the URL fragment (`/#token=…`, never sent to the server):
  * the runs and actor trees with live status, an actor's timeline filtered
  * by type and updated live, time travel over its states with the diff
@@ -16,32 +18,8 @@ const PAGE = `<!doctype html>
 <head>
 <meta charset="utf-8">
 <title>Theater inspector</title>
-<style>
-  body { font: 14px system-ui, sans-serif; margin: 0; display: grid;
-    grid-template-columns: 260px 1fr 420px; height: 100vh; }
-  nav, main, aside { overflow: auto; padding: 8px 12px; border-right: 1px solid #ddd; }
-  h2 { font-size: 15px; margin: 10px 0 6px; }
-  ul { list-style: none; padding-left: 14px; margin: 0; }
-  li { margin: 2px 0; }
-  button { font: inherit; cursor: pointer; }
-  .run > b { cursor: pointer; }
-  .actor { cursor: pointer; }
-  .actor.selected { background: #def; }
-  .status { font-size: 11px; padding: 0 4px; border-radius: 3px; margin-left: 4px; }
-  .status.running { background: #cfc; } .status.restarting { background: #ffc; }
-  .status.stopped { background: #eee; } .status.failed { background: #fcc; }
-  .badge { font-size: 11px; padding: 1px 5px; border-radius: 3px; }
-  .badge.ok { background: #cfc; } .badge.bad { background: #fcc; }
-  table { border-collapse: collapse; width: 100%; }
-  td { padding: 1px 4px; vertical-align: top; font-family: ui-monospace, monospace; font-size: 12px; }
-  tr.event { cursor: pointer; } tr.event.current { background: #def; }
-  tr.event:hover { background: #f4f8ff; }
-  pre { background: #f7f7f7; padding: 6px; white-space: pre-wrap; word-break: break-all; margin: 4px 0; }
-  .diff .add { color: #060; } .diff .del { color: #a00; }
-  .link { color: #06c; cursor: pointer; text-decoration: underline; }
-  #error { color: #a00; }
-  input[type=range] { width: 100%; }
-</style>
+<link rel="stylesheet" href="/inspector.css">
+<script type="module" src="/inspector.js"></script>
 </head>
 <body>
 <nav>
@@ -81,8 +59,39 @@ const PAGE = `<!doctype html>
   </form>
   <pre id="sent"></pre>
 </aside>
-<script type="module">
-const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
+</body>
+</html>
+`;
+
+const STYLE =
+  `body { font: 14px system-ui, sans-serif; margin: 0; display: grid;
+  grid-template-columns: 260px 1fr 420px; height: 100vh; }
+nav, main, aside { overflow: auto; padding: 8px 12px; border-right: 1px solid #ddd; }
+h2 { font-size: 15px; margin: 10px 0 6px; }
+ul { list-style: none; padding-left: 14px; margin: 0; }
+li { margin: 2px 0; }
+button { font: inherit; cursor: pointer; }
+.run > b { cursor: pointer; }
+.actor { cursor: pointer; }
+.actor.selected { background: #def; }
+.status { font-size: 11px; padding: 0 4px; border-radius: 3px; margin-left: 4px; }
+.status.running { background: #cfc; } .status.restarting { background: #ffc; }
+.status.stopped { background: #eee; } .status.failed { background: #fcc; }
+.badge { font-size: 11px; padding: 1px 5px; border-radius: 3px; }
+.badge.ok { background: #cfc; } .badge.bad { background: #fcc; }
+table { border-collapse: collapse; width: 100%; }
+td { padding: 1px 4px; vertical-align: top; font-family: ui-monospace, monospace; font-size: 12px; }
+tr.event { cursor: pointer; } tr.event.current { background: #def; }
+tr.event:hover { background: #f4f8ff; }
+pre { background: #f7f7f7; padding: 6px; white-space: pre-wrap; word-break: break-all; margin: 4px 0; }
+.diff .add { color: #060; } .diff .del { color: #a00; }
+.link { color: #06c; cursor: pointer; text-decoration: underline; }
+#error { color: #a00; }
+input[type=range] { width: 100%; }
+`;
+
+const SCRIPT =
+  `const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
 const headers = { authorization: "Bearer " + token };
 const $ = (id) => document.getElementById(id);
 const view = { run: null, actor: null, events: [], at: 0, filter: "" };
@@ -318,19 +327,49 @@ $("send").onsubmit = async (e) => {
 };
 loadRuns();
 setInterval(loadRuns, 2000);
-</script>
-</body>
-</html>
 `;
 
-/** The inspector page. */
-export function inspectorPage(): Response {
-  return new Response(PAGE, {
+/**
+ * What the inspector's files may do in a browser: load and connect only to
+ * this server, run no inline script (guest text shown in the page cannot
+ * become code), and not be framed by another page (no clickjacking of
+ * "Send").
+ */
+export const INSPECTOR_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+const FILES: Record<string, { type: string; body: string }> = {
+  "/": { type: "text/html; charset=utf-8", body: PAGE },
+  "/inspector.js": { type: "text/javascript; charset=utf-8", body: SCRIPT },
+  "/inspector.css": { type: "text/css; charset=utf-8", body: STYLE },
+};
+
+/** The paths of the inspector's files. */
+export const INSPECTOR_PATHS: readonly string[] = Object.keys(FILES);
+
+/**
+ * The inspector's file at `path` (default: the page, `/`), with its
+ * policy headers; a 404 for any other path.
+ */
+export function inspectorPage(path = "/"): Response {
+  const file = FILES[path];
+  if (!file) return new Response("not an inspector file", { status: 404 });
+  return new Response(file.body, {
     headers: {
-      "content-type": "text/html; charset=utf-8",
-      // Everything it loads is on this page or from this server.
-      "content-security-policy":
-        "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+      "content-type": file.type,
+      "content-security-policy": INSPECTOR_POLICY,
+      // For browsers that do not know frame-ancestors.
+      "x-frame-options": "DENY",
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
     },
   });
 }

@@ -89,6 +89,10 @@ Deno.test({
       await page.setViewport({ width: 1400, height: 900 });
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(String(e)));
+      // A violation of the page's policy is logged, not thrown.
+      page.on("console", (m) => {
+        if (/Content Security Policy/i.test(m.text())) errors.push(m.text());
+      });
       await page.goto(`${server.url}/#token=${TOKEN}`);
       const worker =
         '.run[data-run="supervision"] li[data-actor="supervisor.worker"]';
@@ -201,6 +205,65 @@ Deno.test({
       throw err;
     } finally {
       await browser.close();
+      await server.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "inspector: a page of another origin cannot frame it",
+  ignore: !hasChromium && Deno.env.get("CI") !== "true",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "theater_inspector_" });
+    const server = await startServer({
+      dir,
+      token: TOKEN,
+      port: 0,
+      cacheDir: false,
+      inspector: inspectorPage,
+    });
+    // A hostile page: the inspector in a frame, under a button of its own.
+    const framer = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      () =>
+        new Response(
+          `<!doctype html><title>framer</title><iframe id="f" src="${server.url}/#token=${TOKEN}"></iframe>`,
+          { headers: { "content-type": "text/html" } },
+        ),
+    );
+    const browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+    });
+    try {
+      const page = await browser.newPage();
+      const blocked: string[] = [];
+      page.on("console", (m) => blocked.push(m.text()));
+      // "load" waits for the frame's own load or failure.
+      await page.goto(`http://127.0.0.1:${framer.addr.port}/`, {
+        waitUntil: "load",
+      });
+      const frame = page.frames().find((f) => f !== page.mainFrame());
+      assert.ok(frame, "the framing page has its frame");
+      const title = await frame.evaluate("document.title").catch(() => "");
+      assert.notEqual(
+        title,
+        "Theater inspector",
+        `the inspector loaded in a frame of another origin (${frame.url()}); console: ${
+          blocked.join(" | ")
+        }`,
+      );
+      // The inspector itself, opened directly, still loads.
+      const own = await browser.newPage();
+      await own.goto(`${server.url}/#token=${TOKEN}`, { waitUntil: "load" });
+      assert.equal(await own.title(), "Theater inspector");
+    } finally {
+      await browser.close();
+      await framer.shutdown();
       await server.close();
       await Deno.remove(dir, { recursive: true });
     }
