@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { hasNats, natsServer } from "../tools/nats_server.ts";
 import { THEATER_FLAGS, theaterCommand } from "../tools/theater_command.ts";
+import { type Lines, watchLines } from "../tools/wait.ts";
 import {
   type ChainEvent,
   eventLine,
@@ -24,6 +25,81 @@ export interface CliResult {
   peakRss: number;
   /** Whether the run outlived `timeoutMs` and had to be killed. */
   killed: boolean;
+  /** Whether `signal` was sent (its event came, or its time passed). */
+  signalled: boolean;
+  /**
+   * Why `signalWhen` never came, when it failed; the run was then killed
+   * (SIGKILL) unless it had ended by itself.
+   */
+  signalError?: string;
+}
+
+/** A run under way: what it has printed so far, line by line. */
+export interface RunningCli {
+  /** The process id. */
+  pid: number;
+  /** Its stdout, as it comes. */
+  stdout: Lines;
+  /** Its stderr, as it comes. */
+  stderr: Lines;
+  /** Resolves when it has exited: pass as `ended` to `waitFor`. */
+  status: Promise<Deno.CommandStatus>;
+}
+
+/**
+ * When {@linkcode runCli} sends its `signal`: once the run has printed
+ * `count` (default 1) lines that `stdout` (or `stderr`) matches.
+ */
+export interface LineEvent {
+  /** A stdout line to wait for. */
+  stdout?: RegExp | ((line: string) => boolean);
+  /** A stderr line to wait for. */
+  stderr?: RegExp | ((line: string) => boolean);
+  /**
+   * How many matching lines to wait for.
+   *
+   * @default {1}
+   */
+  count?: number;
+}
+
+/** Options of {@linkcode runCli}. */
+export interface RunCliOptions {
+  /** Permission flags (default: {@linkcode THEATER_FLAGS}). */
+  flags?: string[];
+  /**
+   * Text for stdin, or a function that writes it bit by bit; the function
+   * may wait for what the run printed (`run.stdout.until(...)`).
+   */
+  stdin?:
+    | string
+    | ((
+      write: (text: string) => Promise<void>,
+      run: RunningCli,
+    ) => Promise<void>);
+  cwd?: string;
+  /** Leave stdin open after writing `stdin` (no end of input). */
+  holdStdin?: boolean;
+  /** Kill the run (SIGKILL) if it has not ended by then: a hang bound. */
+  timeoutMs?: number;
+  /** A signal to send once `signalWhen` has come. */
+  signal?: Deno.Signal;
+  /**
+   * When to send `signal`: after a line (or the Nth matching line) the
+   * run printed, or when the function resolves. Not sent when the run
+   * ends first; when the function fails, the run is killed and the
+   * result says why (`signalError`).
+   */
+  signalWhen?: LineEvent | ((run: RunningCli) => Promise<unknown>);
+  /**
+   * Send `signal` after this many milliseconds instead (default 1000 when
+   * there is no `signalWhen`).
+   *
+   * @deprecated A fixed time measures the machine: use `signalWhen`.
+   */
+  signalAfterMs?: number;
+  /** More environment variables for the child. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -50,29 +126,26 @@ async function sampleRss(pid: number): Promise<number> {
 /** The permissions `theater build` needs as well (deno check, the addon). */
 export const BUILD_FLAGS = [...THEATER_FLAGS, "--allow-run", "--allow-ffi"];
 
+function _lineMatch(
+  match: RegExp | ((line: string) => boolean),
+): (line: string) => boolean {
+  return typeof match === "function" ? match : (line) => match.test(line);
+}
+
+/** Reads a stream to its end, as bytes. */
+async function _readAll(
+  stream: ReadableStream<Uint8Array>,
+): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
 /**
  * Runs `theater <args>` in a fresh Deno process with the given permission
  * flags (default: {@linkcode THEATER_FLAGS}).
  */
 export async function runCli(
   args: string[],
-  options: {
-    flags?: string[];
-    /** Text for stdin, or a function that writes it bit by bit. */
-    stdin?:
-      | string
-      | ((write: (text: string) => Promise<void>) => Promise<void>);
-    cwd?: string;
-    /** Leave stdin open after writing `stdin` (no end of input). */
-    holdStdin?: boolean;
-    /** Kill the run (SIGKILL) if it has not ended by then. */
-    timeoutMs?: number;
-    /** Send this signal after `signalAfterMs` (default 1000). */
-    signal?: Deno.Signal;
-    signalAfterMs?: number;
-    /** More environment variables for the child. */
-    env?: Record<string, string>;
-  } = {},
+  options: RunCliOptions = {},
 ): Promise<CliResult> {
   const command = theaterCommand(args, {
     flags: options.flags,
@@ -86,7 +159,31 @@ export async function runCli(
   // VmHWM only grows: the last sample before exit is the peak, give or
   // take what grew in the final few milliseconds.
   const sampler = sampleRss(child.pid);
+  // Lines are watched only when something waits for them; the bytes are
+  // kept as they came either way.
+  const watch = typeof options.stdin === "function" ||
+    options.signalWhen !== undefined;
+  let stdout: ReadableStream<Uint8Array> = child.stdout;
+  let stderr: ReadableStream<Uint8Array> = child.stderr;
+  let run: RunningCli | undefined;
+  if (watch) {
+    const [out, outLines] = child.stdout.tee();
+    const [err, errLines] = child.stderr.tee();
+    stdout = out;
+    stderr = err;
+    run = {
+      pid: child.pid,
+      stdout: watchLines(outLines),
+      stderr: watchLines(errLines),
+      status: child.status,
+    };
+  }
+  const outBytes = _readAll(stdout);
+  const errBytes = _readAll(stderr);
   let killed = false;
+  let signalled = false;
+  let signalError: string | undefined;
+  let exited = false;
   const killer = options.timeoutMs === undefined ? undefined : setTimeout(
     () => {
       killed = true;
@@ -94,29 +191,79 @@ export async function runCli(
     },
     options.timeoutMs,
   );
-  const signaller = options.signal === undefined ? undefined : setTimeout(
-    () => child.kill(options.signal!),
-    options.signalAfterMs ?? 1000,
-  );
+  const send = () => {
+    if (exited || signalled) return;
+    try {
+      child.kill(options.signal!);
+      signalled = true;
+    } catch {
+      // It ended in the meantime.
+    }
+  };
+  let signaller: ReturnType<typeof setTimeout> | undefined;
+  if (options.signal !== undefined && options.signalWhen !== undefined) {
+    const when = options.signalWhen;
+    const event = typeof when === "function" ? when(run!) : (() => {
+      const [stream, match] = when.stdout !== undefined
+        ? [run!.stdout, when.stdout]
+        : [run!.stderr, when.stderr!];
+      const count = when.count ?? 1;
+      return stream.count(
+        _lineMatch(match),
+        count,
+        `line ${count} matching ${String(match)} on ${
+          when.stdout !== undefined ? "stdout" : "stderr"
+        }`,
+      );
+    })();
+    // A run that ends first is not signalled; the test sees `signalled`.
+    event.then(send, (err) => {
+      signalError = err instanceof Error ? err.message : String(err);
+      if (exited) return;
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // It ended in the meantime.
+      }
+    });
+  } else if (options.signal !== undefined) {
+    signaller = setTimeout(send, options.signalAfterMs ?? 1000);
+  }
   try {
     if (options.stdin !== undefined) {
       const writer = child.stdin.getWriter();
       const write = (text: string) =>
         writer.write(new TextEncoder().encode(text)).catch(() => {});
       if (typeof options.stdin === "string") await write(options.stdin);
-      else await options.stdin(write);
+      else await options.stdin(write, run!);
       if (options.holdStdin) writer.releaseLock();
       else await writer.close().catch(() => {});
     }
-    const { code, stdout, stderr } = await child.output();
+    const { code } = await child.status;
+    exited = true;
     const decoder = new TextDecoder();
     return {
       code,
-      stdout: decoder.decode(stdout),
-      stderr: decoder.decode(stderr),
+      stdout: decoder.decode(await outBytes),
+      stderr: decoder.decode(await errBytes),
       peakRss: await sampler,
       killed,
+      signalled,
+      ...(signalError === undefined ? {} : { signalError }),
     };
+  } catch (err) {
+    // A writer that failed must not leave the run behind.
+    if (!exited) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+      await child.status;
+      exited = true;
+    }
+    await Promise.allSettled([outBytes, errBytes, sampler]);
+    throw err;
   } finally {
     clearTimeout(killer);
     clearTimeout(signaller);
@@ -222,6 +369,7 @@ export async function assertVerifiesAndReplays(dir: string): Promise<void> {
 }
 
 export { serveProcess } from "../tools/serve_process.ts";
+export { waitFor, watchLines } from "../tools/wait.ts";
 export { THEATER_FLAGS, theaterCommand } from "../tools/theater_command.ts";
 export { hasNats, NATS, natsServer } from "../tools/nats_server.ts";
 

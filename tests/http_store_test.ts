@@ -13,6 +13,7 @@ import {
   jsonLines,
   runCli,
   THEATER_FLAGS,
+  waitFor,
   withTempDir,
 } from "./_helpers.ts";
 
@@ -53,12 +54,26 @@ export default defineActor<{ n: number }, Msg, unknown>({
 });
 `;
 
+/** An origin the test serves, counting the requests to each path. */
+interface Origin {
+  addr: Deno.NetAddr;
+  /** Requests that arrived, by path. */
+  hits: Map<string, number>;
+  /** Answers what is held and stops the server. */
+  shutdown(): Promise<void>;
+}
+
 /** An origin with the paths the test needs; closed by the caller. */
-function serveOrigin(): Deno.HttpServer<Deno.NetAddr> {
-  return Deno.serve(
+function serveOrigin(): Origin {
+  const hits = new Map<string, number>();
+  // "/slow" answers only when the origin is shut down: later than any
+  // grant's time-out, whatever the machine's speed.
+  const held = new Set<() => void>();
+  const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     async (req) => {
       const url = new URL(req.url);
+      hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1);
       switch (url.pathname) {
         case "/doc":
           return Response.json({ items: [1, 2, 3] });
@@ -77,13 +92,22 @@ function serveOrigin(): Deno.HttpServer<Deno.NetAddr> {
         case "/big":
           return new Response("x".repeat(5000));
         case "/slow":
-          await new Promise((r) => setTimeout(r, 1500));
+          await new Promise<void>((r) => held.add(r));
           return new Response("late");
         default:
           return new Response("not here", { status: 404 });
       }
     },
   );
+  return {
+    addr: server.addr,
+    hits,
+    shutdown() {
+      for (const answer of held) answer();
+      held.clear();
+      return server.shutdown();
+    },
+  };
 }
 
 /** A loopback port nothing listens on. */
@@ -311,13 +335,15 @@ Deno.test("store: killed (kill -9) in a storm of puts, the run resumes and every
         }
       },
       holdStdin: true,
+      // Mid-storm: after the 20th acknowledged put.
       signal: "SIGKILL",
-      signalAfterMs: 1500,
-      timeoutMs: 60_000,
+      signalWhen: { stdout: /^\{/, count: 20 },
+      timeoutMs: 120_000,
     });
+    assert.ok(killed.signalled, `not killed mid-storm: ${killed.stderr}`);
     assert.notEqual(killed.code, 0);
     const stored = jsonLines(killed.stdout).length;
-    assert.ok(stored > 0, "no put was answered before the kill");
+    assert.ok(stored >= 20, `${stored} puts answered before the kill`);
     const resumed = await runCli(["run", manifest, "--quiet"], {
       flags: NET_FLAGS,
       stdin: "",
@@ -412,6 +438,7 @@ Deno.test("http: a component that imports http is refused without a grant, and a
 
 Deno.test("new --template fetcher: HTTP under a grant, the store, a timer and a request, out of the box", async () => {
   const server = serveOrigin();
+  const hits = server.hits;
   const origin = `http://127.0.0.1:${server.addr.port}`;
   try {
     await withTempDir(async (dir) => {
@@ -431,9 +458,17 @@ Deno.test("new --template fetcher: HTTP under a grant, the store, a timer and a 
       assert.match(build.stdout + build.stderr, /http-actor-world/);
       const run = await runCli(["run", path], {
         flags: NET_FLAGS,
-        stdin: async (write) => {
+        stdin: async (write, { status }) => {
           await write('"start"\n"poll"\n');
-          await new Promise((r) => setTimeout(r, 1300));
+          // The poll sent and one from the timer reached the origin.
+          await waitFor(
+            "two polls at the origin",
+            () => hits.get("/doc")! >= 2,
+            {
+              seen: () => `${hits.get("/doc") ?? 0} requests to /doc`,
+              ended: status,
+            },
+          );
           await write('"stop"\n"status"\n"body"\n');
         },
       });

@@ -8,6 +8,23 @@
 import { join } from "node:path";
 
 import { THEATER_FLAGS, theaterCommand } from "./theater_command.ts";
+import { type Lines, watchLines } from "./wait.ts";
+
+/** A `theater serve` process started by {@linkcode serveProcess}. */
+export interface ServeProcess {
+  /** The process. */
+  child: Deno.ChildProcess;
+  /** The URL it listens on. */
+  url: string;
+  /** Its stdout lines as they come, to wait for one. */
+  out: Lines;
+  /** Its stderr lines as they come, to wait for one. */
+  err: Lines;
+  /** All it printed on stdout, once it has exited. */
+  stdout: Promise<string>;
+  /** All it printed on stderr, once it has exited. */
+  stderr: Promise<string>;
+}
 
 /**
  * Starts `theater serve` (runs under `<dir>/runs`, any free port) and waits
@@ -21,7 +38,7 @@ export async function serveProcess(
   dir: string,
   tokenFile: string,
   options: { args?: string[]; cache?: boolean } = {},
-) {
+): Promise<ServeProcess> {
   const child = theaterCommand([
     "serve",
     "--listen",
@@ -38,22 +55,24 @@ export async function serveProcess(
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  let url = "";
-  while (!url) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error(`serve ended: ${text}`);
-    text += value;
-    url = /listening on (http:\/\/\S+)/.exec(text)?.[1] ?? "";
-  }
-  const stderr = new Response(child.stderr).text();
-  const rest = (async () => {
-    for (;;) {
-      const { value, done } = await lines.read();
-      if (done) return text;
-      text += value;
+  const out = watchLines(child.stdout);
+  const err = watchLines(child.stderr);
+  const all = (lines: Lines) => lines.closed.then(() => lines.text);
+  let line: string;
+  try {
+    line = await out.until(
+      (l) => /listening on http:\/\/\S+/.test(l),
+      "serve's line with its URL",
+    );
+  } catch (e) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // It has exited.
     }
-  })();
-  return { child, url, stderr, stdout: rest };
+    await child.status;
+    throw new Error(`${(e as Error).message}\nstderr: ${await all(err)}`);
+  }
+  const url = /listening on (http:\/\/\S+)/.exec(line)![1];
+  return { child, url, out, err, stdout: all(out), stderr: all(err) };
 }

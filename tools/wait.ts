@@ -31,17 +31,23 @@ export interface WaitOptions {
   timeoutMs?: number;
   /** What was seen, for the error when the wait fails. */
   seen?: () => unknown;
+  /**
+   * Settles when the thing can no longer come (the process that would
+   * make it has exited): the wait then fails after one last probe,
+   * instead of at its deadline.
+   */
+  ended?: Promise<unknown>;
+}
+
+function _show(seen: unknown): string {
+  return typeof seen === "string" ? seen : JSON.stringify(seen);
 }
 
 /** A wait that ran past its deadline; the message says what and what was seen. */
 export class WaitTimeout extends Error {
   /** Creates the error for a wait on `what`. */
   constructor(what: string, ms: number, seen: unknown) {
-    super(
-      `waited ${ms} ms for ${what}; saw: ${
-        typeof seen === "string" ? seen : JSON.stringify(seen)
-      }`.slice(0, 4000),
-    );
+    super(`waited ${ms} ms for ${what}; saw: ${_show(seen)}`.slice(0, 4000));
     this.name = "WaitTimeout";
   }
 }
@@ -65,7 +71,11 @@ export async function waitFor<T>(
   const deadline = performance.now() + ms;
   let pause = 1;
   let last: unknown = undefined;
+  let over = false;
+  options.ended?.then(() => over = true, () => over = true);
   for (;;) {
+    // Read before probing: a probe that starts after the end is the last.
+    const final = over;
     try {
       const value = await probe();
       if (value !== undefined && value !== null && value !== false) {
@@ -74,6 +84,13 @@ export async function waitFor<T>(
       last = value;
     } catch (err) {
       last = err instanceof Error ? err.message : err;
+    }
+    if (final) {
+      throw new Error(
+        `it ended before ${what}; saw: ${
+          _show(options.seen ? options.seen() : last)
+        }`.slice(0, 4000),
+      );
     }
     if (performance.now() > deadline) {
       throw new WaitTimeout(what, ms, options.seen ? options.seen() : last);
@@ -151,11 +168,17 @@ export function watchLines(stream: ReadableStream<Uint8Array>): Lines {
   ): Promise<string[]> => {
     const ms = options.timeoutMs ?? HANG_MS;
     return new Promise((resolve, reject) => {
+      // Each waiter scans only the lines it has not seen, so a long output
+      // costs one pass however many chunks it came in.
+      const found: string[] = [];
+      let next = 0;
       const check = () => {
-        const found = lines.filter(match);
+        for (; next < lines.length && found.length < n; next++) {
+          if (match(lines[next])) found.push(lines[next]);
+        }
         if (found.length >= n) {
           done();
-          resolve(found.slice(0, n));
+          resolve(found);
         } else if (ended) {
           done();
           reject(
@@ -169,7 +192,13 @@ export function watchLines(stream: ReadableStream<Uint8Array>): Lines {
       };
       const timer = setTimeout(() => {
         done();
-        reject(new WaitTimeout(what, ms, lines.slice(-20).join("\n")));
+        reject(
+          new WaitTimeout(
+            `${what} (${found.length} of ${n})`,
+            ms,
+            lines.slice(-20).join("\n"),
+          ),
+        );
       }, ms);
       const done = () => {
         clearTimeout(timer);

@@ -11,6 +11,7 @@ import {
   jsonLines,
   runCli,
   THEATER_FLAGS,
+  waitFor,
   withTempDir,
 } from "../../tests/_helpers.ts";
 
@@ -51,9 +52,14 @@ Deno.test("fetcher: polls a granted origin on a timer, keeps bodies in the store
       );
       const run = await runCli(["run", join(dir, "manifest.json")], {
         flags: [...THEATER_FLAGS, "--allow-net"],
-        stdin: async (write) => {
+        stdin: async (write, { status }) => {
           await write('"start"\n');
-          await new Promise((r) => setTimeout(r, 1000));
+          // Three polls reached the origin: then stop. Each poll's step ends
+          // before "stop" is handled, so the summary counts them all.
+          await waitFor("three polls at the origin", () => served >= 3, {
+            seen: () => `${served} polls served`,
+            ended: status,
+          });
           await write('"stop"\n"summary"\n{"body":"latest"}\n');
         },
       });
