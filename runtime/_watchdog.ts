@@ -1,4 +1,5 @@
 // Copyright the Theater authors. MIT license.
+import { type Clock, systemClock, type TimerId } from "./clock.ts";
 
 /**
  * A deadline for the call in flight, watched by one timer that is set
@@ -10,26 +11,29 @@
  */
 export class Watchdog {
   #expire: (why: string) => void;
+  #clock: Clock;
   #deadline = Infinity;
   #why = "";
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: TimerId | undefined;
   #timerAt = Infinity;
 
-  /** Makes a watchdog that calls `expire` with the reason of a passed deadline. */
-  constructor(expire: (why: string) => void) {
+  /**
+   * Makes a watchdog that calls `expire` with the reason of a passed
+   * deadline, timed by `options.clock` (default: the system clock).
+   */
+  constructor(expire: (why: string) => void, options: { clock?: Clock } = {}) {
     this.#expire = expire;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /** Sets the deadline `ms` from now, replacing any other. */
   arm(ms: number, why: string): void {
-    this.#deadline = performance.now() + ms;
+    this.#deadline = this.#clock.monotonic() + ms;
     this.#why = why;
     if (this.#timer !== undefined && this.#timerAt <= this.#deadline) return;
-    clearTimeout(this.#timer);
+    this.#clock.clearTimer(this.#timer);
     this.#timerAt = this.#deadline;
-    const timer = setTimeout(this.#check, ms);
-    Deno.unrefTimer(timer);
-    this.#timer = timer;
+    this.#timer = this.#clock.setTimer(this.#check, ms, { unref: true });
   }
 
   /** No deadline: the call ended. */
@@ -40,7 +44,7 @@ export class Watchdog {
   /** Stops watching for good. */
   close(): void {
     this.disarm();
-    clearTimeout(this.#timer);
+    this.#clock.clearTimer(this.#timer);
     this.#timer = undefined;
   }
 
@@ -48,7 +52,7 @@ export class Watchdog {
     this.#timer = undefined;
     this.#timerAt = Infinity;
     if (this.#deadline === Infinity) return;
-    const left = this.#deadline - performance.now();
+    const left = this.#deadline - this.#clock.monotonic();
     if (left <= 0) {
       this.#deadline = Infinity;
       this.#expire(this.#why);

@@ -19,6 +19,7 @@ import { GateClient } from "./_gate_client.ts";
 import type { Gate } from "./gate.ts";
 import { MAX_TIMEOUT_MS } from "./limits.ts";
 import { Watchdog } from "./_watchdog.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import type { Executor, GuestFunction, GuestOutcome } from "./recorder.ts";
 
 export type { CallContext, CallQuota, GuestComponent } from "./_guest.ts";
@@ -143,7 +144,7 @@ class WorkerSlot {
    */
   #warm = new Set<string>();
   /** Cuts off a call in flight that does not answer in time. */
-  #watchdog = new Watchdog((why) => this.#kill(why));
+  #watchdog: Watchdog;
   /** The call in flight, or null when the worker is free. */
   running: Pending | null = null;
   /** How far into the pool's directory log this worker is. */
@@ -153,6 +154,9 @@ class WorkerSlot {
 
   constructor(pool: WorkerPool) {
     this.#pool = pool;
+    this.#watchdog = new Watchdog((why) => this.#kill(why), {
+      clock: pool.clock,
+    });
     this.#worker = actorWorker(new URL("./_worker.ts", import.meta.url));
     this.#worker.onmessage = (e) => {
       if (e.data.type === "started") this.#started(e.data.id);
@@ -279,6 +283,8 @@ class WorkerSlot {
  * in the host).
  */
 export class WorkerPool implements ActorExecutor {
+  /** What the watchdog of each worker times calls by. */
+  readonly clock: Clock;
   #max: number;
   #workers: WorkerSlot[] = [];
   #queue: Pending[] = [];
@@ -297,10 +303,15 @@ export class WorkerPool implements ActorExecutor {
    *
    * @param options.size most workers at once (default: twice the cores,
    * at least 4).
+   * @param options.clock what decides that a call is past its time and
+   * its worker must be killed (default: the system clock). A guest stops
+   * itself at its limit on the real clock, in its worker; this is the
+   * host's last resort when it does not.
    */
-  constructor(options: { size?: number } = {}) {
+  constructor(options: { size?: number; clock?: Clock } = {}) {
     this.#max = options.size ??
       Math.max(4, 2 * navigator.hardwareConcurrency);
+    this.clock = options.clock ?? systemClock;
   }
 
   /**

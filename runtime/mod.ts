@@ -47,6 +47,9 @@ export {
   type Result,
 } from "./instance.ts";
 export * from "./executor.ts";
+export * from "./clock.ts";
+// For tests and benches of what takes a clock: nothing in a run uses it.
+export { VirtualClock } from "./virtual_clock.ts";
 export * from "./recorder.ts";
 export { buildWatComponent } from "./build_wat.ts";
 export * from "./replay.ts";
