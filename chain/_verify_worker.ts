@@ -8,7 +8,8 @@ const scope = self as unknown as {
 };
 
 scope.onmessage = async (event) => {
-  const { path, start, end, actor, maxLineBytes, collectLinks } = event.data;
+  const { path, start, end, actor, maxLineBytes, collectLinks, state } =
+    event.data;
   try {
     using file = await Deno.open(path, { read: true });
     const result = await verifyRange(file, path, {
@@ -18,6 +19,7 @@ scope.onmessage = async (event) => {
       actor,
       maxLineBytes,
       collectLinks,
+      state,
     });
     scope.postMessage({ result });
   } catch (err) {

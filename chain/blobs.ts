@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import { sha256Hex } from "./canonical.ts";
 import { type ChainEvent, hostCallsOf, type Json } from "./event.ts";
+import { readRegularFileSync } from "./files.ts";
 
 /** The store's folder inside a run directory. */
 export const STORE_DIR = "store";
@@ -67,8 +68,14 @@ export function blobProblem(
   ref: BlobReference,
 ): string | null {
   let bytes: Uint8Array;
+  const path = join(dir, ref.sha256);
   try {
-    bytes = Deno.readFileSync(join(dir, ref.sha256));
+    // Not followed: a symlink or a FIFO in the store (to /dev/zero, say)
+    // is not a blob, and is not read.
+    if (!Deno.lstatSync(path).isFile) {
+      return `blob ${ref.sha256} (event ${ref.seq}) in ${dir} is not a regular file`;
+    }
+    bytes = readRegularFileSync(path, Infinity);
   } catch {
     return `blob ${ref.sha256} (event ${ref.seq}) is missing from ${dir}`;
   }

@@ -224,11 +224,17 @@ function describe(kind: FieldKind): string {
  * members. Returns null when the shape is right.
  */
 export function checkShape(value: unknown): ShapeProblem | null {
+  // Check 6 of docs/chain-format.md §7 comes first: a line must have a
+  // known `v` before anything else of it is read, and a line that is not
+  // an object has none.
   if (!isObject(value)) {
-    return { reason: "bad-field", message: "event is not a JSON object" };
+    return {
+      reason: "unknown-version",
+      message: 'event is not a JSON object, so it has no version "v"',
+    };
   }
   if (!Object.hasOwn(value, "v")) {
-    return { reason: "bad-field", message: 'missing field "v"' };
+    return { reason: "unknown-version", message: 'missing field "v"' };
   }
   if (
     !Number.isInteger(value.v) || (value.v as number) < 1 ||

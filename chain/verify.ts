@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { basename, join } from "node:path";
 import { readLines } from "./_lines.ts";
 import {
@@ -19,8 +20,10 @@ import {
   type ChainEvent,
   type ChainLink,
   checkShape,
+  type Json,
   MAX_LINE_BYTES,
 } from "./event.ts";
+import { StateError, StateTracker } from "./state.ts";
 
 /** Why a chain is not intact. */
 export type VerifyReason =
@@ -42,7 +45,9 @@ export type VerifyReason =
   | "dangling-link"
   | "bad-link"
   | "missing-chain"
-  | "missing-blob";
+  | "missing-blob"
+  | "bad-state"
+  | "bad-component";
 
 /** The first thing wrong with a chain. */
 export interface VerifyError {
@@ -88,9 +93,20 @@ export interface DirReport {
   links: number;
   /** Blobs of the run's store the chains name, each checked. */
   blobs?: number;
+  /** Files of the run's `components/` checked against their names. */
+  components?: number;
   /** The first error over all chains and links. */
   error: VerifyError | null;
 }
+
+/**
+ * How deep JSON values in a line may nest (arrays and objects, the event
+ * itself counting one): RFC 8259 §9 lets a parser limit nesting, and the
+ * format fixes the limit (docs/chain-format.md §2), so that every
+ * verifier, whatever its stack, gives one answer. Theater's documents nest
+ * at most 64 deep (runtime/json_limits.ts).
+ */
+export const MAX_DEPTH = 1000;
 
 /** A chain or directory that cannot be read at all (exit 2, not 1). */
 export class ChainReadError extends Error {
@@ -115,12 +131,18 @@ export interface VerifyChainOptions {
    * 4, for files of at least 16 MB per range; 1 with `onEvent`).
    */
   ranges?: number;
+  /**
+   * Whether to rebuild the actor's state and check every `state_hash`
+   * (check 14, `bad-state`; default true). A caller that folds the state
+   * itself may leave it to its own fold.
+   */
+  state?: boolean;
 }
 
 /** Options for {@linkcode verifyDir} and {@linkcode verifyPath}. */
 export type VerifyOptions = Pick<
   VerifyChainOptions,
-  "maxLineBytes" | "onProgress"
+  "maxLineBytes" | "onProgress" | "state"
 >;
 
 function openForRead(path: string): Deno.FsFile {
@@ -192,6 +214,13 @@ export function checkLine(
       );
     return { reason: "bad-json", message: `bad JSON: ${why}` };
   }
+  // A line shorter than twice the limit cannot nest past it.
+  if (text.length > 2 * MAX_DEPTH && nestsDeeper(text, MAX_DEPTH)) {
+    return {
+      reason: "bad-json",
+      message: `bad JSON: nested deeper than ${MAX_DEPTH} levels`,
+    };
+  }
   const shape = checkShape(value);
   if (shape) return shape;
   const event = value as ChainEvent;
@@ -260,6 +289,30 @@ export function checkLine(
   return { event };
 }
 
+/**
+ * Whether the JSON text `text` (already parsed, so well formed) has arrays
+ * and objects nested more than `limit` deep; a scan of the text, without
+ * recursion.
+ */
+function nestsDeeper(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 /** Whether every object in `value` has its keys in RFC 8785 order. */
 function keysSorted(value: unknown): boolean {
   if (value === null || typeof value !== "object") return true;
@@ -303,7 +356,7 @@ export async function verifyChain(
         .catch(() => null);
       if (report) return report;
     }
-    return finish(
+    return await finish(
       path,
       options,
       await verifyRange(file, path, { ...options, first: true }),
@@ -357,6 +410,25 @@ export interface RangeResult {
   error: VerifyError | null;
   /** Links of intact events, with their lines, when asked for. */
   links: [ChainLink, number][] | null;
+  /** The range's state fold, when states are checked. */
+  state: RangeState | null;
+}
+
+/**
+ * The state fold of one range. A range that does not begin the file
+ * folds from its first full state (`actor.init` or `handle.ok`) on; the
+ * patches before it need the state the range before ends with, and are
+ * folded again in order once it is known ({@linkcode finish}).
+ */
+export interface RangeState {
+  /** Line of the range's first full state; null when it has none. */
+  firstFull: number | null;
+  /** Whether a `handle.patch` comes before that line (in the range). */
+  pending: boolean;
+  /** Whether the state after the range is known (a full state was seen). */
+  known: boolean;
+  /** The state after the range's last intact event, when known. */
+  end: Json;
 }
 
 /**
@@ -375,6 +447,7 @@ export async function verifyRange(
     collectLinks?: boolean;
   },
 ): Promise<RangeResult> {
+  const checkState = options.state ?? true;
   const result: RangeResult = {
     lines: 0,
     events: 0,
@@ -382,6 +455,7 @@ export async function verifyRange(
     last: null,
     error: null,
     links: options.collectLinks ? [] : null,
+    state: null,
   };
   const fail = (
     line: number,
@@ -392,6 +466,16 @@ export async function verifyRange(
     result.error = { file: path, line, reason, message, ...extra };
     return result;
   };
+  // The range that begins the file folds from its start; another, from
+  // its first full state.
+  const tracker = checkState ? new StateTracker() : null;
+  const state: RangeState = {
+    firstFull: null,
+    pending: false,
+    known: false,
+    end: null,
+  };
+  let folding = options.first;
   let prev: ChainEvent | null = null;
   for await (
     const batch of readLines(file, {
@@ -454,6 +538,18 @@ export async function verifyRange(
           );
         }
       }
+      if (tracker) {
+        if (!folding && isFullState(event)) {
+          folding = true;
+          state.firstFull = n;
+        }
+        if (folding) {
+          const problem = foldState(tracker, event);
+          if (problem) return fail(n, "bad-state", problem.message, problem);
+        } else if (event.type === "handle.patch") {
+          state.pending = true;
+        }
+      }
       if (prev === null) {
         result.first = {
           seq: event.seq,
@@ -473,16 +569,93 @@ export async function verifyRange(
     }
     if (options.first) options.onProgress?.(path, result.events);
   }
+  if (tracker) {
+    state.known = tracker.known;
+    state.end = tracker.known ? tracker.state : null;
+    result.state = state;
+  }
   return result;
 }
 
-/** Turns the results of a file's ranges, in order, into its report. */
-function finish(
+function isFullState(event: ChainEvent): boolean {
+  return event.type === "actor.init" || event.type === "handle.ok";
+}
+
+/**
+ * Check 14: takes an event into the state, and checks a patch's
+ * `state_hash` at once. Returns what is wrong, or null.
+ */
+function foldState(
+  tracker: StateTracker,
+  event: ChainEvent,
+): { message: string; expected?: string; actual?: string } | null {
+  try {
+    tracker.add(event);
+    if (event.type === "handle.patch") tracker.check();
+    return null;
+  } catch (err) {
+    if (!(err instanceof StateError)) throw err;
+    return err.expected === undefined
+      ? { message: err.message }
+      : { message: err.message, expected: err.expected, actual: err.actual };
+  }
+}
+
+/**
+ * Folds again, in order, the patches a range met before its first full
+ * state, from the state the range before ends with: lines 1 to
+ * `limit - 1` of the range at `start` (all intact). Returns the state
+ * after them, or the first line whose state is wrong (with the hash of
+ * the line before it).
+ */
+async function refold(
+  file: Deno.FsFile,
+  carried: { known: boolean; end: Json },
+  range: { start: number; end: number; limit: number },
+): Promise<
+  | { state: { known: boolean; end: Json } }
+  | {
+    line: number;
+    head: string | null;
+    problem: { message: string; expected?: string; actual?: string };
+  }
+> {
+  const tracker = new StateTracker(
+    carried.known ? { state: carried.end } : {},
+  );
+  let head: string | null = null;
+  scan: for await (
+    const batch of readLines(file, { start: range.start, end: range.end })
+  ) {
+    for (const raw of batch) {
+      if (raw.number >= range.limit) break scan;
+      const event = JSON.parse(decoder.decode(raw.bytes)) as ChainEvent;
+      const problem = foldState(tracker, event);
+      if (problem) return { line: raw.number, head, problem };
+      head = event.hash;
+    }
+  }
+  return {
+    state: {
+      known: tracker.known,
+      end: tracker.known ? tracker.state : null,
+    },
+  };
+}
+
+/**
+ * Turns the results of a file's ranges, in order, into its report; `starts`
+ * are the ranges' first bytes (for the patches a range could not fold on
+ * its own).
+ */
+async function finish(
   path: string,
   options: VerifyChainOptions,
   head: RangeResult,
   rest: RangeResult[] | null,
-): ChainReport {
+  file?: Deno.FsFile,
+  cuts?: number[],
+): Promise<ChainReport> {
   const report: ChainReport = {
     file: path,
     ok: false,
@@ -493,6 +666,7 @@ function finish(
   };
   let lines = 0;
   let last: RangeResult["last"] = null;
+  let carried: { known: boolean; end: Json } = { known: false, end: null };
   for (const [i, r] of [head, ...(rest ?? [])].entries()) {
     const seam = i > 0 && last !== null ? r.first : null;
     if (seam && last) {
@@ -541,6 +715,41 @@ function finish(
         );
       }
     }
+    let limit = Infinity;
+    if (i > 0 && r.state?.pending && file && cuts) {
+      // This range's patches before its first full state follow from the
+      // state the ranges before end with: folded again here, in order.
+      limit = Math.min(
+        r.state.firstFull ?? Infinity,
+        r.error?.line ?? Infinity,
+        r.lines + 1,
+      );
+      const again = await refold(file, carried, {
+        start: cuts[i],
+        end: cuts[i + 1],
+        limit,
+      });
+      if ("problem" in again) {
+        if (rest && r.links && options.onLink) {
+          for (const [link, n] of r.links) {
+            if (n < again.line) options.onLink(link, lines + n);
+          }
+        }
+        report.events += again.line - 1;
+        if (again.head !== null) report.head = again.head;
+        report.error = {
+          file: path,
+          line: lines + again.line,
+          reason: "bad-state",
+          ...again.problem,
+        };
+        return report;
+      }
+      if (r.state.firstFull === null) carried = again.state;
+    }
+    if (r.state && (i === 0 || r.state.firstFull !== null)) {
+      carried = { known: r.state.known, end: r.state.end };
+    }
     if (i > 0 && rest && r.links && options.onLink) {
       for (const [link, n] of r.links) options.onLink(link, lines + n);
     }
@@ -578,7 +787,10 @@ async function verifyParallel(
   parts: number,
   options: VerifyChainOptions,
 ): Promise<ChainReport> {
-  const cut = (i: number) => Math.floor(size * i / parts);
+  const cuts = Array.from(
+    { length: parts + 1 },
+    (_, i) => Math.floor(size * i / parts),
+  );
   const workers: Worker[] = [];
   try {
     const others = Array.from({ length: parts - 1 }, (_, k) => {
@@ -598,11 +810,12 @@ async function verifyParallel(
         };
         worker.postMessage({
           path,
-          start: cut(k + 1),
-          end: cut(k + 2),
+          start: cuts[k + 1],
+          end: cuts[k + 2],
           actor: options.actor,
           maxLineBytes: options.maxLineBytes,
           collectLinks: options.onLink !== undefined,
+          state: options.state ?? true,
         });
       });
     });
@@ -611,12 +824,20 @@ async function verifyParallel(
       maxLineBytes: options.maxLineBytes,
       onLink: options.onLink,
       onProgress: options.onProgress,
+      state: options.state,
       first: true,
       start: 0,
-      end: cut(1),
+      end: cuts[1],
     });
-    if (head.error) return finish(path, options, head, null);
-    return finish(path, options, head, await Promise.all(others));
+    if (head.error) return await finish(path, options, head, null);
+    return await finish(
+      path,
+      options,
+      head,
+      await Promise.all(others),
+      file,
+      cuts,
+    );
   } finally {
     for (const w of workers) w.terminate();
   }
@@ -686,6 +907,8 @@ export async function verifyDir(
   };
   const pending = new Map<string, PendingLink[]>();
   const children: { file: string; line: number; child: string }[] = [];
+  // Each distinct naming of a blob (hash and size), at its first line: a
+  // blob named again with another size is checked again.
   const blobs = new Map<
     string,
     { file: string; line: number; ref: BlobReference }
@@ -697,11 +920,11 @@ export async function verifyDir(
       actor,
       maxLineBytes: options.maxLineBytes,
       onProgress: options.onProgress,
+      state: options.state,
       onEvent: (event, line) => {
         for (const ref of blobsOf(event)) {
-          if (!blobs.has(ref.sha256)) {
-            blobs.set(ref.sha256, { file, line, ref });
-          }
+          const key = `${ref.sha256} ${ref.size}`;
+          if (!blobs.has(key)) blobs.set(key, { file, line, ref });
         }
         if (event.type === "child.event" && event.data.event === "started") {
           children.push({ file, line, child: String(event.data.child) });
@@ -743,7 +966,7 @@ export async function verifyDir(
       problems.push({ file, line, reason: "missing-blob", message: problem });
     }
   }
-  report.blobs = blobs.size;
+  report.blobs = new Set([...blobs.values()].map((b) => b.ref.sha256)).size;
   for (const [actor, links] of pending) {
     report.links += links.length;
     const target = report.chains.find((c) =>
@@ -791,10 +1014,105 @@ export async function verifyDir(
       consumed.set(link.hash, p);
     }
   }
-  problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
+  // In file name order (UTF-16 code units, as the chains were read), then
+  // line order.
+  const order = new Map(names.map((n, i) => [join(dir, n), i]));
+  problems.sort((a, b) =>
+    order.get(a.file)! - order.get(b.file)! || a.line - b.line
+  );
   report.error ??= problems[0] ?? null;
+  // The kept components, last: they are checked whether or not the chains
+  // are intact, but a chain's error comes first.
+  const component = checkComponents(dir);
+  report.components = component.count;
+  report.error ??= component.error;
   report.ok = report.error === null;
   return report;
+}
+
+/** How a kept component is named: its SHA-256, `.wasm`. */
+const COMPONENT_NAME = /^[0-9a-f]{64}\.wasm$/;
+
+/** The folder of a run directory that keeps the components it ran. */
+const COMPONENTS_DIR = "components";
+
+/**
+ * Check 20 of docs/chain-format.md §7: every `<sha256>.wasm` directly in
+ * the run's `components/` holds bytes with that SHA-256 (`bad-component`,
+ * reported on the file, line 0). Other names there are not components
+ * (a temporary file left by a crash mid-copy) and are not read.
+ *
+ * @throws {ChainReadError} when `components` or a file named as a
+ * component is not a regular directory or file (a symlink, a FIFO).
+ */
+function checkComponents(
+  dir: string,
+): { count: number; error: VerifyError | null } {
+  const folder = join(dir, COMPONENTS_DIR);
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.lstatSync(folder);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return { count: 0, error: null };
+    throw new ChainReadError(`${folder}: cannot read: ${describeIoError(err)}`);
+  }
+  if (!info.isDirectory) {
+    throw new ChainReadError(`${folder}: not a directory`);
+  }
+  const names: string[] = [];
+  try {
+    for (const entry of Deno.readDirSync(folder)) {
+      if (!COMPONENT_NAME.test(entry.name)) continue;
+      if (!entry.isFile) {
+        throw new ChainReadError(
+          `${join(folder, entry.name)}: not a regular file`,
+        );
+      }
+      names.push(entry.name);
+    }
+  } catch (err) {
+    if (err instanceof ChainReadError) throw err;
+    throw new ChainReadError(`${folder}: cannot read: ${describeIoError(err)}`);
+  }
+  names.sort();
+  let error: VerifyError | null = null;
+  for (const name of names) {
+    const path = join(folder, name);
+    const actual = fileSha256(path);
+    if (error === null && actual !== name.slice(0, 64)) {
+      error = {
+        file: path,
+        line: 0,
+        reason: "bad-component",
+        message: "component's bytes do not have the SHA-256 it is named by",
+        expected: name.slice(0, 64),
+        actual,
+      };
+    }
+  }
+  return { count: names.length, error };
+}
+
+/** SHA-256 of a regular file's bytes, read in blocks. */
+function fileSha256(path: string): string {
+  let opened: { file: Deno.FsFile };
+  try {
+    opened = openRegularSync(path);
+  } catch (err) {
+    if (err instanceof FileRefused) {
+      throw new ChainReadError(`${path}: not a regular file`);
+    }
+    throw new ChainReadError(`${path}: cannot read: ${describeIoError(err)}`);
+  }
+  using file = opened.file;
+  const hash = createHash("sha256");
+  const block = new Uint8Array(1 << 20);
+  while (true) {
+    const n = file.readSync(block);
+    if (n === null) break;
+    hash.update(block.subarray(0, n));
+  }
+  return hash.digest("hex");
 }
 
 /** The wanted events among the first `lines` (intact) lines of a chain. */

@@ -15,7 +15,8 @@ import {
 import { ALERTS_FILE } from "../cluster/mod.ts";
 import { type Command, err, out, parse, UsageError } from "./_common.ts";
 
-const HELP = `Usage: theater verify [--json] <chain.jsonl | chain-dir>
+const HELP =
+  `Usage: theater verify [--json] [--no-state] <chain.jsonl | chain-dir>
        theater verify <chain.jsonl> --checkpoint CP --pubkey KEY.pub
        theater verify <run dir> --pubkey KEY.pub
        theater verify <run dir> --cosigned-by WITNESS.pub
@@ -23,10 +24,13 @@ const HELP = `Usage: theater verify [--json] <chain.jsonl | chain-dir>
                       [--old-checkpoint OLD]
 
 Checks that a chain file is intact: every line valid canonical JSON, every
-hash right, every parent link, seq and actor in order. Given a directory, it
-checks every *.jsonl chain in it, the links between chains, and that every
-blob the chains name (store.put, store.get) is in its store/ and matches its
-hash. Reads in one streaming pass with flat memory.
+hash right, every parent link, seq and actor in order, and every state the
+chain records rebuilt (each handle.patch applied to the state before it
+gives its state_hash). Given a directory, it checks every *.jsonl chain in
+it, the links between chains, that every blob the chains name (store.put,
+store.get) is in its store/ and matches its hash and size, and that every
+components/<sha256>.wasm has that SHA-256. Reads in one streaming pass with
+flat memory (one state is held, not the chain).
 
 With --checkpoint, the checkpoint's signature is checked and the chain must
 also hold the checkpointed tree: at least its size, with its root over the
@@ -36,6 +40,8 @@ the chain (docs/chain-format.md §10-§12).
 
 Options:
   --json              print a machine-readable report on stdout
+  --no-state          do not rebuild states or check state_hash (check 14
+                      of docs/chain-format.md §7): faster on huge chains
   --checkpoint FILE   a signed checkpoint (theater checkpoint)
   --pubkey FILE       the public key that must have signed it; alone, with a
                       run directory: every <actor>.checkpoint in it is
@@ -64,7 +70,8 @@ function describe(e: VerifyError): string {
   const extra = e.expected !== undefined && e.actual !== undefined
     ? ` (expected ${e.expected}, got ${e.actual})`
     : "";
-  return `${e.file}:${e.line}: ${e.message}${extra}`;
+  // A component file has no lines: line 0.
+  return `${e.file}${e.line > 0 ? `:${e.line}` : ""}: ${e.message}${extra}`;
 }
 
 function summary(c: ChainReport): string {
@@ -199,7 +206,7 @@ async function witnessAlerts(dir: string): Promise<number> {
 async function verifyDirCheckpoints(
   positionals: string[],
   pubkey: string,
-  options: { cosigned?: boolean } = {},
+  options: { cosigned?: boolean; state?: boolean } = {},
 ): Promise<number> {
   // A witness's cosignature is a checkpoint file of its own, and required.
   const suffix = options.cosigned ? ".cosignature" : ".checkpoint";
@@ -207,7 +214,7 @@ async function verifyDirCheckpoints(
     throw new UsageError("--pubkey alone takes exactly one run directory");
   }
   const dir = positionals[0];
-  const report = await verifyPath(dir);
+  const report = await verifyPath(dir, { state: options.state });
   if (!("chains" in report)) {
     throw new UsageError(
       "--pubkey without --checkpoint checks a run directory's checkpoints",
@@ -264,6 +271,7 @@ export const verifyCommand: Command = {
   async run(args) {
     const { values, positionals } = parse(args, {
       json: { type: "boolean" },
+      "no-state": { type: "boolean" },
       checkpoint: { type: "string" },
       pubkey: { type: "string" },
       "cosigned-by": { type: "string" },
@@ -274,13 +282,15 @@ export const verifyCommand: Command = {
       return await verifyAgainstCheckpoint(positionals, values);
     }
     if (values.pubkey !== undefined) {
-      return await verifyDirCheckpoints(positionals, values.pubkey as string);
+      return await verifyDirCheckpoints(positionals, values.pubkey as string, {
+        state: !values["no-state"],
+      });
     }
     if (values["cosigned-by"] !== undefined) {
       return await verifyDirCheckpoints(
         positionals,
         values["cosigned-by"] as string,
-        { cosigned: true },
+        { cosigned: true, state: !values["no-state"] },
       );
     }
     if (positionals.length !== 1) {
@@ -290,6 +300,7 @@ export const verifyCommand: Command = {
     const progress = Deno.stderr.isTerminal() && !values.json;
     const encoder = new TextEncoder();
     const report: ChainReport | DirReport = await verifyPath(positionals[0], {
+      state: !values["no-state"],
       onProgress: progress
         ? (file, events) =>
           Deno.stderr.writeSync(encoder.encode(`\r${file}: ${events} events`))
@@ -306,6 +317,12 @@ export const verifyCommand: Command = {
             report.chains.length === 1 ? "" : "s"
           }, ${report.links} cross-chain links${
             report.blobs ? `, ${report.blobs} blobs in store/` : ""
+          }${
+            report.components
+              ? `, ${report.components} component${
+                report.components === 1 ? "" : "s"
+              } in components/`
+              : ""
           }`,
         );
       }

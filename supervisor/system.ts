@@ -296,6 +296,8 @@ async function resumePoint(
   const fold = new ResumeFold();
   let folding: string | null = null;
   const report = await verifyChain(path, {
+    // The fold rebuilds the state and checks its state_hash itself.
+    state: false,
     onEvent: (e) => {
       if (folding !== null) return;
       try {
