@@ -5,7 +5,15 @@
  *
  * @module
  */
-import { dirname, isAbsolute, relative, resolve } from "node:path";
+import {
+  basename,
+  dirname,
+  isAbsolute,
+  join,
+  relative,
+  resolve,
+  sep,
+} from "node:path";
 import { z } from "zod";
 import {
   describeIoError,
@@ -226,21 +234,76 @@ function formatPath(path: PropertyKey[]): string {
 
 /**
  * Resolves a relative `path` against `dir`, refusing an absolute path or
- * one that leaves `dir`; `what` names the field in the error.
+ * one that leaves `dir`, as written or once its symbolic links are
+ * followed (a link inside `dir` to a file outside it is outside); `what`
+ * names the field in the error. The path need not exist yet (a chain
+ * directory is made later): the part that exists is resolved, links that
+ * lead nowhere yet included.
  *
  * @throws {ManifestError}
  */
 export function resolveInside(dir: string, path: string, what: string): string {
   const full = resolve(dir, path);
-  const rel = relative(dir, full);
-  if (isAbsolute(path) || rel.startsWith("..") || isAbsolute(rel)) {
+  if (isAbsolute(path) || _leaves(resolve(dir), full)) {
     throw new ManifestError(
       `${what}: ${
         JSON.stringify(path)
       } points outside the manifest's directory`,
     );
   }
-  return full;
+  let real: string;
+  try {
+    real = _followLinks(full);
+    if (!_leaves(_followLinks(resolve(dir)), real)) return full;
+  } catch (err) {
+    throw new ManifestError(
+      `${what}: ${JSON.stringify(path)}: ${describeIoError(err)}`,
+    );
+  }
+  throw new ManifestError(
+    `${what}: ${
+      JSON.stringify(path)
+    } leads outside the manifest's directory through a symbolic link (to ${real})`,
+  );
+}
+
+/** Whether `path` is outside `dir` (both absolute, normalised). */
+function _leaves(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel);
+}
+
+/** Most links followed in one path, as Linux's ELOOP limit. */
+const MAX_LINKS = 40;
+
+/**
+ * `path` (absolute) with every symbolic link in it followed, as far as it
+ * exists: a missing tail is kept as written, and a link whose target does
+ * not exist yet is followed to where it points.
+ */
+function _followLinks(path: string, links = { left: MAX_LINKS }): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch (err) {
+    // Not a missing part (or a dangling link): a path that cannot be
+    // looked up at all is an error of its own.
+    if (
+      !(err instanceof Deno.errors.NotFound) &&
+      !(err instanceof Deno.errors.NotADirectory)
+    ) throw err;
+  }
+  const parent = dirname(path);
+  if (parent === path) return path;
+  const here = join(_followLinks(parent, links), basename(path));
+  let link: string;
+  try {
+    if (!Deno.lstatSync(here).isSymlink) return here;
+    link = Deno.readLinkSync(here);
+  } catch {
+    return here;
+  }
+  if (--links.left < 0) throw new Error("too many levels of symbolic links");
+  return _followLinks(resolve(dirname(here), link), links);
 }
 
 function inside(dir: string, path: string, file: string, field: string) {
@@ -309,7 +372,7 @@ export function validateManifest(
     component: inside(dir, m.component, file, "component"),
     params: m.params ?? null,
     node: m.node ?? null,
-    chainDir: resolve(dir, m.chain?.dir ?? "chains"),
+    chainDir: inside(dir, m.chain?.dir ?? "chains", file, "chain.dir"),
     fsync: (m.chain?.fsync ?? DEFAULTS.fsync) as ResolvedManifest["fsync"],
     checkpoint: m.chain?.checkpoint
       ? {

@@ -221,3 +221,138 @@ Deno.test("a manifest file passes the canonical gate, with line and column", asy
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/**
+ * `dir/app/` holding a manifest and `dir/outside/` beside it, with the
+ * links `links` (name in app -> target) made in app; `fn` gets the app
+ * folder.
+ */
+async function withLinks(
+  links: Record<string, string>,
+  fn: (app: string, outside: string) => void | Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "theater_manifest_" });
+  try {
+    const app = join(dir, "app");
+    const outside = join(dir, "outside");
+    await Deno.mkdir(app);
+    await Deno.mkdir(outside);
+    await Deno.writeTextFile(join(outside, "x.wasm"), "not inside");
+    await Deno.writeTextFile(join(app, "a.wasm"), "inside");
+    for (const [name, target] of Object.entries(links)) {
+      await Deno.symlink(target, join(app, name));
+    }
+    await fn(app, outside);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("chain.dir is a path inside the manifest's directory like the others", () => {
+  for (const dir of ["../../x", "/tmp/x", "chains/../../x"]) {
+    assert.throws(
+      () =>
+        validateManifest(
+          { name: "a", component: "a.wasm", chain: { dir } },
+          at,
+        ),
+      (e: Error) =>
+        e instanceof ManifestError &&
+        e.message ===
+          `/srv/app/manifest.json: field "chain.dir": ${
+            JSON.stringify(dir)
+          } points outside the manifest's directory`,
+      dir,
+    );
+  }
+  const m = validateManifest({
+    name: "a",
+    component: "a.wasm",
+    chain: { dir: "runs/../chains2" },
+  }, at);
+  assert.equal(m.chainDir, "/srv/app/chains2");
+  // A name that only starts with two dots stays inside.
+  assert.equal(
+    validateManifest({ name: "a", component: "..a.wasm" }, at).component,
+    "/srv/app/..a.wasm",
+  );
+});
+
+Deno.test("a path inside the manifest's directory that a symbolic link leads outside is refused, naming file and field", async () => {
+  await withLinks({
+    "c.wasm": "../outside/x.wasm",
+    "sub": "../outside",
+    "chains": "../outside",
+    "later": "../outside/not-yet/made",
+    "k.key": "../outside/x.wasm",
+    "kid.json": "../outside/kid.json",
+    "loop": "loop2",
+    "loop2": "loop",
+    "ok.wasm": "./a.wasm",
+  }, (app, outside) => {
+    const path = join(app, "manifest.json");
+    const refused = (value: Record<string, unknown>, field: string) =>
+      assert.throws(
+        () =>
+          validateManifest({ name: "a", component: "a.wasm", ...value }, {
+            path,
+          }),
+        (e: Error) =>
+          e instanceof ManifestError &&
+          e.message.startsWith(`${path}: field "${field}": `) &&
+          /symbolic link/.test(e.message),
+        `${field}: ${JSON.stringify(value)}`,
+      );
+    refused({ component: "c.wasm" }, "component");
+    // A linked folder in the middle of the path.
+    refused({ component: "sub/x.wasm" }, "component");
+    // The default chain folder, when it is a link out.
+    refused({}, "chain.dir");
+    refused({ chain: { dir: "sub/chains" } }, "chain.dir");
+    // A link to a place that does not exist yet is followed all the same.
+    refused({ chain: { dir: "later" } }, "chain.dir");
+    refused({ chain: { dir: "later/deeper" } }, "chain.dir");
+    refused(
+      { chain: { dir: "here", checkpoint: { key: "k.key", every: 1 } } },
+      "chain.checkpoint.key",
+    );
+    refused(
+      { chain: { dir: "here" }, children: [{ manifest: "kid.json" }] },
+      "children[0].manifest",
+    );
+    assert.throws(
+      () =>
+        validateManifest({
+          name: "a",
+          component: "loop",
+          chain: { dir: "here" },
+        }, { path }),
+      /field "component": "loop": too many levels of symbolic links/,
+    );
+    // Links that stay inside are paths like any other.
+    const m = validateManifest({
+      name: "a",
+      component: "ok.wasm",
+      chain: { dir: "here" },
+    }, { path });
+    assert.equal(m.component, join(app, "ok.wasm"));
+    assert.equal(m.chainDir, join(app, "here"));
+    assert.ok(outside);
+  });
+});
+
+Deno.test("a manifest reached through a linked folder resolves its paths in that folder", async () => {
+  await withLinks({}, async (app) => {
+    const alias = `${app}-alias`;
+    await Deno.symlink(app, alias);
+    const path = join(alias, "manifest.json");
+    await Deno.writeTextFile(
+      path,
+      JSON.stringify({ name: "a", component: "a.wasm" }),
+    );
+    const m = await loadManifest(path);
+    assert.equal(m.component, join(alias, "a.wasm"));
+    assert.equal(m.chainDir, join(alias, "chains"));
+    await Deno.remove(alias);
+  });
+});

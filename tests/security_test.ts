@@ -75,6 +75,70 @@ Deno.test("a manifest that points outside its directory is refused", async () =>
   });
 });
 
+Deno.test("a manifest whose paths a symbolic link leads outside its directory is refused, and chain.dir is such a path", async () => {
+  await withTempDir(async (dir) => {
+    const app = join(dir, "app");
+    const outside = join(dir, "outside");
+    await Deno.mkdir(app);
+    await Deno.mkdir(outside);
+    await counterIn(outside);
+    const manifest = join(app, "manifest.json");
+    const write = (m: Record<string, unknown>, file = manifest) =>
+      Deno.writeTextFile(
+        file,
+        JSON.stringify({ name: "counter", component: "counter.wasm", ...m }),
+      );
+    // The component: a link in the folder to a component outside it.
+    await Deno.symlink(
+      join(outside, "counter.wasm"),
+      join(app, "counter.wasm"),
+    );
+    await write({});
+    let r = await runCli(["run", manifest, "--send", '"inc"', "--quiet"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.ok(
+      r.stderr.includes(
+        `${manifest}: field "component": "counter.wasm" leads outside`,
+      ),
+      r.stderr,
+    );
+    await Deno.remove(join(app, "counter.wasm"));
+    await Deno.copyFile(
+      join(outside, "counter.wasm"),
+      join(app, "counter.wasm"),
+    );
+    // chain.dir: written nowhere outside.
+    await write({ chain: { dir: "../../x" } });
+    r = await runCli(["run", manifest, "--send", '"inc"', "--quiet"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /field "chain\.dir": "\.\.\/\.\.\/x" points outside/,
+    );
+    await assert.rejects(
+      Deno.lstat(join(dir, "..", "x")),
+      Deno.errors.NotFound,
+    );
+    // A child manifest, itself inside, whose component is a link out.
+    await Deno.mkdir(join(app, "kid"));
+    await Deno.symlink(
+      join(outside, "counter.wasm"),
+      join(app, "kid", "counter.wasm"),
+    );
+    const kid = join(app, "kid", "kid.json");
+    await write({ name: "kid" }, kid);
+    await write({ children: [{ manifest: "kid/kid.json" }] });
+    r = await runCli(["run", manifest, "--send", '"inc"', "--quiet"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.ok(
+      r.stderr.includes(
+        `${kid}: field "component": "counter.wasm" leads outside`,
+      ),
+      r.stderr,
+    );
+  });
+});
+
 Deno.test("a symlink swapped in for a chain file is refused; the target is untouched", async () => {
   await withTempDir(async (dir) => {
     const manifest = await counterIn(dir);
