@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { eventLine, sealEvent, sha256Hex } from "./canonical.ts";
-import type { ChainEvent, UnsealedEvent } from "./event.ts";
+import type { ChainEvent, Json, UnsealedEvent } from "./event.ts";
 import {
   ChainReadError,
   verifyChain,
@@ -648,5 +648,184 @@ Deno.test("host.calls (version 4): a run of calls verifies; a malformed one is r
       if (reason) await expectError(path, 5, reason);
       else assert.equal((await verifyChain(path)).ok, true, what);
     });
+  }
+});
+
+Deno.test("check 6: a line with no v, or not an object, is unknown-version", async () => {
+  for (
+    const [what, line] of [
+      ["array", "[1]"],
+      ["string", '"x"'],
+      ["number", "5"],
+      ["null", "null"],
+      ["no v", '{"actor":"counter"}'],
+      ["v true", '{"v":true}'],
+      ["v as string", '{"v":"1"}'],
+      ["v 1.5", '{"v":1.5}'],
+    ]
+  ) {
+    await withChain(async (path) => {
+      const l = await lines(path);
+      l[2] = line;
+      await writeLines(path, l);
+      await expectError(path, 3, "unknown-version");
+      assert.ok(what);
+    });
+  }
+});
+
+Deno.test("check 5: a line nested deeper than 1,000 levels is bad-json, whatever the stack", async () => {
+  const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+  for (const [depth, reason] of [[998, null], [999, "bad-json"]] as const) {
+    await withChain(async (path, events) => {
+      const l = await lines(path);
+      // The event, data and msg make three levels; the array the rest.
+      const deep = JSON.parse(nested(depth)) as Json;
+      l[4] = reseal(events[4], {
+        data: { from: "external", msg: deep, link: null },
+      });
+      await writeLines(path, l);
+      if (reason) await expectError(path, 5, reason);
+      else assert.equal((await verifyChain(path)).error?.message, undefined);
+    });
+  }
+  // Far deeper than a recursive walk can go: still an answer, not a crash.
+  await withChain(async (path, events) => {
+    const l = await lines(path);
+    const line = reseal(events[4], {
+      data: { from: "external", msg: "HOLE", link: null },
+    });
+    l[4] = line.replace('"HOLE"', nested(200_000));
+    await writeLines(path, l);
+    await expectError(path, 5, "bad-json");
+  });
+});
+
+/** A run directory whose chain `a` puts a blob of `bytes` and gets it back. */
+async function blobDir(
+  dir: string,
+  bytes: Uint8Array,
+  sizes: { put: number; get: number },
+): Promise<string> {
+  const sha256 = sha256Hex(bytes);
+  await Deno.mkdir(join(dir, "store"));
+  await Deno.writeFile(join(dir, "store", sha256), bytes);
+  const writer = await ChainWriter.open(join(dir, "a.jsonl"), { actor: "a" });
+  await writer.append("host.call", {
+    interface: "theater:actor/store",
+    function: "put",
+    args: [{ sha256, size: sizes.put }],
+    result: { ok: sha256 },
+  });
+  await writer.append("host.call", {
+    interface: "theater:actor/store",
+    function: "get",
+    args: [sha256],
+    result: { size: sizes.get },
+  });
+  await writer.close();
+  return sha256;
+}
+
+Deno.test("blobs: every naming is checked; the same hash named with another size is missing-blob on its line", async () => {
+  const bytes = encoder.encode("x".repeat(38));
+  const dir = await Deno.makeTempDir();
+  try {
+    await blobDir(dir, bytes, { put: 38, get: 38 });
+    const ok = await verifyDir(dir);
+    assert.equal(ok.ok, true, ok.error?.message);
+    assert.equal(ok.blobs, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const bad = await Deno.makeTempDir();
+  try {
+    await blobDir(bad, bytes, { put: 38, get: 39 });
+    const report = await verifyDir(bad);
+    assert.equal(report.error?.reason, "missing-blob");
+    assert.equal(report.error?.line, 2);
+    assert.match(report.error!.message, /has 38 bytes, the chain says 39/);
+  } finally {
+    await Deno.remove(bad, { recursive: true });
+  }
+});
+
+Deno.test("blobs: a blob that is a symlink (to /dev/zero, say) is missing, not read", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const sha256 = await blobDir(dir, encoder.encode("abc"), {
+      put: 3,
+      get: 3,
+    });
+    await Deno.remove(join(dir, "store", sha256));
+    await Deno.symlink("/dev/zero", join(dir, "store", sha256));
+    const report = await verifyDir(dir);
+    assert.equal(report.error?.reason, "missing-blob");
+    assert.equal(report.error?.line, 1);
+    assert.match(report.error!.message, /not a regular file/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("components: each components/<sha256>.wasm must have that SHA-256; other names are not read", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await makeChain(join(dir, "a.jsonl"), "a", 2);
+    const folder = join(dir, "components");
+    await Deno.mkdir(folder);
+    const wasm = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+    const name = `${sha256Hex(wasm)}.wasm`;
+    await Deno.writeFile(join(folder, name), wasm);
+    // Left by a crash mid-copy, and a note: not components, not read.
+    await Deno.writeFile(join(folder, `${name}.1234.tmp`), wasm.slice(0, 3));
+    await Deno.writeTextFile(join(folder, "notes.txt"), "hi");
+    const ok = await verifyDir(dir);
+    assert.equal(ok.ok, true, ok.error?.message);
+    assert.equal(ok.components, 1);
+    // One byte changed: bad-component, on the file itself (line 0).
+    wasm[7] = 1;
+    await Deno.writeFile(join(folder, name), wasm);
+    const bad = await verifyDir(dir);
+    assert.equal(bad.error?.reason, "bad-component");
+    assert.equal(bad.error?.file, join(folder, name));
+    assert.equal(bad.error?.line, 0);
+    assert.equal(bad.error?.expected, name.slice(0, 64));
+    assert.equal(bad.error?.actual, sha256Hex(wasm));
+    // A chain's own error comes first.
+    const l = await lines(join(dir, "a.jsonl"));
+    await writeLines(join(dir, "a.jsonl"), [l[0], l[0]]);
+    assert.equal((await verifyDir(dir)).error?.reason, "seq-repeat");
+    // A symlink named as a component is refused without being read.
+    await Deno.remove(join(folder, name));
+    await Deno.symlink("/dev/zero", join(folder, name));
+    await assert.rejects(
+      () => verifyDir(dir),
+      (e) =>
+        e instanceof ChainReadError && /not a regular file/.test(e.message),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("directory errors come in file name order by UTF-16 code units, not locale order", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // "-" (0x2d) sorts before "." (0x2e): w-1 before w.
+    for (const actor of ["w-1", "w"]) {
+      const w = await ChainWriter.open(join(dir, `${actor}.jsonl`), { actor });
+      await w.append("message.in", {
+        from: "x",
+        msg: "hi",
+        link: { actor: "nobody", hash: "ef".repeat(32) },
+      });
+      await w.close();
+    }
+    const report = await verifyDir(dir);
+    assert.equal(report.error?.reason, "dangling-link");
+    assert.equal(report.error?.file, join(dir, "w-1.jsonl"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
