@@ -13,6 +13,8 @@ import {
   eventLine,
   readEvents,
   sealEvent,
+  stateHash,
+  type UnsealedEvent,
   verifyPath,
 } from "../chain/mod.ts";
 
@@ -283,14 +285,20 @@ export async function withTempDir(
 }
 
 /**
- * Writes a valid chain of `n` events for `actor` straight to `path`, in
- * large writes: much faster than the writer, for tests of big chains.
+ * Writes a valid chain of `n` events for `actor` (default `big`) straight
+ * to `path`, in large writes: much faster than the writer, for tests of
+ * big chains. Every event is a `handle.ok`; with `patches`, the chain is
+ * shaped as the recorder writes one: an `actor.init`, then a `message.in`
+ * and a `handle.patch` per step (a 64-item state, two items changed per
+ * step), with a full `handle.ok` once the chain has grown by 8 times the
+ * state since the last one.
  */
 export async function writeBigChain(
   path: string,
   n: number,
-  actor = "big",
+  options: { actor?: string; patches?: boolean } = {},
 ): Promise<void> {
+  const actor = options.actor ?? "big";
   const file = await Deno.open(path, {
     write: true,
     create: true,
@@ -306,19 +314,68 @@ export async function writeBigChain(
     }
     lines = [];
   };
-  try {
-    for (let seq = 0; seq < n; seq++) {
-      const event: ChainEvent = sealEvent({
-        v: 1,
-        seq,
-        actor,
-        parent,
-        ts: 1764028800000 + seq,
+  const state = {
+    count: 0,
+    items: Array.from({ length: 64 }, (_, i) => `item ${i}, first value`),
+  };
+  let sinceFull = 0;
+  const next = (seq: number): Omit<UnsealedEvent, "seq" | "parent"> => {
+    const at = { v: 1 as const, actor, ts: 1764028800000 + seq };
+    if (!options.patches) {
+      return {
+        ...at,
         type: "handle.ok",
         data: { state: { count: seq, history: [seq, seq + 1] }, reply: seq },
-      });
+      };
+    }
+    if (seq === 0) {
+      return {
+        ...at,
+        type: "actor.init",
+        data: { state: structuredClone(state) },
+      };
+    }
+    const step = Math.ceil(seq / 2);
+    if (seq % 2 === 1) {
+      return {
+        ...at,
+        type: "message.in",
+        data: { from: "external", msg: { op: "set", step }, link: null },
+      };
+    }
+    state.count = step;
+    const i = (step * 7) % 64;
+    state.items[i] = `item ${i}, value ${step}`;
+    const text = JSON.stringify(state);
+    if (sinceFull >= 8 * text.length) {
+      sinceFull = 0;
+      return {
+        ...at,
+        type: "handle.ok",
+        data: { state: JSON.parse(text), reply: step },
+      };
+    }
+    return {
+      ...at,
+      v: 3,
+      type: "handle.patch",
+      data: {
+        patch: [
+          { op: "replace", path: "/count", value: step },
+          { op: "replace", path: `/items/${i}`, value: state.items[i] },
+        ],
+        reply: step,
+        state_hash: stateHash(state),
+      },
+    };
+  };
+  try {
+    for (let seq = 0; seq < n; seq++) {
+      const event: ChainEvent = sealEvent({ ...next(seq), seq, parent });
       parent = event.hash;
-      lines.push(eventLine(event));
+      const line = eventLine(event);
+      sinceFull += line.length + 1;
+      lines.push(line);
       if (lines.length === 10_000) await flush();
     }
     await flush();
