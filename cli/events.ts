@@ -198,8 +198,16 @@ export const eventsCommand: Command = {
         show(event);
       }
     };
-    await poll();
-    if (!values.follow) {
+    // A follower listens before the first poll: a signal while the events
+    // so far are shown ends it as cleanly as one later does.
+    const stop = values.follow ? stopOnSignals() : undefined;
+    try {
+      await poll();
+    } catch (e) {
+      stop?.dispose();
+      throw e;
+    }
+    if (!stop) {
       if (shown === 0 && from > last && last >= 0) {
         err(
           `theater events: no events from seq ${from}: the chain${
@@ -211,7 +219,6 @@ export const eventsCommand: Command = {
       return 0;
     }
     // Follow until interrupted: a stopped follower is a normal end.
-    const stop = stopOnSignals();
     try {
       while (!stop.signal.aborted) {
         await sleep(FOLLOW_POLL_MS, stop.signal);

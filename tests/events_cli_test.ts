@@ -71,16 +71,23 @@ Deno.test("events --follow shows events appended while it runs, and stops on SIG
   await withTempDir(async (dir) => {
     await twoActors(dir);
     const chain = join(dir, "a.jsonl");
-    const following = runCli(["events", chain, "--follow"], {
+    const r = await runCli(["events", chain, "--follow"], {
       signal: "SIGTERM",
-      signalAfterMs: 2500,
-      timeoutMs: 20_000,
+      // Once it has shown the chain so far, an event is appended; SIGTERM
+      // once it has shown that one too.
+      signalWhen: async ({ stdout }) => {
+        await stdout.until((l) => /message\.out/.test(l), "a's last event");
+        const writer = await ChainWriter.open(chain, {
+          actor: "a",
+          fsync: "none",
+        });
+        await writer.append("actor.stop", { reason: "late" });
+        await writer.close();
+        await stdout.until((l) => /actor\.stop .* late/.test(l), "the new one");
+      },
+      timeoutMs: 60_000,
     });
-    await new Promise((r) => setTimeout(r, 1200));
-    const writer = await ChainWriter.open(chain, { actor: "a", fsync: "none" });
-    await writer.append("actor.stop", { reason: "late" });
-    await writer.close();
-    const r = await following;
+    assert.ok(r.signalled, r.signalError ?? r.stderr);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.killed, false);
     assert.match(r.stdout, /actor\.stop .* late/);
@@ -88,39 +95,70 @@ Deno.test("events --follow shows events appended while it runs, and stops on SIG
 });
 
 Deno.test("events --follow holds back a line still being written until its newline comes", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir(async (tmp) => {
+    // The run directory holds the chains only; the copy is beside it.
+    const dir = join(tmp, "run");
+    await Deno.mkdir(dir);
     await twoActors(dir);
     const chain = join(dir, "a.jsonl");
     // The next event's line, made on a copy of the chain, is then written
     // to the chain in two parts while the follower runs.
     const lines = (await Deno.readTextFile(chain)).trim().split("\n");
     const last = JSON.parse(lines.at(-1)!);
-    await Deno.copyFile(chain, join(dir, "copy.jsonl"));
-    const copy = await ChainWriter.open(join(dir, "copy.jsonl"), {
+    await Deno.copyFile(chain, join(tmp, "copy.jsonl"));
+    const copy = await ChainWriter.open(join(tmp, "copy.jsonl"), {
       actor: "a",
       fsync: "none",
     });
     const stop = await copy.append("actor.stop", { reason: "torn" });
     await copy.close();
     assert.equal(stop.parent, last.hash);
-    const line = (await Deno.readTextFile(join(dir, "copy.jsonl")))
+    const line = (await Deno.readTextFile(join(tmp, "copy.jsonl")))
       .trim().split("\n").at(-1)!;
-    const following = runCli(["events", chain, "--follow", "--json"], {
+    // The run directory is followed: an event appended to b after the
+    // first part of a's line shows only after a poll that read that part,
+    // so the rest is written once b's event is out.
+    const r = await runCli(["events", dir, "--follow", "--json"], {
       signal: "SIGTERM",
-      signalAfterMs: 3000,
-      timeoutMs: 20_000,
+      signalWhen: async ({ stdout }) => {
+        const json =
+          (match: (e: Record<string, unknown>) => boolean) => (l: string) => {
+            try {
+              return match(JSON.parse(l));
+            } catch {
+              return false;
+            }
+          };
+        await stdout.until(json((e) => e.hash === last.hash), "a's last event");
+        const file = await Deno.open(chain, { append: true });
+        try {
+          await file.write(new TextEncoder().encode(line.slice(0, 40)));
+          const b = await ChainWriter.open(join(dir, "b.jsonl"), {
+            actor: "b",
+            fsync: "none",
+          });
+          const marker = await b.append("actor.stop", { reason: "marker" });
+          await b.close();
+          await stdout.until(
+            json((e) => e.hash === marker.hash),
+            "b's event, appended after half of a's line",
+          );
+          await file.write(new TextEncoder().encode(line.slice(40) + "\n"));
+        } finally {
+          file.close();
+        }
+        await stdout.until(json((e) => e.hash === stop.hash), "a's whole line");
+      },
+      timeoutMs: 60_000,
     });
-    await new Promise((r) => setTimeout(r, 1000));
-    const file = await Deno.open(chain, { append: true });
-    await file.write(new TextEncoder().encode(line.slice(0, 40)));
-    await new Promise((r) => setTimeout(r, 700));
-    await file.write(new TextEncoder().encode(line.slice(40) + "\n"));
-    file.close();
-    const r = await following;
+    assert.ok(r.signalled, r.signalError ?? r.stderr);
     assert.equal(r.code, 0, r.stderr);
     const shown = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
     // The whole event once, never a half line (that would be an error).
-    assert.equal(shown.filter((e) => e.type === "actor.stop").length, 1);
+    assert.equal(
+      shown.filter((e) => e.actor === "a" && e.type === "actor.stop").length,
+      1,
+    );
     assert.equal(shown.at(-1).hash, stop.hash);
   });
 });
