@@ -14,6 +14,8 @@ import {
   chainEvents,
   type CliResult,
   runCli,
+  type RunCliOptions,
+  waitFor,
   withTempDir,
   writeJson,
 } from "./_helpers.ts";
@@ -65,9 +67,7 @@ const to = addressed;
 async function provoke(
   s: Scene,
   options: {
-    messages?:
-      | string
-      | ((write: (text: string) => Promise<void>) => Promise<void>);
+    messages?: RunCliOptions["stdin"];
     timeoutMs?: number;
   } = {},
 ): Promise<CliResult & { lines: Record<string, unknown>[] }> {
@@ -234,15 +234,18 @@ Deno.test("contained: a fork bomb stops at the actors-per-run quota", async () =
       }
     };
     const r = await provoke(s, {
-      messages: async (write) => {
+      messages: async (write, run) => {
         await write(to("root.sib", "before"));
-        // Until it reaches the quota, or has not grown for 3 s.
-        let last = -1;
-        for (let i = 0; i < 100 && count() < 1000 && count() !== last; i++) {
-          last = count();
-          await new Promise((r) => setTimeout(r, 3000));
-        }
-        await new Promise((r) => setTimeout(r, 1000));
+        // Until the bomb fills the run's quota of actors (limits.actors,
+        // 1000): past that, every spawn is refused.
+        await waitFor(
+          "1000 actors (the quota) started",
+          () => count() >= 1000,
+          {
+            seen: () => `${count()} chains`,
+            ended: run.status,
+          },
+        );
         await write(to("root.sib", "after"));
       },
       timeoutMs: 120_000,
@@ -421,9 +424,26 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
         stdin: to("root.hostile", "go") + to("root.sib", "after"),
         holdStdin: true,
         signal,
-        signalAfterMs: 2000,
+        // Once both answered and the hostile actor has pinged itself 20
+        // times: it is messaging itself, with no end in sight.
+        signalWhen: async (run) => {
+          await run.stdout.until((l) => l.includes('"reply":"after"'), "after");
+          const chain = join(dir, "chains", "root.hostile.jsonl");
+          let pings = 0;
+          await waitFor("20 pings in root.hostile's chain", async () => {
+            pings = (await chainEvents(chain)).filter((e) =>
+              e.type === "message.in" && e.data.msg === "ping"
+            ).length;
+            return pings >= 20;
+          }, {
+            seen: () =>
+              `${pings} pings`,
+            ended: run.status,
+          });
+        },
         timeoutMs: 60_000,
       });
+      assert.ok(r.signalled, r.signalError ?? r.stderr);
       assert.equal(r.killed, false, r.stderr);
       assert.equal(r.code, 0, r.stderr);
       const report = await verifyPath(join(dir, "chains"));
@@ -446,7 +466,7 @@ Deno.test("contained: messages run ahead for a spinning actor do not hold up a s
         name,
         component: `./${name}.wasm`,
         chain: { fsync: "none" },
-        limits: { handle_timeout_ms: 300 },
+        limits: { handle_timeout_ms: 1000 },
       }, { path: join(dir, `${name}.json`) });
     const pool = new WorkerPool({ size: 2 });
     const batches: number[] = [];
@@ -462,20 +482,33 @@ Deno.test("contained: messages run ahead for a spinning actor do not hold up a s
     try {
       await system.start(manifest("busy"));
       await system.start(manifest("echo"), { id: "echo" });
-      // Six messages wait for the spinning actor: they run ahead together.
+      // Four messages wait for the spinning actor: they run ahead together.
+      let timedOut = 0;
       const spinning = Array.from(
-        { length: 6 },
-        () => system.send("busy", "spin"),
+        { length: 4 },
+        () =>
+          system.send("busy", "spin").then((r) => {
+            timedOut++;
+            return r;
+          }),
       );
-      await new Promise((r) => setTimeout(r, 50));
-      const started = performance.now();
+      await waitFor(
+        "the spinner's first call at a worker",
+        () => batches.length > 0,
+      );
+      // An ordering, not a latency: the sibling's answer comes before the
+      // spinner's first time-out. A sibling queued behind the spinner
+      // would answer only after it.
       const d = await system.send("echo", "hi");
-      const ms = performance.now() - started;
       assert.equal(d.ok, true);
-      assert.ok(ms < 1000, `the sibling answered after ${ms.toFixed(0)} ms`);
+      assert.equal(
+        timedOut,
+        0,
+        "a spinner timed out before the sibling answered",
+      );
       for (const r of await Promise.all(spinning)) {
         assert.equal(r.ok, false);
-        assert.match(r.error!, /timed out after 300 ms/);
+        assert.match(r.error!, /timed out after 1000 ms/);
       }
       assert.ok(batches.some((n) => n > 1), `batches ${batches}`);
     } finally {

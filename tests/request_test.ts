@@ -6,6 +6,7 @@ import {
   BUILD_FLAGS,
   chainEvents,
   runCli,
+  waitFor,
   withTempDir,
 } from "./_helpers.ts";
 
@@ -63,9 +64,23 @@ Deno.test("request/response: the reply comes back as a message with the id; a fa
   await withTempDir(async (dir) => {
     const { root, manifest } = await project(dir, { handle_timeout_ms: 300 });
     const r = await runCli(["run", manifest, "--quiet"], {
-      stdin: async (write) => {
+      stdin: async (write, { status }) => {
         await write('"ask"\n"ask-bad"\n"ask-slow"\n');
-        await new Promise((r) => setTimeout(r, 2000));
+        // "log" once the three responses have come back as messages: it
+        // is handled after them.
+        const chain = join(root, "chains", "demo.jsonl");
+        let responses = 0;
+        await waitFor("three responses in demo's chain", async () => {
+          responses = (await chainEvents(chain)).filter((e) =>
+            e.type === "message.in" && typeof e.data.msg === "object" &&
+            e.data.msg !== null && "response" in e.data.msg
+          ).length;
+          return responses >= 3;
+        }, {
+          seen: () =>
+            `${responses} responses`,
+          ended: status,
+        });
         await write('"log"\n');
       },
       timeoutMs: 30_000,

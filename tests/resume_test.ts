@@ -113,10 +113,10 @@ Deno.test("resume: a torn last line is cut and recorded; a tampered chain is ref
 });
 
 /**
- * Runs the counter `rounds` times, killing it (SIGKILL) at a random moment
- * while lines stream in, and checks after each that every printed reply is
- * in the chain, the chain verifies, and the next run resumes from exactly
- * the last committed state.
+ * Runs the counter `rounds` times, killing it (SIGKILL) after a random
+ * number of acknowledged replies while lines stream in, and checks after
+ * each that every printed reply is in the chain, the chain verifies, and
+ * the next run resumes from exactly the last committed state.
  */
 async function killRounds(
   options: { fsync: string; window: number; rounds: number; burst: number },
@@ -134,21 +134,38 @@ async function killRounds(
     const m = join(dir, "m.json");
     const chain = join(dir, "chains", "c.jsonl");
     let acknowledged = 0;
+    const lines = 400 * options.burst;
     for (let round = 0; round < options.rounds; round++) {
+      // Early in the stream: lines are still coming.
+      const killAt = 1 + Math.floor(Math.random() * (lines / 8));
       const r = await runCli(
         ["run", m, "--quiet", "--window", String(options.window)],
         {
-          stdin: async (write) => {
+          stdin: async (write, run) => {
+            // Bursts, each once the run has answered all but `ahead`
+            // bursts before it: lines keep arriving, more than the window
+            // ahead of the replies.
+            const ahead = Math.ceil(2 * options.window / options.burst) + 1;
             for (let i = 0; i < 400; i++) {
+              if (i > ahead) {
+                await run.stdout.count(
+                  (l) => l.startsWith("{"),
+                  (i - ahead) * options.burst,
+                  `the replies to ${i - ahead} bursts`,
+                ).catch(() => {});
+              }
               await write('"inc"\n'.repeat(options.burst));
-              await new Promise((r) => setTimeout(r, 2));
             }
           },
           holdStdin: true,
           signal: "SIGKILL",
-          signalAfterMs: 300 + Math.floor(Math.random() * 500),
-          timeoutMs: 60_000,
+          signalWhen: { stdout: /^\{/, count: killAt },
+          timeoutMs: 120_000,
         },
+      );
+      assert.ok(
+        r.signalled,
+        `round ${round}: not killed after reply ${killAt}: ${r.stderr}`,
       );
       const counts = replies(r.stdout).map((l) =>
         (l.reply as { count: number }).count

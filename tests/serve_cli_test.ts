@@ -7,6 +7,7 @@ import {
   runCli,
   serveProcess,
   THEATER_FLAGS,
+  waitFor,
   withTempDir,
 } from "./_helpers.ts";
 
@@ -63,17 +64,26 @@ Deno.test("serve: a token made once, ps, send, logs and logs -f, and a clean sto
       const follow = runCli(["logs", ...client, "-f"], {
         flags: NET,
         signal: "SIGINT",
-        signalAfterMs: 2500,
-        timeoutMs: 20_000,
-      });
-      await new Promise((r) => setTimeout(r, 1200));
-      await runCli(
-        ["send", ...client, "--to", "counter", '{"op":"add","n":5}'],
-        {
-          flags: NET,
+        signalWhen: async ({ stdout }) => {
+          // The history came: it follows. Then a message, then its line.
+          await stdout.until(
+            (l) => l.includes('message.in from external: "inc"'),
+            "the history line of the first inc",
+          );
+          const sent = await runCli(
+            ["send", ...client, "--to", "counter", '{"op":"add","n":5}'],
+            { flags: NET },
+          );
+          assert.equal(sent.code, 0, sent.stderr);
+          await stdout.until(
+            (l) => /message\.in from external: \{.*"op":"add"/.test(l),
+            "the line of the message sent while following",
+          );
         },
-      );
+        timeoutMs: 60_000,
+      });
       const followed = await follow;
+      assert.ok(followed.signalled, followed.stdout + followed.stderr);
       assert.equal(followed.code, 0, followed.stderr);
       assert.match(
         followed.stdout,
@@ -153,7 +163,11 @@ Deno.test("serve: killed (kill -9) while messages flow, a new server resumes the
         }
       }
     })();
-    await new Promise((r) => setTimeout(r, 800));
+    // Mid-flow: after the 20th acknowledged reply.
+    await waitFor("20 acknowledged replies", () => acknowledged >= 20, {
+      seen: () => `${acknowledged} acknowledged`,
+      ended: flow,
+    });
     first.child.kill("SIGKILL");
     await first.child.status;
     await flow;
