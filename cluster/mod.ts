@@ -8,5 +8,6 @@
  * @module
  */
 export * from "./node.ts";
+export * from "./one_writer.ts";
 export * from "./stream.ts";
 export * from "./witness.ts";

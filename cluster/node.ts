@@ -52,6 +52,9 @@ export const ACTOR_SUBJECT = "theater.to";
 /** The first tokens of a node's control subject (then node and verb). */
 export const NODE_SUBJECT = "theater.node";
 
+/** How many times a node tries to resume a placement it claimed. */
+export const TAKEOVER_ATTEMPTS = 10;
+
 /** A node as its heartbeat says. */
 export interface NodeInfo {
   /** Its name. */
@@ -556,8 +559,9 @@ export class ClusterNode implements ClusterRoute {
         const p = e.json<Placement>();
         if (p.node === this.name || alive.has(p.node)) continue;
         const mine = { ...p, node: this.name };
+        let revision: number;
         try {
-          await this.#placements.update(
+          revision = await this.#placements.update(
             key,
             encoder.encode(JSON.stringify(mine)),
             e.revision,
@@ -569,7 +573,9 @@ export class ClusterNode implements ClusterRoute {
         // and not in this tick: the beat must go on while chains are
         // pulled and actors resumed, or the others would think this node
         // gone too.
-        this.#takeovers = this.#takeovers.then(() => this.#takeOver(p));
+        this.#takeovers = this.#takeovers.then(() =>
+          this.#takeOver(p, { key, revision })
+        );
       }
     } catch (err) {
       if (!this.#closed) {
@@ -580,30 +586,61 @@ export class ClusterNode implements ClusterRoute {
     }
   }
 
-  /** Resumes a gone node's root actor here, from its chains in the stream. */
-  async #takeOver(p: Placement): Promise<void> {
-    // Claimed, but this node is leaving: the others take it from here.
-    if (this.#leaving) return;
-    this.#options.onNotice?.(
-      `node ${p.node} is gone: resuming ${p.root} of run ${p.run} here`,
-    );
-    let live: string[] = [];
-    try {
-      live = this.#runs.live(p.run).system.actors;
-    } catch {
-      // The run has no actors here yet.
-    }
-    try {
-      const here = new Set(live);
-      await this.#cluster.pull(p.run, this.#runs.folder(p.run), {
-        skip: (actor) => here.has(actor),
-      });
-      await this.#runs.start(p.manifest, { id: p.run });
-      this.#options.onNotice?.(`resumed ${p.root} of run ${p.run}`);
-    } catch (err) {
-      this.#options.onNotice?.(
-        `could not resume ${p.root} of run ${p.run}: ${(err as Error).message}`,
-      );
+  /**
+   * Resumes a gone node's root actor here, from its chains in the stream,
+   * while the claim (the record at `claim.revision`) is still this node's:
+   * a node paused in the middle of a takeover may wake after another
+   * claimed the placement from it. A start refused because the stream
+   * moved past the pulled copy (the old node's last step landed after the
+   * pull: a paused node woken) is tried again from a fresh pull, up to
+   * {@linkcode TAKEOVER_ATTEMPTS} times, a beat apart.
+   */
+  async #takeOver(
+    p: Placement,
+    claim: { key: string; revision: number },
+  ): Promise<void> {
+    for (let attempt = 1; attempt <= TAKEOVER_ATTEMPTS; attempt++) {
+      // Claimed, but this node is leaving: the others take it from here.
+      if (this.#leaving || this.#closed) return;
+      const now = await this.#placements.get(claim.key).catch(() => null);
+      if (now?.revision !== claim.revision) {
+        this.#options.onNotice?.(
+          `not resuming ${p.root} of run ${p.run}: its placement moved on (${
+            now?.operation === "PUT"
+              ? `to ${now.json<Placement>().node}`
+              : "gone"
+          })`,
+        );
+        return;
+      }
+      if (attempt === 1) {
+        this.#options.onNotice?.(
+          `node ${p.node} is gone: resuming ${p.root} of run ${p.run} here`,
+        );
+      }
+      let live: string[] = [];
+      try {
+        live = this.#runs.live(p.run).system.actors;
+      } catch {
+        // The run has no actors here yet.
+      }
+      if (live.includes(p.root)) return;
+      try {
+        const here = new Set(live);
+        await this.#cluster.pull(p.run, this.#runs.folder(p.run), {
+          skip: (actor) => here.has(actor),
+        });
+        await this.#runs.start(p.manifest, { id: p.run });
+        this.#options.onNotice?.(`resumed ${p.root} of run ${p.run}`);
+        return;
+      } catch (err) {
+        this.#options.onNotice?.(
+          `could not resume ${p.root} of run ${p.run}${
+            attempt < TAKEOVER_ATTEMPTS ? " (trying again)" : ""
+          }: ${(err as Error).message}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, this.#options.heartbeatMs ?? 500));
     }
   }
 

@@ -20,6 +20,7 @@ import {
 } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
 import { connections } from "./_connection.ts";
+import { publishStep } from "./_publish.ts";
 import { type ChainEvent, eventLine, readEvents } from "../chain/mod.ts";
 import type { Replication } from "../supervisor/mod.ts";
 
@@ -284,11 +285,16 @@ export class Cluster {
     const subject = subjectOf(run, actor);
     const last = await this.#lastOf(subject);
     let expected = last?.seq ?? 0;
+    // The stream's last event: the next step must follow it (seq and
+    // parent), whatever the local chain says.
+    let head = last ? { seq: last.event.seq, hash: last.event.hash } : null;
     const local: { event: ChainEvent; line: Uint8Array }[] = [];
+    let localLast = -1;
     const exists = await Deno.stat(chainPath).then(() => true, () => false);
     const encoder = new TextEncoder();
     if (exists) {
       for await (const event of readEvents(chainPath)) {
+        localLast = event.seq;
         if (last && event.seq <= last.event.seq) {
           if (event.seq === last.event.seq && event.hash !== last.event.hash) {
             throw new StreamError(
@@ -300,36 +306,59 @@ export class Cluster {
         local.push({ event, line: encoder.encode(eventLine(event)) });
       }
     }
-    const localLast = exists
-      ? (local.at(-1)?.event.seq ?? last?.event.seq ?? -1)
-      : -1;
+    // A copy that ends before the stream does (pulled before another
+    // writer's last step landed, or left from an earlier tenure) would
+    // write its next step at a seq the stream already holds: a fork.
     if (last && last.event.seq > localLast) {
       throw new StreamError(
         `${subject}: the stream holds events up to ${last.event.seq}, this copy only up to ${localLast}: another node writes this actor (pull the run first)`,
       );
     }
+    const send = async (
+      lines: Uint8Array[],
+      first: ChainEvent,
+      end: ChainEvent,
+    ) => {
+      const follows = (head?.seq ?? -1) + 1;
+      if (first.seq !== follows || first.parent !== (head?.hash ?? null)) {
+        throw new StreamError(
+          `${subject}: event ${first.seq} does not follow the stream's last event ${
+            head?.seq ?? "(none)"
+          }: another writer has this actor`,
+        );
+      }
+      expected = await this.#publish(subject, joinLines(lines), {
+        expected,
+        msgID: end.hash,
+      });
+      head = { seq: end.seq, hash: end.hash };
+    };
     // What the stream lacks (written here, not acknowledged before a
     // crash), in messages of at most STEP_BYTES.
-    let batch: Uint8Array[] = [];
+    let batch: { event: ChainEvent; line: Uint8Array }[] = [];
     let size = 0;
-    for (const { line } of local) {
-      if (batch.length > 0 && size + line.length > STEP_BYTES) {
-        expected = await this.#publish(subject, joinLines(batch), expected);
-        batch = [];
-        size = 0;
+    const flush = async () => {
+      await send(batch.map((b) => b.line), batch[0].event, batch.at(-1)!.event);
+      batch = [];
+      size = 0;
+    };
+    for (const entry of local) {
+      if (batch.length > 0 && size + entry.line.length > STEP_BYTES) {
+        await flush();
       }
-      batch.push(line);
-      size += line.length;
+      batch.push(entry);
+      size += entry.line.length;
     }
-    if (batch.length > 0) {
-      expected = await this.#publish(subject, joinLines(batch), expected);
-    }
+    if (batch.length > 0) await flush();
     let tail: Promise<unknown> = Promise.resolve();
     return (sealed) => {
-      const body = joinLines(sealed.map((s) => s.line));
-      const done = tail.then(async () => {
-        expected = await this.#publish(subject, body, expected);
-      });
+      const done = tail.then(() =>
+        send(
+          sealed.map((s) => s.line),
+          sealed[0].event,
+          sealed.at(-1)!.event,
+        )
+      );
       tail = done.catch(() => {});
       return done;
     };
@@ -337,14 +366,14 @@ export class Cluster {
 
   async #publish(
     subject: string,
-    line: Uint8Array,
-    expected: number,
+    body: Uint8Array,
+    step: { expected: number; msgID: string },
   ): Promise<number> {
     try {
-      const ack = await this.#js.publish(subject, line, {
-        expect: { lastSubjectSequence: expected },
-      });
-      return ack.seq;
+      return await publishStep(
+        (options) => this.#js.publish(subject, body, options),
+        step,
+      );
     } catch (err) {
       throw new StreamError(
         `${subject}: refused by JetStream (${

@@ -6,8 +6,13 @@
 // stream, and by JetStream itself when two copies race.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { generateKeys, parseSignerKey } from "../chain/mod.ts";
-import { Cluster, Witness } from "../cluster/mod.ts";
+import {
+  eventLine,
+  generateKeys,
+  parseSignerKey,
+  sealEvent,
+} from "../chain/mod.ts";
+import { checkOneWriter, Cluster, Witness } from "../cluster/mod.ts";
 import { ActorSystem, loadManifest } from "../supervisor/mod.ts";
 import { startServer } from "../server/mod.ts";
 import { connect } from "@nats-io/transport-node";
@@ -137,10 +142,25 @@ Deno.test({
           const path = join(dir, "empty.jsonl");
           const first = await a.run("race").attach("x", path);
           const second = await b.run("race").attach("x", path);
-          const line = new TextEncoder().encode('{"seq":0}');
-          await first([{ event: {} as never, line }]);
+          // Each copy's own first event (they differ, as two writers' do).
+          const step = (ts: number) => {
+            const event = sealEvent({
+              v: 1,
+              seq: 0,
+              actor: "x",
+              parent: null,
+              ts,
+              type: "actor.stop",
+              data: { reason: "test" },
+            });
+            return [{
+              event,
+              line: new TextEncoder().encode(eventLine(event)),
+            }];
+          };
+          await first(step(1));
           await assert.rejects(
-            () => second([{ event: {} as never, line }]),
+            () => second(step(2)),
             /refused by JetStream \(.*wrong last sequence.*\): another writer has this actor/,
           );
           // The stream holds the first copy's event, once.
@@ -475,5 +495,56 @@ clusterTest(
       await Deno.readTextFile(join(dir, "pulled", "counter.jsonl")),
       await Deno.readTextFile(join(dir, "other", "counter.jsonl")),
     );
+  },
+);
+
+clusterTest(
+  "cluster: a taker whose copy was pulled before the old writer's last acknowledged step is refused, not forked (issue 25's repeated seq)",
+  async ({ dir, cluster }) => {
+    const manifest = await loadManifest(COUNTER);
+    const old = new ActorSystem({
+      chainDir: join(dir, "old"),
+      fsync: "none",
+      replication: cluster.run("z"),
+    });
+    await old.start(manifest);
+    await old.send("counter", "inc");
+    // The taker pulls; then the old node (paused, woken) records one more
+    // step, acknowledged by the stream and answered.
+    await cluster.pull("z", join(dir, "taker"));
+    const last = await old.send("counter", "inc");
+    assert.deepEqual(last.reply, { count: 2 });
+    const taker = new ActorSystem({
+      chainDir: join(dir, "taker"),
+      fsync: "none",
+      replication: cluster.run("z"),
+    });
+    await assert.rejects(
+      () => taker.start(manifest),
+      /the stream holds events up to 7, this copy only up to 4: another node writes this actor/,
+    );
+    await taker.shutdown("test");
+    await old.shutdown("test");
+    // One chain, holding the acknowledged reply at its seq; a fresh pull
+    // resumes after it.
+    const pulled = join(dir, "pulled");
+    await cluster.pull("z", pulled);
+    const chain = await Deno.readTextFile(join(pulled, "counter.jsonl"));
+    assert.deepEqual(
+      checkOneWriter({
+        actor: "counter",
+        chain,
+        acked: [{ seq: last.event.seq, reply: last.reply }],
+      }),
+      [],
+    );
+    const again = new ActorSystem({
+      chainDir: pulled,
+      fsync: "none",
+      replication: cluster.run("z"),
+    });
+    await again.start(manifest);
+    assert.deepEqual((await again.send("counter", "inc")).reply, { count: 3 });
+    await again.shutdown("test");
   },
 );
