@@ -1,6 +1,7 @@
 // Copyright the Theater authors. MIT license.
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { type ChainEvent, eventLine, sealEvent } from "../chain/mod.ts";
 import { runCli, withTempDir } from "./_helpers.ts";
 
 const SAMPLE = new URL("../examples/sample/", import.meta.url).pathname;
@@ -128,6 +129,131 @@ Deno.test("verify: garbage and a 100 MB single line fail cleanly", async () => {
     assert.match(
       b.stderr,
       /big\.jsonl:1: line is 104857600 bytes, over the limit of 16777216/,
+    );
+  });
+});
+
+/**
+ * A kv run of `puts` puts in `dir` (its state grows, so the recorder
+ * writes patches); returns the chain's path and events.
+ */
+async function kvRun(
+  dir: string,
+  puts: number,
+): Promise<{ path: string; events: ChainEvent[] }> {
+  const kv = new URL("../examples/kv/", import.meta.url).pathname;
+  const stdin = Array.from(
+    { length: puts },
+    (_, i) =>
+      JSON.stringify({ op: "put", key: `k${i}`, value: `v${i}` }) + "\n",
+  ).join("");
+  const r = await runCli([
+    "run",
+    join(kv, "manifest.json"),
+    "--chain-dir",
+    dir,
+    "--fsync",
+    "none",
+    "--quiet",
+  ], { stdin });
+  assert.equal(r.code, 0, r.stderr);
+  const path = join(dir, "kv.jsonl");
+  const text = await Deno.readTextFile(path);
+  return {
+    path,
+    events: text.slice(0, -1).split("\n").map((l) => JSON.parse(l)),
+  };
+}
+
+/**
+ * Writes `events` with event `at` changed by `change` and every event from
+ * it on sealed again (a chain re-hashed after the change: each line's
+ * hash and parent right).
+ */
+async function rehashed(
+  path: string,
+  events: ChainEvent[],
+  at: number,
+  change: (data: ChainEvent["data"]) => void,
+): Promise<void> {
+  const out = events.map((e) => structuredClone(e));
+  change(out[at].data);
+  for (let i = at; i < out.length; i++) {
+    const { hash: _hash, ...body } = out[i];
+    out[i] = sealEvent({ ...body, parent: i === 0 ? null : out[i - 1].hash });
+  }
+  await Deno.writeTextFile(path, out.map((e) => eventLine(e) + "\n").join(""));
+}
+
+Deno.test("verify: a re-hashed chain whose patch misses its state_hash exits 1 naming the line and bad-state; --no-state exits 0", async () => {
+  await withTempDir(async (dir) => {
+    const { path, events } = await kvRun(dir, 12);
+    const ok = await runCli(["verify", dir]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const patches = events.flatMap((e, i) =>
+      e.type === "handle.patch" ? [i] : []
+    );
+    assert.ok(patches.length >= 5, `${patches.length} patches`);
+    const at = patches[3];
+    type Op = { op: string; value?: unknown };
+    const mutations: [string, (data: ChainEvent["data"]) => void][] = [
+      ["changed op value", (data) => {
+        const op = (data.patch as Op[]).find((o) => "value" in o)!;
+        op.value = "forged";
+      }],
+      ["dropped op", (data) => {
+        (data.patch as Op[]).pop();
+      }],
+      ["changed state_hash", (data) => {
+        data.state_hash = "0".repeat(64);
+      }],
+    ];
+    for (const [what, change] of mutations) {
+      await rehashed(path, events, at, change);
+      const r = await runCli(["verify", path]);
+      assert.equal(r.code, 1, `${what}: ${r.stdout}${r.stderr}`);
+      assert.match(
+        r.stderr,
+        new RegExp(`^${path}:${at + 1}: seq ${at}: .*state_hash`),
+        what,
+      );
+      const json = await runCli(["verify", "--json", dir]);
+      assert.equal(json.code, 1, what);
+      const report = JSON.parse(json.stdout);
+      assert.deepEqual(
+        [report.error.file, report.error.line, report.error.reason],
+        [path, at + 1, "bad-state"],
+        what,
+      );
+      const skip = await runCli(["verify", "--no-state", path]);
+      assert.equal(skip.code, 0, `${what}: ${skip.stderr}`);
+      const skipDir = await runCli(["verify", "--no-state", dir]);
+      assert.equal(skipDir.code, 0, `${what}: ${skipDir.stderr}`);
+    }
+  });
+});
+
+Deno.test("verify <run dir>: a component altered under components/ exits 1 naming the file", async () => {
+  await withTempDir(async (dir) => {
+    await kvRun(dir, 1);
+    const folder = join(dir, "components");
+    const [name] = [...Deno.readDirSync(folder)].map((e) => e.name);
+    assert.match(name, /^[0-9a-f]{64}\.wasm$/);
+    const ok = await runCli(["verify", dir]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /1 component in components\//);
+    const bytes = await Deno.readFile(join(folder, name));
+    bytes[bytes.length - 1] ^= 1;
+    await Deno.writeFile(join(folder, name), bytes);
+    const r = await runCli(["verify", dir]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^${
+          join(folder, name)
+        }: component's bytes do not have the SHA-256 it is named by`,
+      ),
     );
   });
 });
