@@ -62,12 +62,16 @@ function api(base: string): Api {
   };
 }
 
-/** Reads SSE events until `count` have come; returns their ids and data. */
-async function sse(
+type SseEvent = { id: string; event: string; data: Record<string, unknown> };
+
+/**
+ * Opens an SSE stream; resolves once its headers came (the server has
+ * subscribed by then), with a reader of its first `count` events.
+ */
+async function openSse(
   url: string,
-  count: number,
   headers: Record<string, string> = {},
-): Promise<{ id: string; event: string; data: Record<string, unknown> }[]> {
+): Promise<{ take(count: number): Promise<SseEvent[]> }> {
   const abort = new AbortController();
   const res = await fetch(url, {
     headers: { authorization: `Bearer ${TOKEN}`, ...headers },
@@ -75,23 +79,36 @@ async function sse(
   });
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
-  const out: { id: string; event: string; data: Record<string, unknown> }[] =
-    [];
-  const timer = setTimeout(() => abort.abort(), 10_000);
-  try {
-    for await (const m of readSse(res.body!)) {
-      out.push({ id: m.id, event: m.event, data: JSON.parse(m.data) });
-      if (out.length === count) {
-        abort.abort();
-        return out;
+  return {
+    async take(count) {
+      const out: SseEvent[] = [];
+      // A hang bound: the events that did come are what the test sees.
+      const timer = setTimeout(() => abort.abort(), 10_000);
+      try {
+        for await (const m of readSse(res.body!)) {
+          out.push({ id: m.id, event: m.event, data: JSON.parse(m.data) });
+          if (out.length === count) {
+            abort.abort();
+            return out;
+          }
+        }
+      } catch (err) {
+        if (!abort.signal.aborted) throw err;
+      } finally {
+        clearTimeout(timer);
       }
-    }
-  } catch (err) {
-    if (!abort.signal.aborted) throw err;
-  } finally {
-    clearTimeout(timer);
-  }
-  return out;
+      return out;
+    },
+  };
+}
+
+/** Reads SSE events until `count` have come; returns their ids and data. */
+async function sse(
+  url: string,
+  count: number,
+  headers: Record<string, string> = {},
+): Promise<SseEvent[]> {
+  return await (await openSse(url, headers)).take(count);
 }
 
 Deno.test("api: every call needs the token; another origin is refused; the OpenAPI document is served", async () => {
@@ -406,10 +423,12 @@ Deno.test("api: live events as SSE, resumed from Last-Event-ID, for an actor and
     assert.deepEqual(first.map((e) => e.id), ["counter:0", "counter:1"]);
     assert.equal(first[0].event, "actor.start");
     // Resume after seq 1, then a live message arrives.
-    const live = sse(`${s.url}/api/runs/counter/actors/counter/events`, 3, {
-      "last-event-id": "counter:1",
-    });
-    await new Promise((r) => setTimeout(r, 200));
+    // Subscribed once the headers came: the message after that is live.
+    const stream = await openSse(
+      `${s.url}/api/runs/counter/actors/counter/events`,
+      { "last-event-id": "counter:1" },
+    );
+    const live = stream.take(3);
     await call("/api/runs/counter/actors/counter/request", {
       method: "POST",
       body: { msg: "inc" },
