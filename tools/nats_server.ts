@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { waitFor } from "./wait.ts";
 
 /** Where Debian's nats-server is (`$NATS_SERVER` overrides). */
 export const NATS = Deno.env.get("NATS_SERVER") ?? "/usr/sbin/nats-server";
@@ -23,20 +24,26 @@ export async function natsServer(dir: string) {
     stderr: "null",
   }).spawn();
   const url = `nats://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
+  try {
+    // Up once it takes connections; a deadline only bounds a hang.
+    await waitFor(`nats-server to listen on ${port}`, async () => {
       (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return {
-        url,
-        stop: async () => {
-          child.kill("SIGTERM");
-          await child.status;
-        },
-      };
+      return true;
+    }, { ended: child.status });
+  } catch (e) {
+    try {
+      child.kill("SIGKILL");
     } catch {
-      await new Promise((r) => setTimeout(r, 50));
+      // It has exited.
     }
+    await child.status;
+    throw new Error(`nats-server did not start: ${(e as Error).message}`);
   }
-  child.kill("SIGKILL");
-  throw new Error("nats-server did not start");
+  return {
+    url,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
 }
