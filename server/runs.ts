@@ -115,9 +115,11 @@ export async function requestWithin(
   system: ActorSystem,
   request: { to: string; msg: Json; timeoutMs: number },
 ): Promise<(RequestAnswer & { seq: number }) | null> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  // On the run's clock, so that a test's virtual time decides it too.
+  const { clock } = system;
+  let timer: number | undefined;
   const late = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), request.timeoutMs);
+    timer = clock.setTimer(() => resolve(null), request.timeoutMs);
   });
   try {
     const d = await Promise.race([system.send(request.to, request.msg), late]);
@@ -126,7 +128,7 @@ export async function requestWithin(
       ? { ok: true, reply: d.reply, seq: d.event.seq }
       : { ok: false, error: d.error ?? undefined, seq: d.event.seq };
   } finally {
-    clearTimeout(timer);
+    clock.clearTimer(timer);
   }
 }
 

@@ -36,6 +36,7 @@ import {
   ActorRecorder,
   type ActorSlot,
   BlobStore,
+  type Clock,
   ComponentError,
   COMPONENTS_DIR,
   type Delivery,
@@ -52,6 +53,8 @@ import {
   quotaOf,
   type RespondTo,
   STORE,
+  systemClock,
+  type TimerId,
   unversioned,
   WorkerPool,
 } from "../runtime/mod.ts";
@@ -90,6 +93,13 @@ export interface SystemOptions extends SystemEvents {
   fsync?: FsyncPolicy;
   /** Where guests run; default: a pool of no-permission workers. */
   executor?: ActorExecutor;
+  /**
+   * Where the run's time comes from: actor timers, request time-outs,
+   * restart windows, chain timestamps, and the watchdog of the pool the
+   * run makes (not of one given as `executor`). Default: the system clock;
+   * tests pass a `VirtualClock`.
+   */
+  clock?: Clock;
   /**
    * Directory for transpiled components, by SHA-256; `false` for no disk
    * cache; default: `defaultCacheDir()`.
@@ -358,6 +368,11 @@ interface Running {
   checkpoints: Checkpointing | null;
   /** Whether `init` ever succeeded: if not, a restart runs it again. */
   initialized: boolean;
+  /**
+   * Stopped for a restart (`actor.stop` recorded) and not started again
+   * yet: a run that stops meanwhile records no second `actor.stop`.
+   */
+  halted: boolean;
   /** Where its chain left it, when the actor continues an earlier run. */
   resume: { point: ResumePoint; cut: Cut | null } | null;
   /**
@@ -366,7 +381,7 @@ interface Running {
    */
   paused: Promise<void> | null;
   /** Pending timers by id (WIT 0.2.0 `timers`). */
-  timers: Map<string, ReturnType<typeof setTimeout>>;
+  timers: Map<string, TimerId>;
   /** Its requests waiting for a response. */
   requests: number;
   /** Messages waiting for or in delivery (the mailbox). */
@@ -395,6 +410,8 @@ interface Checkpointing {
 export class ActorSystem {
   /** The options the run was made with. */
   readonly options: SystemOptions;
+  /** Where the run's time comes from (`options.clock`). */
+  readonly clock: Clock;
   #executor: ActorExecutor;
   #ownsExecutor: boolean;
   #actors = new Map<string, Running>();
@@ -408,7 +425,7 @@ export class ActorSystem {
   /** Requests waiting for their response, by id. */
   #requests = new Map<
     string,
-    { requester: string; timer: ReturnType<typeof setTimeout> }
+    { requester: string; timer: TimerId }
   >();
   /** Components already kept in the run directory, by SHA-256. */
   #kept = new Set<string>();
@@ -425,6 +442,10 @@ export class ActorSystem {
   #queuedBytes = 0;
   /** Why the run is stopping, once it is: no new work is taken. */
   #stopping: string | null = null;
+  /** Starts under way (a root's, and its children's inside it). */
+  #starts = new Set<Promise<unknown>>();
+  /** The run's shutdown, once it has begun: it runs once. */
+  #shutdown: Promise<void> | null = null;
   /** The run's blob store and gates, made when an actor first needs them. */
   #store: BlobStore | null = null;
   #gates: Gates | null = null;
@@ -439,7 +460,8 @@ export class ActorSystem {
   constructor(options: SystemOptions = {}) {
     this.options = options;
     this.#ownsExecutor = options.executor === undefined;
-    this.#executor = options.executor ?? new WorkerPool();
+    this.clock = options.clock ?? systemClock;
+    this.#executor = options.executor ?? new WorkerPool({ clock: this.clock });
     this.#chainDir = options.chainDir ?? null;
     this.#unwatch =
       options.remote?.watch((actor, present) =>
@@ -491,11 +513,15 @@ export class ActorSystem {
    * recorded `actor.stop`, then a new start that resumes its last state
    * (or runs `init`, per its manifest).
    *
-   * @throws {DeliveryError} when no such actor is running.
+   * @throws {DeliveryError} when no such actor is running, or the run is
+   * stopping.
    */
   async restart(id: string, reason: string): Promise<void> {
     if (!this.#actors.has(id)) {
       throw new DeliveryError(`no actor ${JSON.stringify(id)} is running`);
+    }
+    if (this.#stopping) {
+      throw new DeliveryError(`not restarted: the run is stopping`);
     }
     await this.#restartAll({ stop: [id], start: [id] }, () => reason, null);
   }
@@ -503,13 +529,17 @@ export class ActorSystem {
   /**
    * Starts an actor: loads its component, opens its chain, records
    * `actor.start`, runs `init`, then starts the children its manifest
-   * lists. Resolves with the init outcome; an actor whose init failed is
-   * stopped again (and, as a child, reported `failed` to its parent).
+   * lists. Resolves with the init outcome. As in OTP, the start fails
+   * (`ok: false`, with why) when `init` fails or when a child its manifest
+   * lists cannot start: the children already started are stopped, then
+   * the actor, each recording `actor.stop` (docs/supervision.md). A run
+   * that begins to stop meanwhile starts nothing more once the call under
+   * way has finished or timed out.
    *
    * @throws {ComponentError | ChainWriteError | DeliveryError} when it
    * cannot start at all.
    */
-  async start(
+  start(
     manifest: ResolvedManifest,
     options: {
       id?: string;
@@ -518,6 +548,26 @@ export class ActorSystem {
       parent?: string;
     } = {},
   ): Promise<Delivery> {
+    const started = this.#start(manifest, options).then((r) => r.delivery);
+    // A shutdown waits for starts under way (see idle).
+    this.#starts.add(started);
+    started.catch(() => {}).finally(() => this.#starts.delete(started));
+    return started;
+  }
+
+  /**
+   * {@linkcode ActorSystem.start}, and why the start failed (for the
+   * parent's `failed` event), or null.
+   */
+  async #start(
+    manifest: ResolvedManifest,
+    options: {
+      id?: string;
+      params?: Json;
+      link?: ChainLink | null;
+      parent?: string;
+    },
+  ): Promise<{ delivery: Delivery; failed: string | null }> {
     const id = options.id ?? manifest.name;
     if (this.#actors.has(id) || this.#starting.has(id)) {
       throw new DeliveryError(`an actor named ${id} is already running`);
@@ -578,19 +628,17 @@ export class ActorSystem {
       for (const [tid, t] of resume.point.timers) {
         this.#setTimer(running, tid, {
           every: t.every,
-          ms: t.every ? t.ms : Math.max(0, t.at + t.ms - Date.now()),
+          ms: t.every ? t.ms : Math.max(0, t.at + t.ms - this.clock.now()),
           period: t.ms,
           msg: t.msg,
         });
       }
     }
     if (init && !init.ok) {
-      if (running.parent) {
-        await this.#childFailed(id, `init failed: ${init.error}`);
-      } else {
-        await this.#stopTree(id, `init failed: ${init.error}`);
-      }
-      return init;
+      // A failed start, not a crash: nothing is restarted (as in OTP, a
+      // child whose init fails while its parent starts fails that start).
+      await this.#stopTree(id, `init failed: ${init.error}`);
+      return { delivery: init, failed: `init failed: ${init.error}` };
     }
     if (running.parent) {
       await this.#tell(
@@ -604,7 +652,10 @@ export class ActorSystem {
     const recorded = resume?.point.children;
     const started = new Set<string>();
     for (const child of manifest.children) {
-      await this.#startChild(id, child.manifest, {
+      // A run that stops starts no more children: the next run starts
+      // them (the parent's chain does not show them stopped for good).
+      if (this.#stopping) break;
+      const failed = await this.#startChild(id, child.manifest, {
         params: child.params,
         link,
         // A manifest child the last run had stopped for good stays stopped.
@@ -615,12 +666,29 @@ export class ActorSystem {
           }
           : undefined,
       });
+      if (failed) {
+        const why = `${failed.child} failed to start: ${failed.reason}`;
+        await this.#stopTree(id, `start failed: ${why}`);
+        const delivery: Delivery = {
+          ok: false,
+          reply: why,
+          error: why,
+          crashed: false,
+          event: first,
+          input: null,
+          logs: [],
+          outgoing: [],
+          effects: [],
+        };
+        return { delivery, failed: why };
+      }
     }
     if (recorded) {
       // Spawned children that were running when the chain ended start
       // again, each from its own chain (or afresh, if it never started).
       const dir = dirname(manifest.path);
       for (const [childId, child] of recorded) {
+        if (this.#stopping) break;
         if (!child.spawn || started.has(childId) || !wasRunning(child)) {
           continue;
         }
@@ -640,7 +708,7 @@ export class ActorSystem {
         });
       }
     }
-    return init ?? {
+    const delivery = init ?? {
       ok: true,
       reply: null,
       crashed: false,
@@ -650,6 +718,7 @@ export class ActorSystem {
       outgoing: [],
       effects: [],
     };
+    return { delivery, failed: null };
   }
 
   /**
@@ -749,7 +818,9 @@ export class ActorSystem {
       }
       await kept;
     }
+    const clock = this.clock;
     const writer = await ChainWriter.open(chainPath, {
+      clock: () => clock.now(),
       replicate,
       actor: id,
       fsync: this.options.fsync ?? manifest.fsync,
@@ -809,6 +880,7 @@ export class ActorSystem {
       restarts: [],
       checkpoints,
       initialized: resume?.point.initialized ?? false,
+      halted: false,
       resume,
       paused: null,
       timers: new Map(),
@@ -1072,7 +1144,7 @@ export class ActorSystem {
     if (requester) requester.requests++;
     this.#requests.set(id, {
       requester: from,
-      timer: setTimeout(
+      timer: this.clock.setTimer(
         () => this.#requestFailed(id, `no response in ${timeoutMs} ms`),
         timeoutMs,
       ),
@@ -1084,7 +1156,7 @@ export class ActorSystem {
     const pending = this.#requests.get(id);
     if (!pending) return;
     this.#requests.delete(id);
-    clearTimeout(pending.timer);
+    this.clock.clearTimer(pending.timer);
     const requester = this.#actors.get(pending.requester);
     if (requester) requester.requests = Math.max(0, requester.requests - 1);
   }
@@ -1122,7 +1194,7 @@ export class ActorSystem {
     const fire = () => {
       if (this.#actors.get(actor.id) !== actor || this.#stopping) return;
       if (t.every) {
-        actor.timers.set(tid, setTimeout(fire, t.period));
+        actor.timers.set(tid, this.clock.setTimer(fire, t.period));
       } else {
         actor.timers.delete(tid);
       }
@@ -1138,7 +1210,7 @@ export class ActorSystem {
         },
       );
     };
-    actor.timers.set(tid, setTimeout(fire, t.ms));
+    actor.timers.set(tid, this.clock.setTimer(fire, t.ms));
   }
 
   async #apply(from: string, effects: Effect[]): Promise<void> {
@@ -1156,7 +1228,7 @@ export class ActorSystem {
         continue;
       }
       if (effect.op === "cancel") {
-        clearTimeout(parent.timers.get(effect.child));
+        this.clock.clearTimer(parent.timers.get(effect.child));
         parent.timers.delete(effect.child);
         continue;
       }
@@ -1211,7 +1283,12 @@ export class ActorSystem {
     }
   }
 
-  /** Starts a child from a manifest path; a start failure is `failed`. */
+  /**
+   * Starts a child from a manifest path. A start that fails is reported to
+   * the parent as `failed` and resolves with the child and why (the caller
+   * decides what that means for the parent); null when it started, was
+   * left stopped, or the run began to stop.
+   */
   async #startChild(
     parent: string,
     path: string,
@@ -1222,31 +1299,34 @@ export class ActorSystem {
       /** Given the child's id: true to leave it stopped. */
       unless?: (id: string) => boolean;
     },
-  ): Promise<void> {
+  ): Promise<{ child: string; reason: string } | null> {
+    const failed = async (child: string, reason: string) => {
+      await this.#tell(parent, child, "failed", reason);
+      return { child, reason };
+    };
     let manifest: ResolvedManifest;
     try {
       manifest = await loadManifest(path);
     } catch (err) {
-      await this.#tell(
-        parent,
-        options.id ?? path,
-        "failed",
-        (err as Error).message,
-      );
-      return;
+      return await failed(options.id ?? path, (err as Error).message);
     }
     const id = options.id ?? `${parent}.${manifest.name}`;
-    if (options.unless?.(id)) return;
+    if (options.unless?.(id)) return null;
+    let outcome: { delivery: Delivery; failed: string | null };
     try {
-      await this.start(manifest, {
+      // Inside a start, a spawn or a restart: each is waited for already.
+      outcome = await this.#start(manifest, {
         id,
         params: options.params,
         link: options.link,
         parent,
       });
     } catch (err) {
-      await this.#tell(parent, id, "failed", (err as Error).message);
+      // Not started because the run is stopping: nothing failed.
+      if (this.#stopping && !this.#actors.has(id)) return null;
+      return await failed(id, (err as Error).message);
     }
+    return outcome.failed === null ? null : await failed(id, outcome.failed);
   }
 
   /**
@@ -1261,9 +1341,13 @@ export class ActorSystem {
   ): Promise<ChainLink | null> {
     const parent = this.#actors.get(parentId);
     if (!parent) return null;
+    // While the run stops, lifecycle events are recorded but not handed to
+    // on-child-event: a supervisor that is about to stop has nothing to do
+    // about them, and a slow one would hold up the stop (as replay does,
+    // a child event with no outcome after it was not delivered).
     const { event: recorded, delivery } = await parent.recorder.childEvent(
       { child, event, reason },
-      { notify: parent.supervised },
+      { notify: parent.supervised && !this.#stopping },
     );
     if (delivery) {
       this.#release(parentId, delivery);
@@ -1318,7 +1402,7 @@ export class ActorSystem {
       return;
     }
     const { maxRestarts, periodMs, strategy } = parent.manifest.supervision;
-    const charged = chargeRestart(parent.restarts, performance.now(), {
+    const charged = chargeRestart(parent.restarts, this.clock.monotonic(), {
       maxRestarts,
       periodMs,
     });
@@ -1403,6 +1487,7 @@ export class ActorSystem {
       await this.#tell(id, child, "stopped", reason);
     }
     await actor.recorder.stop(reason);
+    actor.halted = true;
     this.#executor.unregister(id);
   }
 
@@ -1414,7 +1499,10 @@ export class ActorSystem {
    */
   async #startAgain(id: string, reason: string, link: ChainLink | null) {
     const actor = this.#actors.get(id);
-    if (!actor) return;
+    // A run that stops restarts nothing: the actor stays stopped (its
+    // actor.stop is recorded) and the next run resumes it.
+    if (!actor || this.#stopping) return;
+    actor.halted = false;
     actor.restarted++;
     // A fresh instance, wherever it will run.
     this.#executor.register(id, actor.slot);
@@ -1442,10 +1530,19 @@ export class ActorSystem {
     }
     const started = { actor: id, hash: actor.writer.head! };
     for (const child of actor.manifest.children) {
-      await this.#startChild(id, child.manifest, {
+      if (this.#stopping) return;
+      const failed = await this.#startChild(id, child.manifest, {
         params: child.params,
         link: started,
       });
+      if (failed) {
+        // A restart that cannot start the children is a failed restart:
+        // like a crash, it charges the parent's intensity (as in OTP).
+        const why = `${failed.child} failed to start: ${failed.reason}`;
+        if (actor.parent) await this.#childFailed(id, why);
+        else await this.#stopTree(id, `start failed: ${why}`);
+        return;
+      }
     }
   }
 
@@ -1483,10 +1580,10 @@ export class ActorSystem {
       .finally(() => this.#inFlight.delete(p));
   }
 
-  /** Resolves once no delivery or supervision work is under way. */
+  /** Resolves once no start, delivery or supervision work is under way. */
   async idle(): Promise<void> {
-    while (this.#inFlight.size > 0) {
-      await Promise.allSettled([...this.#inFlight]);
+    while (this.#inFlight.size > 0 || this.#starts.size > 0) {
+      await Promise.allSettled([...this.#inFlight, ...this.#starts]);
     }
   }
 
@@ -1499,14 +1596,17 @@ export class ActorSystem {
       await this.#tell(id, child, "stopped", reason).catch(unlessChainFailed);
     }
     this.#actors.delete(id);
-    for (const timer of actor.timers.values()) clearTimeout(timer);
+    for (const timer of actor.timers.values()) this.clock.clearTimer(timer);
     actor.timers.clear();
     const parent = actor.parent ? this.#actors.get(actor.parent) : undefined;
     if (parent) parent.children = parent.children.filter((c) => c !== id);
     // No new message reaches it from here, but those already in its mailbox
     // are delivered first: the stop is queued behind them. A chain that
-    // takes no more events ends without its actor.stop.
-    await actor.recorder.stop(reason).catch(unlessChainFailed);
+    // takes no more events ends without its actor.stop; one halted for a
+    // restart that never came has it already.
+    if (!actor.halted) {
+      await actor.recorder.stop(reason).catch(unlessChainFailed);
+    }
     this.#executor.unregister(id);
     await this.#checkpoint(actor, true).catch(unlessChainFailed);
     await actor.writer.close().catch(unlessChainFailed);
@@ -1521,9 +1621,17 @@ export class ActorSystem {
 
   /**
    * Waits for work under way, then stops every actor, children before
-   * parents, and releases the workers.
+   * parents, and releases the workers. It may be called in any phase — a
+   * start, a restart loop, deliveries under way — and more than once (it
+   * runs once): nothing new starts, each call under way finishes or hits
+   * its `handle_timeout_ms`, then every actor records `actor.stop`.
    */
-  async shutdown(reason: string): Promise<void> {
+  shutdown(reason: string): Promise<void> {
+    this.#shutdown ??= this.#stopAll(reason);
+    return this.#shutdown;
+  }
+
+  async #stopAll(reason: string): Promise<void> {
     // No new work from here on: messages still queued are refused (their
     // senders hear why), calls under way finish or time out, so a run of
     // actors that message each other forever still stops.
@@ -1540,7 +1648,9 @@ export class ActorSystem {
       await this.#stopTree(id, `${RUN_STOP}${reason}`);
     }
     // Requests still waiting get no response in this run.
-    for (const pending of this.#requests.values()) clearTimeout(pending.timer);
+    for (const pending of this.#requests.values()) {
+      this.clock.clearTimer(pending.timer);
+    }
     this.#requests.clear();
     this.#unwatch?.();
     this.#unwatch = null;
