@@ -10,6 +10,7 @@ import {
   buildTestComponent,
   type TestComponent,
 } from "./testdata/components.ts";
+import { holdingComponent } from "./testdata/holding.ts";
 import { VirtualClock } from "./virtual_clock.ts";
 import { HANG_MS, waitFor } from "../tools/wait.ts";
 
@@ -188,27 +189,6 @@ Deno.test("WorkerPool: guest code finds no Deno namespace and no Worker to escap
   // Still here: the host process was not killed.
 });
 
-/**
- * A component whose handler holds its worker (blocked, not spinning: it
- * costs no core) until the worker is killed, or for `holdMs` at most, so
- * that only the host's watchdog decides when its call ends.
- */
-function holding(holdMs: number) {
-  return {
-    key: `holding:${holdMs}`,
-    bindings: `export function instantiate() {
-  return { actor: {
-    init: () => "{}",
-    handle: (state) => {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ${holdMs});
-      return [state, undefined];
-    },
-  } };
-}`,
-    modules: {},
-  };
-}
-
 /** Lets promise reactions already due run. */
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
@@ -221,7 +201,7 @@ Deno.test("WorkerPool: a call waits for a free worker, not for a busy actor; the
     try {
       // Held far longer than the test should take: a bound on a hang.
       pool.register("busy", {
-        component: holding(HANG_MS),
+        component: holdingComponent(HANG_MS),
         timeoutMs: 1000,
         context: () => ({ children: [] }),
       });

@@ -2,13 +2,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type ChainEvent, readEvents, verifyDir } from "../chain/mod.ts";
-import { replayChain, WorkerPool } from "../runtime/mod.ts";
+import { replayChain, VirtualClock, WorkerPool } from "../runtime/mod.ts";
 import {
   buildTestComponent,
   type TestComponent,
 } from "../runtime/testdata/components.ts";
+import { HoldingPool } from "../runtime/testdata/holding.ts";
+import { HANG_MS } from "../tools/wait.ts";
 import { loadManifest } from "./manifest.ts";
-import { ActorSystem } from "./system.ts";
+import { ActorSystem, type SystemOptions } from "./system.ts";
 
 async function events(dir: string, actor: string): Promise<ChainEvent[]> {
   const out: ChainEvent[] = [];
@@ -44,9 +46,10 @@ async function withTree(
   fn: (tree: Tree) => Promise<void>,
   badLimits: Record<string, unknown> = {},
   badSupervision: Record<string, unknown> = {},
+  run: { pool?: WorkerPool; system?: SystemOptions } = {},
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "theater_sup_" });
-  const pool = new WorkerPool({ size: 2 });
+  const pool = run.pool ?? new WorkerPool({ size: 2 });
   const fatal: string[] = [];
   try {
     for (const kind of ["supervisor", "echo", bad] as const) {
@@ -74,6 +77,7 @@ async function withTree(
       ],
     });
     const system = new ActorSystem({
+      ...run.system,
       executor: pool,
       onFatal: (m) => fatal.push(m),
     });
@@ -301,32 +305,55 @@ Deno.test("restart_from init runs init again after a crash", async () => {
   );
 });
 
-Deno.test("fairness: a sibling answers 100 messages in under 50 ms each while another child spins to its limit on every message", async () => {
+Deno.test("fairness: all 100 of a sibling's replies are recorded before the first time-out of a child busy on its message", async () => {
+  // sup.bad holds its worker until the pool's watchdog, on this test's
+  // clock, cuts it off at its limit (300 ms) plus the grace (1000 ms).
+  const clock = new VirtualClock();
+  const pool = new HoldingPool(["sup.bad"], {
+    size: 2,
+    clock,
+    holdMs: HANG_MS,
+  });
+  const recorded: string[] = [];
   await withTree(
     "loop",
-    { max_restarts: 1000, period_ms: 60000 },
+    {},
     async ({ system, fatal }) => {
-      let spinning = true;
-      const spinner = (async () => {
-        while (spinning) await system.send("sup.bad", 1).catch(() => {});
-      })();
-      // Measure in the steady state: the spinner has been cut off once and
-      // the pool has the workers it needs.
-      await new Promise((r) => setTimeout(r, 700));
-      const times: number[] = [];
+      const busy = system.send("sup.bad", 1);
       for (let i = 0; i < 100; i++) {
-        const t0 = performance.now();
         const d = await system.send("sup.a", i);
-        times.push(performance.now() - t0);
         assert.equal(d.ok, true);
-        // Spread the messages over several of the spinner's time-outs.
-        await new Promise((r) => setTimeout(r, 5));
       }
-      spinning = false;
-      await spinner;
-      times.sort((a, b) => b - a);
-      assert.ok(times[0] < 50, `slowest: ${times[0].toFixed(1)} ms`);
+      let ended = false;
+      busy.finally(() => ended = true);
+      clock.advance(1299);
+      for (let i = 0; i < 10; i++) await Promise.resolve();
+      assert.equal(ended, false, "cut off before its limit and grace");
+      clock.advance(1);
+      const timedOut = await busy;
+      assert.equal(timedOut.crashed, true);
+      assert.equal(timedOut.error, "trap: timed out after 300 ms");
+      await system.idle();
+      const replies = recorded.filter((r) => r === "sup.a handle.ok");
+      assert.equal(replies.length, 100);
+      const timeout = recorded.indexOf("sup.bad handle.error");
+      assert.ok(timeout !== -1, "the time-out is recorded");
+      assert.ok(
+        recorded.lastIndexOf("sup.a handle.ok") < timeout,
+        `the time-out came before a reply: ${recorded.join(", ")}`,
+      );
       assert.deepEqual(fatal, []);
+    },
+    {},
+    {},
+    {
+      pool,
+      system: {
+        clock,
+        onEvent: (actor, e) => {
+          if (actor !== "sup") recorded.push(`${actor} ${e.type}`);
+        },
+      },
     },
   );
 });
