@@ -399,3 +399,34 @@ Deno.test("restart window: a restart exactly period_ms after another still count
   assert.deepEqual(past.fatal, [], "1001 ms after the first: outside");
   assert.equal(past.starts, 1 + 3);
 });
+
+Deno.test("clock: the same input on the same virtual clock writes the same chain bytes, every timestamp from that clock", async () => {
+  const chains: Uint8Array[][] = [];
+  for (let round = 0; round < 2; round++) {
+    const { dir, manifest } = await project();
+    const pool = new WorkerPool({ size: 2 });
+    try {
+      const run = await startRun(manifest, { now: T0, pool });
+      await run.command("x");
+      await run.advance(1234);
+      await run.command("y");
+      await run.system.shutdown("end of input");
+      const ts = [
+        ...await events(join(dir, "chains"), "clock"),
+        ...await events(join(dir, "chains"), "clock.b"),
+      ].map((e) => e.ts);
+      assert.deepEqual([...new Set(ts)].sort(), [T0, T0 + 1234]);
+      chains.push(
+        await Promise.all(
+          ["clock", "clock.b"].map((a) =>
+            Deno.readFile(join(dir, "chains", `${a}.jsonl`))
+          ),
+        ),
+      );
+    } finally {
+      pool.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+  assert.deepEqual(chains[0], chains[1]);
+});
