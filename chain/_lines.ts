@@ -16,6 +16,14 @@ export interface RawLine {
   tooLong: boolean;
 }
 
+/**
+ * Why a line of `length` bytes is refused (the `line-too-long` check of
+ * docs/chain-format.md): the one wording of every reader.
+ */
+export function lineTooLong(length: number, max = MAX_LINE_BYTES): string {
+  return `line is ${length} bytes, over the limit of ${max}`;
+}
+
 const CHUNK = 256 * 1024;
 const EMPTY = new Uint8Array(0);
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 
 /** A file that is not a regular file or is over its size limit. */
 export class FileRefused extends Error {
@@ -69,6 +69,25 @@ export function readRegularFileSync(
     at += n;
   }
   return bytes.subarray(0, at);
+}
+
+/**
+ * The chain files (`*.jsonl`) of a run directory, as sorted paths. An
+ * entry so named that is not a regular file (a FIFO, a device, a folder, a
+ * symbolic link) is refused rather than passed over, so that no command
+ * reports on a directory with a chain it did not read.
+ *
+ * @throws {FileRefused} naming the entry; {Error} when `dir` cannot be read.
+ */
+export async function chainFilesIn(dir: string): Promise<string[]> {
+  const paths: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.name.endsWith(".jsonl")) continue;
+    const path = join(dir, entry.name);
+    if (!entry.isFile) throw new FileRefused(`${path}: not a regular file`);
+    paths.push(path);
+  }
+  return paths.sort();
 }
 
 /**

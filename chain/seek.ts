@@ -9,12 +9,18 @@
  *
  * @module
  */
+import { lineTooLong } from "./_lines.ts";
 import { concatBytes } from "./bytes.ts";
 import { FileRefused, openRegularSync } from "./files.ts";
 import { ChainFormatError } from "./reader.ts";
-import type { ChainEvent, Json } from "./event.ts";
+import { type ChainEvent, type Json, MAX_LINE_BYTES } from "./event.ts";
 import { StateError, StateTracker } from "./state.ts";
-import { ChainReadError, checkLine, describeIoError } from "./verify.ts";
+import {
+  ChainReadError,
+  checkLine,
+  describeIoError,
+  type LineProblem,
+} from "./verify.ts";
 
 /** Asked for an event the chain does not have. */
 export class NoSuchEvent extends Error {
@@ -23,6 +29,8 @@ export class NoSuchEvent extends Error {
 }
 
 const BLOCK = 64 * 1024;
+/** Read size when only looking for newlines, on the way to an error. */
+const SCAN = 1024 * 1024;
 const NL = 10;
 
 /**
@@ -142,22 +150,33 @@ class LineReader {
     return null;
   }
 
-  /** The line beginning at `offset`, or null at the end of the file. */
+  /**
+   * The line beginning at `offset`, or null at the end of the file. At
+   * most a line's limit is held: a longer line is refused as soon as it
+   * passes it.
+   */
   async lineAt(
     offset: number,
   ): Promise<{ event: ChainEvent; end: number } | null> {
     if (offset >= this.#size) return null;
     const parts: Uint8Array[] = [];
+    let length = 0;
     let at = offset;
     while (true) {
       const block = await this.#read(at, BLOCK);
       if (block.length === 0) {
-        throw this.#bad(offset, "truncated final line (no newline at end)");
+        throw await this.#bad(offset, {
+          reason: "truncated",
+          message: "truncated final line (no newline at end of file)",
+        });
       }
       const nl = block.indexOf(NL);
-      parts.push(nl === -1 ? block : block.subarray(0, nl));
+      const piece = nl === -1 ? block : block.subarray(0, nl);
+      length += piece.length;
+      if (length > MAX_LINE_BYTES) throw await this.#tooLong(offset);
+      parts.push(piece);
       if (nl !== -1) {
-        return { event: this.#event(parts, offset), end: at + nl + 1 };
+        return { event: await this.#event(parts, offset), end: at + nl + 1 };
       }
       at += block.length;
     }
@@ -167,6 +186,7 @@ class LineReader {
   async *linesBefore(offset: number): AsyncGenerator<ChainEvent> {
     // Bytes of the partial line at the front of what was read so far.
     let carry: Uint8Array[] = [];
+    let carried = 0;
     let end = offset;
     while (end > 0) {
       const from = Math.max(0, end - BLOCK);
@@ -176,18 +196,24 @@ class LineReader {
       if (carry.length === 0 && end === offset) stop--; // the `\n` at offset-1
       let nl = block.lastIndexOf(NL, stop - 1);
       while (nl !== -1) {
-        yield this.#event(
+        if (carried + stop - nl - 1 > MAX_LINE_BYTES) {
+          throw await this.#tooLong(from + nl + 1);
+        }
+        yield await this.#event(
           [block.subarray(nl + 1, stop), ...carry],
           from + nl + 1,
         );
         carry = [];
+        carried = 0;
         stop = nl;
         nl = stop > 0 ? block.lastIndexOf(NL, stop - 1) : -1;
       }
       carry = [block.subarray(0, stop), ...carry];
+      carried += stop;
+      if (carried > MAX_LINE_BYTES) throw await this.#tooLong(from);
       end = from;
     }
-    if (carry.some((c) => c.length > 0)) yield this.#event(carry, 0);
+    if (carried > 0) yield await this.#event(carry, 0);
   }
 
   /** The whole line that ends right before `offset` (a line start). */
@@ -195,46 +221,90 @@ class LineReader {
     offset: number,
   ): Promise<{ offset: number; event: ChainEvent }> {
     const parts: Uint8Array[] = [];
+    let length = 0;
     // offset - 1 is the `\n` ending the line wanted.
     let end = offset - 1;
     while (end > 0) {
       const from = Math.max(0, end - BLOCK);
       const block = await this.#read(from, end - from);
       const nl = block.lastIndexOf(NL);
+      const piece = block.subarray(nl + 1);
+      length += piece.length;
+      if (length > MAX_LINE_BYTES) throw await this.#tooLong(end - 1);
+      parts.unshift(piece);
       if (nl !== -1) {
-        parts.unshift(block.subarray(nl + 1));
         return {
           offset: from + nl + 1,
-          event: this.#event(parts, from + nl + 1),
+          event: await this.#event(parts, from + nl + 1),
         };
       }
-      parts.unshift(block);
       end = from;
     }
-    return { offset: 0, event: this.#event(parts, 0) };
+    return { offset: 0, event: await this.#event(parts, 0) };
   }
 
-  #event(parts: Uint8Array[], offset: number): ChainEvent {
-    const bytes = concatBytes(parts);
-    const checked = checkLine(bytes);
-    if ("reason" in checked) {
-      throw new ChainFormatError({
-        file: this.#path,
-        line: 0,
-        ...checked,
-        message: `${checked.message} (the line at byte ${offset})`,
-      });
-    }
+  /** The event of a line's bytes; a bad line is refused with its number. */
+  async #event(parts: Uint8Array[], offset: number): Promise<ChainEvent> {
+    const checked = checkLine(concatBytes(parts));
+    if ("reason" in checked) throw await this.#bad(offset, checked);
     return checked.event;
   }
 
-  #bad(offset: number, message: string): ChainFormatError {
+  /** The error for the line at `offset`, named by its line number. */
+  async #bad(
+    offset: number,
+    problem: Pick<LineProblem, "reason" | "message">,
+  ): Promise<ChainFormatError> {
     return new ChainFormatError({
       file: this.#path,
-      line: 0,
-      reason: "truncated",
-      message: `${message} (byte ${offset})`,
+      line: await this.#lineNumber(offset),
+      reason: problem.reason,
+      message: problem.message,
     });
+  }
+
+  /**
+   * The error for a line over the limit, given any byte of it: its start
+   * and length are found by reading on either side (not holding it).
+   */
+  async #tooLong(inside: number): Promise<ChainFormatError> {
+    let start = 0;
+    for (let at = inside; at > 0;) {
+      const from = Math.max(0, at - SCAN);
+      const nl = (await this.#read(from, at - from)).lastIndexOf(NL);
+      if (nl !== -1) {
+        start = from + nl + 1;
+        break;
+      }
+      at = from;
+    }
+    let end = this.#size;
+    for (let at = inside; at < this.#size;) {
+      const block = await this.#read(at, SCAN);
+      const nl = block.indexOf(NL);
+      if (nl !== -1) {
+        end = at + nl;
+        break;
+      }
+      at += block.length;
+    }
+    return await this.#bad(start, {
+      reason: "line-too-long",
+      message: lineTooLong(end - start),
+    });
+  }
+
+  /** The 1-based number of the line beginning at `offset`. */
+  async #lineNumber(offset: number): Promise<number> {
+    let line = 1;
+    for (let at = 0; at < offset;) {
+      const block = await this.#read(at, Math.min(SCAN, offset - at));
+      for (let i = block.indexOf(NL); i !== -1; i = block.indexOf(NL, i + 1)) {
+        line++;
+      }
+      at += block.length;
+    }
+    return line;
   }
 
   async #read(at: number, length: number): Promise<Uint8Array> {

@@ -5,7 +5,7 @@ import { readEvents } from "./reader.ts";
 import { ChainFormatError } from "./reader.ts";
 import { NoSuchEvent, stateAt } from "./seek.ts";
 import { StateError, StateTracker } from "./state.ts";
-import type { Json } from "./event.ts";
+import { type Json, MAX_LINE_BYTES } from "./event.ts";
 import { ActorRecorder } from "../runtime/recorder.ts";
 import { ChainWriter } from "./writer.ts";
 
@@ -143,6 +143,47 @@ Deno.test("stateAt: reading back over a full state longer than its read block", 
     for (const seq of [1, 2, 3, want.length - 1]) {
       assert.deepEqual(await stateAt(path, seq), want[seq], `seq ${seq}`);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("stateAt: a line over the limit is refused by its number without being held, whichever way it is read", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "a.jsonl");
+    await recorded(path);
+    const lines = (await Deno.readTextFile(path)).split("\n").slice(0, -1);
+    const last = lines.length - 1;
+    const at = lines.findLastIndex((l, i) =>
+      i < last - 1 && l.includes('"type":"handle.patch"')
+    );
+    const big = "x".repeat(MAX_LINE_BYTES + 1);
+    const refused = (line: number) => (e: Error) =>
+      e instanceof ChainFormatError &&
+      e.problem.reason === "line-too-long" && e.problem.line === line &&
+      e.message ===
+        `${path}:${line}: line is ${big.length} bytes, over the limit of ${MAX_LINE_BYTES}`;
+    // Read back over, from the event after it.
+    const over = [...lines];
+    over[at] = big;
+    await Deno.writeTextFile(path, over.join("\n") + "\n");
+    await assert.rejects(() => stateAt(path, at + 1), refused(at + 1));
+    // Read forward into, as the last line.
+    const end = [...lines];
+    end[last] = big;
+    await Deno.writeTextFile(path, end.join("\n") + "\n");
+    await assert.rejects(() => stateAt(path, last), refused(last + 1));
+    // Any other bad line is named by its number too.
+    const altered = [...lines];
+    altered[at] = altered[at].replace('"op":"', '"op":"x');
+    await Deno.writeTextFile(path, altered.join("\n") + "\n");
+    await assert.rejects(
+      () => stateAt(path, at + 1),
+      (e: Error) =>
+        e instanceof ChainFormatError && e.problem.line === at + 1 &&
+        e.message.startsWith(`${path}:${at + 1}: `),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

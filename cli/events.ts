@@ -1,9 +1,9 @@
 // Copyright the Theater authors. MIT license.
-import { join } from "node:path";
-import { readLines } from "../chain/_lines.ts";
+import { lineTooLong, readLines } from "../chain/_lines.ts";
 import {
   byTime,
   type ChainEvent,
+  chainFilesIn,
   ChainFormatError,
   type ChainLink,
   ChainReadError,
@@ -135,10 +135,12 @@ export const eventsCommand: Command = {
     const tails = new Map<string, ChainTail>();
     const chains = async () => {
       if (!dir) return [target];
-      const names = (await Array.fromAsync(Deno.readDir(target)))
-        .filter((e) => e.isFile && e.name.endsWith(".jsonl"))
-        .map((e) => e.name).sort();
-      return names.map((n) => join(target, n));
+      const files = await runChains(target);
+      // A follower waits for the first chain; a look shows what is there.
+      if (files.length === 0 && !values.follow) {
+        throw new ChainReadError(`${target}: no chains (*.jsonl) in directory`);
+      }
+      return files;
     };
     let shown = 0;
     let last = -1;
@@ -231,6 +233,23 @@ export const eventsCommand: Command = {
   },
 };
 
+/**
+ * The chain files of the run directory `dir` ({@linkcode chainFilesIn}):
+ * a `*.jsonl` that is not a regular file, or a directory that cannot be
+ * read, is a {@linkcode ChainReadError} naming the path (exit 2).
+ */
+export async function runChains(dir: string): Promise<string[]> {
+  try {
+    return await chainFilesIn(dir);
+  } catch (err) {
+    throw new ChainReadError(
+      err instanceof FileRefused
+        ? err.message
+        : `${dir}: cannot read: ${describeIoError(err)}`,
+    );
+  }
+}
+
 /** How often `--follow` looks for new lines. */
 const FOLLOW_POLL_MS = 200;
 
@@ -284,7 +303,10 @@ class ChainTail {
         this.#offset += raw.length + 1;
         bytes += raw.length + 1;
         const checked = raw.tooLong
-          ? { reason: "line-too-long" as const, message: "line too long" }
+          ? {
+            reason: "line-too-long" as const,
+            message: lineTooLong(raw.length),
+          }
           : checkLine(raw.bytes);
         if ("reason" in checked) {
           throw new ChainFormatError({

@@ -1,6 +1,6 @@
 // Copyright the Theater authors. MIT license.
-import { basename, join } from "node:path";
-import { summarize } from "./events.ts";
+import { basename } from "node:path";
+import { runChains, summarize } from "./events.ts";
 import { replayChain, type ReplayReport, WorkerPool } from "../runtime/mod.ts";
 import {
   cacheOption,
@@ -56,11 +56,7 @@ export const replayCommand: Command = {
     const target = positionals[0];
     const info = await Deno.stat(target).catch(() => null);
     if (!info) throw new UsageError(`${target}: no such file or directory`);
-    const files = info.isDirectory
-      ? (await Array.fromAsync(Deno.readDir(target)))
-        .filter((e) => e.isFile && e.name.endsWith(".jsonl"))
-        .map((e) => join(target, e.name)).sort()
-      : [target];
+    const files = info.isDirectory ? await runChains(target) : [target];
     if (files.length === 0) {
       throw new UsageError(`${target}: no chains (*.jsonl) in directory`);
     }
