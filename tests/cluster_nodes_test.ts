@@ -20,6 +20,8 @@ import {
   THEATER_FLAGS,
   theaterCommand,
 } from "./_helpers.ts";
+import { waitFor } from "../tools/wait.ts";
+import { checkOneWriter } from "../cluster/mod.ts";
 
 const NET = [...THEATER_FLAGS, "--allow-net"];
 
@@ -327,13 +329,12 @@ nodesTest(
         .body.reply,
       "sent",
     );
-    let log: unknown[] = [];
-    for (let i = 0; i < 50 && log.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      log = ((await request("a", "ping", "get")).body.reply as {
+    const log = await waitFor("pong's response in ping's log", async () => {
+      const l = ((await request("a", "ping", "get")).body.reply as {
         log: unknown[];
       }).log;
-    }
+      return l.length > 0 ? l : null;
+    });
     assert.deepEqual(log, [{ id: rq, from: "pong", reply: 1 }]);
     const viaB = await request("b", "counter", "inc");
     assert.deepEqual(viaB.body.reply, 2, JSON.stringify(viaB.body));
@@ -349,22 +350,22 @@ nodesTest(
     // go on until pong has answered 40 in all.
     const acked: { seq: number; reply: number }[] = [];
     let killed: Promise<unknown> | null = null;
-    const deadline = Date.now() + 30_000;
     const stream = async (via: string) => {
-      while (acked.length < 40 && Date.now() < deadline) {
+      while (acked.length < 40) {
         if (acked.length >= 20 && !killed) {
           nodes.b.child.kill("SIGKILL");
           killed = nodes.b.child.status;
         }
-        const r = await request(via, "pong", "inc").catch(() => null);
-        if (r?.status === 200) {
+        // A request that fails (pong between nodes) is tried again.
+        await waitFor(`pong answering through ${via}`, async () => {
+          const r = await request(via, "pong", "inc").catch(() => null);
+          if (r?.status !== 200) return null;
           acked.push({
             seq: r.body.seq as number,
             reply: r.body.reply as number,
           });
-        } else {
-          await new Promise((r) => setTimeout(r, 100));
-        }
+          return true;
+        }, { seen: () => `${acked.length} acknowledged` });
       }
     };
     await Promise.all(["a", "c", "a", "c"].map(stream));
@@ -387,15 +388,12 @@ nodesTest(
     // resumed elsewhere, then wakes up still believing it runs them.
     // Its first write is refused by JetStream, and its part stops.
     nodes.c.child.kill("SIGSTOP");
-    let moved = false;
-    for (let i = 0; i < 100 && !moved; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      const onA = (await api("a", "/runs/demo")).body.actors as {
-        id: string;
-      }[];
-      moved = onA.some((a) => a.id === "counter");
-    }
-    assert.ok(moved, "counter resumed on a");
+    await waitFor("counter resumed on a", async () => {
+      const onA = (await api("a", "/runs/demo")).body.actors as
+        | { id: string }[]
+        | undefined;
+      return onA?.some((a) => a.id === "counter");
+    });
     const counted = await request("a", "counter", "inc");
     assert.equal(counted.status, 200, JSON.stringify(counted.body));
     nodes.c.child.kill("SIGCONT");
@@ -405,14 +403,12 @@ nodesTest(
       throw new Error(`${e.message}; c said: ${await nodes.c.stderr}`);
     });
     assert.notEqual(late.status, 200, JSON.stringify(late.body));
-    let zombie = "";
-    for (let i = 0; i < 50 && !zombie; i++) {
+    const zombie = await waitFor("c's part of the run stopped", async () => {
       const onC = await api("c", "/runs/demo").catch(async (e) => {
         throw new Error(`${e.message}; c said: ${await nodes.c.stderr}`);
       });
-      if (onC.body.status === "stopped") zombie = String(onC.body.reason);
-      else await new Promise((r) => setTimeout(r, 100));
-    }
+      return onC.body.status === "stopped" && String(onC.body.reason);
+    });
     assert.match(
       zombie,
       /refused by JetStream.*another writer has this actor/,
@@ -433,7 +429,8 @@ nodesTest(
       return p;
     };
     let verified = null as Awaited<ReturnType<typeof runCli>> | null;
-    for (let i = 0; i < 30; i++) {
+    // The witness co-signs in rounds: pull and verify until it has.
+    await waitFor("a pulled run co-signed at every head", async () => {
       await heads();
       verified = await runCli([
         "verify",
@@ -441,9 +438,8 @@ nodesTest(
         "--cosigned-by",
         join(dir, "w1.pub"),
       ]);
-      if (verified.code === 0) break;
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+      return verified.code === 0;
+    }, { timeoutMs: 60_000 }).catch(() => {});
     if (verified!.code !== 0) {
       witness.kill("SIGTERM");
       await saying;
@@ -468,6 +464,17 @@ nodesTest(
     // Each stream message is one whole step: a kill between the events
     // of a step leaves none of them in the stream.
     const steps = await streamMessages(nats.url, "theater.chain.demo.pong");
+    // One writer: one linear chain of whole steps, the pulled copy the
+    // stream's, every acknowledged reply at its seq.
+    assert.deepEqual(
+      checkOneWriter({
+        actor: "pong",
+        messages: steps,
+        chain: await Deno.readTextFile(join(pulled, "pong.jsonl")),
+        acked,
+      }),
+      [],
+    );
     assert.ok(steps.length < chain.length, `${steps.length} messages`);
     assert.equal(steps.flatMap((m) => m.split("\n")).length, chain.length);
     for (const m of steps) {
@@ -538,29 +545,29 @@ nodesTest(
       n: 100,
     });
     assert.equal(flood.status, 200, JSON.stringify(flood.body));
-    // While the flood drains, a request too finds the mailbox full.
-    let count = -1;
-    for (let i = 0, same = 0; i < 100 && same < 3; i++) {
-      await new Promise((r) => setTimeout(r, 100));
+    // While the flood drains, a request too finds the mailbox full. The
+    // hundred sends leave a together, so once sink's mailbox is empty and
+    // its count is what its chain holds, the flood is over.
+    const sinkFile = join(dir, "b", "runs", "demo", "sink.jsonl");
+    const fromFlooder = async () =>
+      (await chainEvents(sinkFile)).filter((e) =>
+        e.type === "message.in" && e.data.from === "flooder"
+      ).length;
+    const count = await waitFor("the flood drained into sink", async () => {
+      const onB = (await api("b", "/runs/demo")).body.actors as
+        | { id: string; mailbox: number }[]
+        | undefined;
+      if (onB?.find((a) => a.id === "sink")?.mailbox !== 0) return null;
       const got = await request("b", "sink", "get");
       if (got.status !== 200) {
         assert.match(String(got.body.error), /mailbox of sink is full/);
-        continue;
+        return null;
       }
       const now = (got.body.reply as { count: number }).count;
-      same = now === count ? same + 1 : 0;
-      count = now;
-    }
+      return now === await fromFlooder() ? now : null;
+    });
     assert.ok(count >= 1 && count < 100, `sink took ${count} of 100`);
-    const sinkChain = await chainEvents(
-      join(dir, "b", "runs", "demo", "sink.jsonl"),
-    );
-    assert.equal(
-      sinkChain.filter((e) =>
-        e.type === "message.in" && e.data.from === "flooder"
-      ).length,
-      count,
-    );
+    assert.equal(await fromFlooder(), count);
     for (const name of ["sink", "keep", "keep"]) {
       const r = await request("a", name, "inc");
       assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -573,22 +580,19 @@ nodesTest(
     nodes.c.child.kill("SIGKILL");
     await Promise.all([nodes.b.child.status, nodes.c.child.status]);
     let placed: Record<string, string> = {};
-    for (let i = 0; i < 150; i++) {
+    await waitFor("sink and keep claimed and running on a", async () => {
       const cluster = await api("a", "/cluster");
       placed = Object.fromEntries(
         (cluster.body.placements as { root: string; node: string }[])
           .map((p) => [p.root, p.node]),
       );
-      const running = (await api("a", "/runs/demo")).body.actors as {
-        id: string;
-      }[];
-      if (
-        placed.sink === "a" && placed.keep === "a" &&
-        running.some((a) => a.id === "sink") &&
-        running.some((a) => a.id === "keep")
-      ) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+      const running = (await api("a", "/runs/demo")).body.actors as
+        | { id: string }[]
+        | undefined;
+      return placed.sink === "a" && placed.keep === "a" &&
+        running?.some((a) => a.id === "sink") &&
+        running?.some((a) => a.id === "keep");
+    }, { seen: () => placed });
     assert.deepEqual(placed, { flooder: "a", sink: "a", keep: "a" });
     const sink = await request("a", "sink", "inc");
     assert.equal(sink.status, 200, JSON.stringify(sink.body));
@@ -630,46 +634,45 @@ nodesTest(
       assert.equal(r.status, 200, JSON.stringify(r.body));
     }
     let count = 0;
-    for (let i = 0; i < 300 && count < 2000; i++) {
-      await new Promise((r) => setTimeout(r, 100));
+    await waitFor("long counting its 2,000 messages", async () => {
       const got = await request("c", "get");
       if (got.status === 200) {
         count = (got.body.reply as { count: number }).count;
       }
-    }
+      return count >= 2000;
+    }, { seen: () => count });
     assert.equal(count, 2000);
 
     // c dies; whichever of a and b claims the actor is killed as soon
     // as its claim shows, while it takes the actor over.
     nodes.c.child.kill("SIGKILL");
     await nodes.c.child.status;
-    let taker = "";
-    for (let i = 0; i < 1000 && !taker; i++) {
+    const taker = await waitFor("a node claiming long from c", async () => {
       const cluster = await api("a", "/cluster");
       const node = (cluster.body.placements as {
         root: string;
         node: string;
       }[]).find((p) => p.root === "long")?.node;
-      if (node && node !== "c") taker = node;
-      else await new Promise((r) => setTimeout(r, 10));
-    }
-    assert.ok(taker, "a node claimed the actor");
+      return node && node !== "c" && node;
+    });
     nodes[taker].child.kill("SIGKILL");
     await nodes[taker].child.status;
     const last = taker === "a" ? "b" : "a";
-    let answered: Awaited<ReturnType<typeof request>> | null = null;
-    for (let i = 0; i < 150; i++) {
-      const running = (await api(last, "/runs/demo")).body.actors as
-        | { id: string }[]
-        | undefined;
-      if (running?.some((a) => a.id === "long")) {
-        answered = await request(last, "inc");
-        if (answered.status === 200) break;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    assert.equal(answered?.status, 200, JSON.stringify(answered?.body));
-    assert.equal(answered!.body.reply, 2001);
+    let tried: unknown = null;
+    const answered = await waitFor(
+      `long resumed on ${last} and answering`,
+      async () => {
+        const running = (await api(last, "/runs/demo")).body.actors as
+          | { id: string }[]
+          | undefined;
+        if (!running?.some((a) => a.id === "long")) return false;
+        const r = await request(last, "inc");
+        tried = r.body;
+        return r.status === 200 && r;
+      },
+      { seen: () => tried },
+    );
+    assert.equal(answered.body.reply, 2001);
 
     // The stream's chain is one line of history: it verifies and
     // replays, and every resume follows the one before.
