@@ -199,6 +199,64 @@ export function stopOnSignals(): { signal: AbortSignal; dispose(): void } {
   };
 }
 
+/**
+ * Resolves with `{ value }` once `promise` does, or with null as soon as
+ * `signal` aborts (at once if it has); rejects when `promise` does first.
+ * Unlike `Promise.race` against a promise that stays pending, it leaves
+ * nothing behind once it has settled, so a loop may race every step
+ * against one long-lived signal.
+ */
+export function unlessAborted<T>(
+  promise: Promise<T>,
+  signal: AbortSignal,
+): Promise<{ value: T } | null> {
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.resolve(null);
+  }
+  return new Promise((resolve, reject) => {
+    const abort = () => resolve(null);
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then((value) => {
+      signal.removeEventListener("abort", abort);
+      resolve({ value });
+    }, (err) => {
+      signal.removeEventListener("abort", abort);
+      reject(err);
+    });
+  });
+}
+
+// C0 and C1 controls and DEL (a terminal acts on them), and the Unicode
+// marks that reorder or break lines where they are shown.
+const CONTROL =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const SHORT: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * Text a guest (or anyone but theater) wrote, made safe to show on a
+ * terminal: every control character is written as its JSON escape
+ * (`\u001b`, `\n`, ...), so it can neither move the cursor, set the
+ * window title, clear the screen nor start a line of its own. Other text,
+ * quotes and backslashes included, is left as it is.
+ */
+export function escapeControl(text: string): string {
+  return text.replace(
+    CONTROL,
+    (c) => SHORT[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/**
+ * A JSON text with the controls JSON leaves as they are (DEL, C1, the
+ * Unicode line and direction marks) escaped as well: the same value, safe
+ * on a terminal.
+ */
+export function terminalJson(value: unknown): string {
+  return escapeControl(JSON.stringify(value));
+}
+
 /** Waits `ms`, or until `signal` aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

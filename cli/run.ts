@@ -15,8 +15,11 @@ import {
   cacheOption,
   type Command,
   err,
+  escapeControl,
   intFlag,
   parse,
+  terminalJson,
+  unlessAborted,
   UsageError,
 } from "./_common.ts";
 
@@ -25,10 +28,13 @@ const HELP = `Usage: theater run [options] <manifest.json>
 Starts the actor a manifest describes (and its children), then delivers JSON
 messages to it, one per line, from --send and from stdin. Each reply is
 printed on stdout as a JSON line once the events that led to it are on disk.
-On end of input, Ctrl-C or SIGTERM the run stops taking new messages (also
-those actors send each other), lets calls under way finish or time out,
-and records actor.stop for every actor, so \`theater verify <chain dir>\`
-passes afterwards.
+On end of input, Ctrl-C or SIGTERM — while the actors start, restart or run —
+the run stops taking new messages (also those actors send each other),
+starts and restarts nothing more, lets calls under way finish or time out
+(limits.handle_timeout_ms), and records actor.stop for every actor, so
+\`theater verify <chain dir>\` passes afterwards (docs/supervision.md).
+A child that cannot start while its parent starts fails the parent's start.
+What actors log is shown on stderr with control characters escaped.
 
 When the run directory already holds chains, the run resumes them: each
 actor continues from its last committed state (a torn last line left by a
@@ -72,8 +78,9 @@ Options:
   -h, --help         show this help
 
 Exit status: 0 when every message was delivered, 1 when a message line was
-not JSON, named no running actor, or the root actor failed to start, 2 when
-the manifest or component cannot be used.`;
+not JSON or was not delivered (no such actor, a full mailbox, the run was
+stopping), or the root actor failed to start or was stopped before it had
+started, 2 when the manifest or component cannot be used.`;
 
 interface Addressed {
   to: string | null;
@@ -200,36 +207,36 @@ export const runCommand: Command = {
       : narrowNetwork(netHosts(grantsInTree(manifest)));
     if (network && !quiet) err(`theater run: ${network}`);
     const cluster = nats ? await Cluster.connect(nats) : null;
+    // Why the run stops, once it must: a signal, the root's own stop, or a
+    // supervisor that gave up. Every wait below gives way to it.
+    const stop = new AbortController();
+    let interrupted = false;
+    let rootStopped = false;
+    const onInterrupt = () => {
+      interrupted = true;
+      stop.abort("interrupted");
+    };
+    // Guest text (log lines, actor ids, errors) reaches the terminal
+    // escaped: an actor cannot move the cursor or fake a status line.
+    const say = (line: string) => err(escapeControl(line));
     const system = new ActorSystem({
       replication: cluster?.run(runId),
       chainDir: values["chain-dir"] as string | undefined,
       fsync: fsync as FsyncPolicy | undefined,
       cacheDir: cacheOption(values),
-      onLog: quiet ? undefined : (actor, line) => err(`[${actor}] ${line}`),
-      onWarning: (message) => err(`theater run: ${message}`),
+      onLog: quiet ? undefined : (actor, line) => say(`[${actor}] ${line}`),
+      onWarning: (message) => say(`theater run: ${message}`),
       onRootStopped: (reason) => {
-        if (!quiet) err(`theater run: ${manifest.name} ${reason}`);
+        if (!quiet) say(`theater run: ${manifest.name} ${reason}`);
         rootStopped = true;
-        wake();
+        stop.abort("the root stopped itself");
       },
       onFatal: (message) => {
-        err(`theater run: ${message}; stopping the run`);
-        onInterrupt();
+        say(`theater run: ${message}; stopping the run`);
+        stop.abort("supervisor gave up");
       },
     });
     let failed = false;
-    let interrupted = false;
-    let rootStopped = false;
-    let wake = () => {};
-    // deno-lint-ignore prefer-const
-    let onInterrupt: () => void;
-    const interrupt = new Promise<null>((resolve) =>
-      wake = () => resolve(null)
-    );
-    onInterrupt = () => {
-      interrupted = true;
-      wake();
-    };
     // Check every --send before anything starts, so a typo does not append
     // a start/stop session to the chains for nothing.
     for (const [i, line] of sends.entries()) {
@@ -249,24 +256,38 @@ export const runCommand: Command = {
     Deno.addSignalListener("SIGTERM", onInterrupt);
     // Replies go out once per turn of the event loop, in input order.
     const print = batchedOut();
+    const reason = () =>
+      system.failure
+        ? "supervisor gave up"
+        : interrupted
+        ? "interrupted"
+        : rootStopped
+        ? "the root stopped itself"
+        : "end of input";
     try {
-      const init = await system.start(manifest);
+      // A signal during the start stops it: the call under way finishes or
+      // times out, nothing more starts, and every actor started is stopped.
+      const starting = await unlessAborted(system.start(manifest), stop.signal);
+      if (starting === null) {
+        await system.shutdown(reason());
+        say(
+          `theater run: ${manifest.name} stopped before it had started (${reason()}); chains in ${system.chainDir}`,
+        );
+        return 1;
+      }
+      const init = starting.value;
       if (!init.ok) {
-        err(`theater run: ${manifest.name} failed to start: ${init.error}`);
+        say(`theater run: ${manifest.name} failed to start: ${init.error}`);
         await system.shutdown("init failed");
         return 1;
       }
       if (!quiet) {
-        err(
+        say(
           `theater run: ${manifest.name} ${
             system.resumed ? "resumed" : "started"
           }; chains in ${system.chainDir}`,
         );
       }
-      /**
-       * Delivers one input line; resolves with what to print for it, so
-       * that lines can be in flight together and still answered in order.
-       */
       /** The actor a line is for, or null when it is not a message. */
       const targetOf = (line: string | Overlong): string | null => {
         if (typeof line !== "string") return null;
@@ -276,6 +297,10 @@ export const runCommand: Command = {
           return null;
         }
       };
+      /**
+       * Delivers one input line; resolves with what to print for it, so
+       * that lines can be in flight together and still answered in order.
+       */
       const deliver = async (
         line: string | Overlong,
         where: string,
@@ -293,8 +318,8 @@ export const runCommand: Command = {
           const message = (e as Error).message;
           failed = true;
           return () => {
-            err(`theater run: ${where}: ${message}`);
-            print.line(JSON.stringify({ input: where, error: message }));
+            say(`theater run: ${where}: ${message}`);
+            print.line(terminalJson({ input: where, error: message }));
           };
         }
         const { to, msg, id } = address(value);
@@ -303,7 +328,7 @@ export const runCommand: Command = {
         try {
           const d = await system.send(target, msg);
           return () =>
-            print.line(JSON.stringify(
+            print.line(terminalJson(
               d.ok
                 ? { actor: target, reply: d.reply, ...echo }
                 : { actor: target, error: d.error, ...echo },
@@ -312,9 +337,9 @@ export const runCommand: Command = {
           if (!(e instanceof DeliveryError)) throw e;
           failed = true;
           return () => {
-            err(`theater run: ${where}: ${e.message}`);
+            say(`theater run: ${where}: ${e.message}`);
             print.line(
-              JSON.stringify({
+              terminalJson({
                 input: where,
                 actor: target,
                 error: e.message,
@@ -324,47 +349,58 @@ export const runCommand: Command = {
           };
         }
       };
-      for (const [i, line] of sends.entries()) {
-        if (interrupted || rootStopped) break;
-        (await deliver(line, `--send #${i + 1}`))();
-      }
-      if (
-        !interrupted && !rootStopped &&
-        (sends.length === 0 || !Deno.stdin.isTerminal())
-      ) {
+      // Answers waiting to be printed, in input order.
+      const inFlight: Promise<() => void>[] = [];
+      /** Prints the oldest answer; false when the run must stop first. */
+      const answer = async (): Promise<boolean> => {
+        const next = await unlessAborted(inFlight[0], stop.signal);
+        if (next === null) return false;
+        inFlight.shift();
+        next.value();
+        return true;
+      };
+      reading: {
+        for (const [i, line] of sends.entries()) {
+          if (stop.signal.aborted) break reading;
+          inFlight.push(deliver(line, `--send #${i + 1}`));
+          if (!await answer()) break reading;
+        }
+        if (sends.length > 0 && Deno.stdin.isTerminal()) break reading;
         // With --window N, up to N lines to one actor are delivered at once
         // (the actor still takes them one at a time, in order); a line to
         // another actor waits for the answers before it. Answers are
         // printed in input order.
         const lines = stdinLines();
-        const inFlight: Promise<() => void>[] = [];
         let inFlightTo: string | null = null;
         let n = 0;
-        while (!interrupted && !rootStopped) {
-          const next = await Promise.race([lines.next(), interrupt]);
-          if (next === null || next.done) break;
-          const target = targetOf(next.value);
+        while (!stop.signal.aborted) {
+          const next = await unlessAborted(lines.next(), stop.signal);
+          if (next === null || next.value.done) break;
+          const line = next.value.value;
+          const target = targetOf(line);
           if (target === null || target !== inFlightTo) {
-            for (const answer of inFlight.splice(0)) (await answer)();
-            if (interrupted || rootStopped) break;
+            while (inFlight.length > 0) {
+              if (!await answer()) break reading;
+            }
+            if (stop.signal.aborted) break reading;
           }
           inFlightTo = target;
-          inFlight.push(deliver(next.value, `stdin:${++n}`));
-          while (inFlight.length >= window) (await inFlight.shift()!)();
+          inFlight.push(deliver(line, `stdin:${++n}`));
+          while (inFlight.length >= window) {
+            if (!await answer()) break reading;
+          }
         }
-        for (const answer of inFlight.splice(0)) (await answer)();
+        while (inFlight.length > 0) {
+          if (!await answer()) break reading;
+        }
       }
       print.flush();
-      await system.shutdown(
-        system.failure
-          ? `supervisor gave up`
-          : interrupted
-          ? "interrupted"
-          : rootStopped
-          ? "the root stopped itself"
-          : "end of input",
-      );
-      if (!quiet) err(`theater run: stopped; chains in ${system.chainDir}`);
+      await system.shutdown(reason());
+      // What was under way when the run began to stop has its answer now
+      // (a reply, or why it was not delivered).
+      for (const pending of inFlight.splice(0)) (await pending)();
+      print.flush();
+      if (!quiet) say(`theater run: stopped; chains in ${system.chainDir}`);
       return failed || system.failure ? 1 : 0;
     } catch (e) {
       await system.shutdown("error").catch(() => {});

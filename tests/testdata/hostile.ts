@@ -21,6 +21,9 @@ export const HOSTILE_KINDS = [
   "spawn-inf",
   "init-inf",
   "init-trap",
+  "init-spin",
+  "boot-loop",
+  "log-escapes",
   "forkbomb",
   "self-flood",
   "log-flood",
@@ -78,6 +81,22 @@ const sendTo = (msg: string) =>
     SELF + 4
   })) ${msg} (i32.const ${SEND_RET}))`;
 
+/**
+ * What `log-escapes` logs: it sets the terminal's title, clears the
+ * screen, turns text red (a C1 CSI), goes back to the start of the line
+ * and writes a status line theater did not print.
+ */
+export const LOG_ESCAPES =
+  "\x1b]0;pwned\x07\x1b[2J\x9b31m\r\x1b[2Ktheater run: stopped cleanly\n";
+
+/** `(data (i32.const at) "...")` holding `text`, every byte escaped. */
+function dataBytes(at: number, text: string): string {
+  const hex = [...new TextEncoder().encode(text)].map((b) =>
+    `\\${b.toString(16).padStart(2, "0")}`
+  ).join("");
+  return `(data (i32.const ${at}) "${hex}")`;
+}
+
 /** init and handle bodies (and extras) of each kind. */
 const KINDS: Record<
   HostileKind,
@@ -104,6 +123,14 @@ const KINDS: Record<
   },
   "init-inf": { init: `(call $ok ${str("inf")})`, handle: echo },
   "init-trap": { init: "unreachable", handle: echo },
+  // An init that runs until its time limit, every time.
+  "init-spin": { init: "(loop $spin (br $spin)) unreachable", handle: echo },
+  // Its init sends it a message, and its handler spins until its time
+  // limit: with restart_from "init", it crashes again after every restart.
+  "boot-loop": {
+    init: `${selfId} ${sendTo(str("ping"))} ${initOk}`,
+    handle: "(loop $spin (br $spin)) unreachable",
+  },
   forkbomb: {
     init: `(call $spawn ${str("forkbomb")} (i32.const 0) (i32.const 0)
         (i32.const 0) (i32.const ${SPAWN_RET}))
@@ -180,6 +207,12 @@ const KINDS: Record<
       SELF + 4
     })) (i32.const ${SPAWN_RET}))
       (call $reply (local.get 0) (local.get 1) ${str("sent")})`,
+  },
+  "log-escapes": {
+    handle: `(call $log (i32.const 4096) (i32.const ${
+      new TextEncoder().encode(LOG_ESCAPES).length
+    })) ${echo}`,
+    extra: dataBytes(4096, LOG_ESCAPES),
   },
   "call-then-spin": {
     handle: `(call $log ${str("ping")}) ${selfId}
