@@ -6,7 +6,8 @@ import {
   buildTestComponent,
   type TestComponent,
 } from "../runtime/testdata/components.ts";
-import { runCli, withTempDir } from "./_helpers.ts";
+import { buildHostile, LOG_ESCAPES } from "./testdata/hostile.ts";
+import { runCli, THEATER_FLAGS, withTempDir, writeJson } from "./_helpers.ts";
 
 const COUNTER = new URL("../examples/counter/", import.meta.url).pathname;
 
@@ -498,5 +499,78 @@ Deno.test("run: an input line's id comes back in its answer, errors included", a
     ]);
     assert.equal((out[4] as { actor: string }).actor, "counter");
     assert.equal("id" in (out[4] as object), false);
+  });
+});
+
+Deno.test("run: what an actor logs and replies reaches the terminal with its control characters escaped", async () => {
+  await withTempDir(async (dir) => {
+    await buildHostile("log-escapes", dir);
+    await writeJson(dir, "esc.json", {
+      name: "esc",
+      component: "./log-escapes.wasm",
+    });
+    // The reply echoes the message: a C1 CSI, ESC and a line separator.
+    const msg = "red\u009b31m\u001b[2J\u2028";
+    const r = await runCli(["run", join(dir, "esc.json")], {
+      stdin: JSON.stringify(msg) + "\n",
+    });
+    assert.equal(r.code, 0, r.stderr);
+    // deno-lint-ignore no-control-regex
+    const control = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/;
+    assert.doesNotMatch(r.stderr, control, JSON.stringify(r.stderr));
+    assert.doesNotMatch(r.stdout, control, JSON.stringify(r.stdout));
+    // The log line is one line, shown escaped; the fake status line is in
+    // it, not on a line of its own.
+    const logged = r.stderr.split("\n").filter((l) => l.startsWith("[esc] "));
+    assert.deepEqual(logged, [
+      "[esc] \\u001b]0;pwned\\u0007\\u001b[2J\\u009b31m\\r\\u001b[2Ktheater run: stopped cleanly\\n",
+    ]);
+    assert.equal(
+      r.stderr.split("\n").filter((l) => l.startsWith("theater run: stopped"))
+        .length,
+      1,
+    );
+    assert.match(r.stderr, /theater run: stopped; chains in /);
+    // Still the same JSON value on stdout.
+    assert.deepEqual(replies(r.stdout), [{ actor: "esc", reply: msg }]);
+    // The chain keeps what the actor logged, unchanged.
+    const events: string[] = [];
+    for await (const e of readEvents(join(dir, "chains", "esc.jsonl"))) {
+      for (const call of hostCallsOf(e)) {
+        if (call.function === "log") events.push(String(call.args[0]));
+      }
+    }
+    assert.deepEqual(events, [LOG_ESCAPES]);
+  });
+});
+
+// Each stdin line once left a reaction on a promise that stayed pending
+// for the whole run: a 24 MB old space ran out after 22,764 replies (and a
+// 48 MB one after about 90,600). The stream is longer than that, so the
+// run fails without the fix; nothing here is timed.
+const SOAK_LINES = 30_000;
+
+Deno.test(`run: ${SOAK_LINES} stdin lines under a 24 MB heap are all answered`, async () => {
+  await withTempDir(async (dir) => {
+    const r = await runCli([
+      "run",
+      join(COUNTER, "manifest.json"),
+      "--chain-dir",
+      join(dir, "chains"),
+      "--fsync",
+      "none",
+      "--no-cache",
+      "--quiet",
+    ], {
+      flags: [...THEATER_FLAGS, "--v8-flags=--max-old-space-size=24"],
+      stdin: '"inc"\n'.repeat(SOAK_LINES),
+    });
+    assert.equal(r.code, 0, r.stderr.slice(-2000));
+    const lines = r.stdout.trim().split("\n");
+    assert.equal(lines.length, SOAK_LINES);
+    assert.deepEqual(JSON.parse(lines.at(-1)!), {
+      actor: "counter",
+      reply: { count: SOAK_LINES },
+    });
   });
 });
