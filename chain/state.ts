@@ -150,6 +150,27 @@ export function patchBetween(from: Json, to: Json): Json[] {
   return jsonpatch.compare(from as object, to as object) as unknown as Json[];
 }
 
+/**
+ * Whether a patch names a pointer token that readers refuse
+ * (`__proto__`, or `prototype` right after `constructor`: a reader in
+ * JavaScript must not let a patch reach an object's prototype). A state
+ * whose diff needs one is recorded whole instead (docs/chain-format.md §5).
+ */
+export function patchReachesPrototype(patch: readonly Json[]): boolean {
+  const reaches = (pointer: unknown) => {
+    if (typeof pointer !== "string") return false;
+    const tokens = pointer.split("/");
+    return tokens.some((t, i) =>
+      t === "__proto__" ||
+      (t === "prototype" && tokens[i - 1] === "constructor")
+    );
+  };
+  return patch.some((op) => {
+    const o = op as { path?: unknown; from?: unknown };
+    return reaches(o.path) || reaches(o.from);
+  });
+}
+
 /** The RFC 6902 patch that turns `from` into `to`, in any key order. */
 export function diffStates(from: Json, to: Json): Json[] {
   return patchBetween(canonicalState(from).value, canonicalState(to).value);

@@ -16,6 +16,7 @@ import {
   type HostCallData,
   type Json,
   patchBetween,
+  patchReachesPrototype,
   sha256Hex,
 } from "../chain/mod.ts";
 import { parseDocument } from "./json_limits.ts";
@@ -608,9 +609,12 @@ export class ActorRecorder {
     const { length } = this.#nextSum;
     const size = JSON.stringify(patch).length;
     const grown = this.writer.bytes - this.#fullAt;
+    // A patch through a prototype token is one every reader refuses, so
+    // that state is written whole (the record then says "full" to replay).
     if (
       form !== "patch" &&
-      (size >= length || grown >= FULL_EVERY * length)
+      (size >= length || grown >= FULL_EVERY * length ||
+        patchReachesPrototype(patch))
     ) {
       return [{ type: "handle.ok", data: { reply, state: next } }, true];
     }

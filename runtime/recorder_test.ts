@@ -264,3 +264,35 @@ Deno.test("a state given back unchanged is recorded as before, its hash reused, 
     );
   });
 });
+
+Deno.test("a state whose diff would reach through __proto__ is recorded whole, so every reader reads it back", async () => {
+  // A hostile (or unlucky) guest keeps a member named __proto__: a patch
+  // to it is one that every reader refuses, so the recorder writes the
+  // state in full instead, and the chain verifies and reads back.
+  const proto = fakeExecutor((state, msg) => {
+    const s = JSON.parse(state);
+    const n = (s.n ?? 0) + 1;
+    const text = msg === '"proto"'
+      ? `{"__proto__":{"n":${n}},"n":${n},"pad":"${"x".repeat(200)}"}`
+      : JSON.stringify({ n, pad: "x".repeat(200) });
+    return { calls: [], status: "ok", value: [text, null] };
+  });
+  await withRecorder(proto, async (recorder, path) => {
+    for (const msg of ["inc", "proto", "proto", "inc", "inc"]) {
+      await recorder.deliver(msg, { from: "external" });
+    }
+    const events = await Array.fromAsync(readEvents(path));
+    const done = events.filter((e) => e.type.startsWith("handle."));
+    assert.deepEqual(done.map((e) => e.type), [
+      "handle.ok",
+      "handle.ok",
+      "handle.ok",
+      "handle.ok",
+      "handle.patch",
+    ]);
+    const last = await stateAt(path, events.at(-1)!.seq) as { n: number };
+    assert.equal(last.n, 5);
+    const third = await stateAt(path, done[2].seq) as Record<string, unknown>;
+    assert.equal(Object.hasOwn(third, "__proto__"), true);
+  });
+});
