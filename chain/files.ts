@@ -8,6 +8,12 @@
  */
 import { dirname, join } from "node:path";
 
+/**
+ * The folder of a run directory that keeps a copy of every component the
+ * run used, as `<sha256>.wasm`.
+ */
+export const COMPONENTS_DIR = "components";
+
 /** A file that is not a regular file or is over its size limit. */
 export class FileRefused extends Error {
   /** The error's name, as shown in messages and stack traces. */

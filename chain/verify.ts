@@ -15,7 +15,7 @@ import {
   STORE_DIR,
 } from "./blobs.ts";
 import { canonicalJson, sha256Hex } from "./canonical.ts";
-import { FileRefused, openRegularSync } from "./files.ts";
+import { COMPONENTS_DIR, FileRefused, openRegularSync } from "./files.ts";
 import {
   type ChainEvent,
   type ChainLink,
@@ -1032,9 +1032,6 @@ export async function verifyDir(
 
 /** How a kept component is named: its SHA-256, `.wasm`. */
 const COMPONENT_NAME = /^[0-9a-f]{64}\.wasm$/;
-
-/** The folder of a run directory that keeps the components it ran. */
-const COMPONENTS_DIR = "components";
 
 /**
  * Check 20 of docs/chain-format.md §7: every `<sha256>.wasm` directly in

@@ -31,7 +31,7 @@ import {
 import { nextState } from "./_guest.ts";
 import { limitsOf } from "./limits.ts";
 import { BlobStore } from "./store.ts";
-import { STORE_DIR } from "../chain/mod.ts";
+import { COMPONENTS_DIR, STORE_DIR } from "../chain/mod.ts";
 import { STORE } from "./wit.ts";
 import {
   ActorRecorder,
@@ -133,11 +133,7 @@ const INPUTS = new Set([
 const KEEP_EVENTS = 200_000;
 const SKIP_DIRS = new Set(["node_modules", ".git", "chains"]);
 
-/**
- * The folder of a run directory that keeps a copy of every component the
- * run used, as `<sha256>.wasm`.
- */
-export const COMPONENTS_DIR = "components";
+export { COMPONENTS_DIR };
 
 /** Finds a `.wasm` file with the given SHA-256 below the search roots. */
 async function findComponent(
