@@ -402,7 +402,11 @@ Deno.test("contained: a component that is /dev/zero or a FIFO is refused, not re
     const r = await runCli(["run", s.root], { stdin: "", timeoutMs: 30_000 });
     assert.equal(r.killed, false);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /echo\.wasm: is not a regular file/);
+    // A link out of the manifest's folder is refused before it is opened.
+    assert.match(
+      r.stderr,
+      /"\.\/echo\.wasm" leads outside the manifest's directory through a symbolic link \(to \/dev\/zero\)/,
+    );
     await Deno.remove(join(dir, "echo.wasm"));
     const fifo = await new Deno.Command("mkfifo", {
       args: [join(dir, "echo.wasm")],
