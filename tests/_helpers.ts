@@ -93,13 +93,6 @@ export interface RunCliOptions {
    * result says why (`signalError`).
    */
   signalWhen?: LineEvent | ((run: RunningCli) => Promise<unknown>);
-  /**
-   * Send `signal` after this many milliseconds instead (default 1000 when
-   * there is no `signalWhen`).
-   *
-   * @deprecated A fixed time measures the machine: use `signalWhen`.
-   */
-  signalAfterMs?: number;
   /** More environment variables for the child. */
   env?: Record<string, string>;
 }
@@ -202,7 +195,12 @@ export async function runCli(
       // It ended in the meantime.
     }
   };
-  let signaller: ReturnType<typeof setTimeout> | undefined;
+  if (options.signal !== undefined && options.signalWhen === undefined) {
+    // A signal after a fixed time would measure the machine.
+    throw new Error(
+      "runCli: a signal needs signalWhen, the event to send it on",
+    );
+  }
   if (options.signal !== undefined && options.signalWhen !== undefined) {
     const when = options.signalWhen;
     const event = typeof when === "function" ? when(run!) : (() => {
@@ -228,8 +226,6 @@ export async function runCli(
         // It ended in the meantime.
       }
     });
-  } else if (options.signal !== undefined) {
-    signaller = setTimeout(send, options.signalAfterMs ?? 1000);
   }
   try {
     if (options.stdin !== undefined) {
@@ -268,7 +264,6 @@ export async function runCli(
     throw err;
   } finally {
     clearTimeout(killer);
-    clearTimeout(signaller);
   }
 }
 

@@ -7,7 +7,13 @@ import {
   type TestComponent,
 } from "../runtime/testdata/components.ts";
 import { buildHostile, LOG_ESCAPES } from "./testdata/hostile.ts";
-import { runCli, THEATER_FLAGS, withTempDir, writeJson } from "./_helpers.ts";
+import {
+  type CliResult,
+  runCli,
+  THEATER_FLAGS,
+  withTempDir,
+  writeJson,
+} from "./_helpers.ts";
 
 const COUNTER = new URL("../examples/counter/", import.meta.url).pathname;
 
@@ -318,30 +324,29 @@ Deno.test("run: stdin lines that are not canonical JSON are refused by line, the
 Deno.test("run: a second run on the same run directory refuses at once; the chain stays whole", async () => {
   await withTempDir(async (dir) => {
     const manifest = await testActor(dir, "echo");
-    const first = runCli(["run", manifest, "--quiet"], {
+    let second: CliResult | undefined;
+    // Once the first run has answered it holds the directory; the second
+    // is tried then, and the first is stopped when the second has ended.
+    const r = await runCli(["run", manifest, "--quiet"], {
       stdin: '"one"\n',
       holdStdin: true,
       signal: "SIGTERM",
-      signalAfterMs: 6000,
-      timeoutMs: 30_000,
+      signalWhen: async (run) => {
+        await run.stdout.until((l) => l.includes('"echo"'), "the reply");
+        second = await runCli(["run", manifest, "--quiet"], {
+          stdin: '"two"\n',
+          timeoutMs: 60_000,
+        });
+      },
+      timeoutMs: 120_000,
     });
-    // Wait until the first run holds the directory.
-    const chain = join(dir, "chains", "echo.jsonl");
-    for (let i = 0; i < 100; i++) {
-      if ((await Deno.stat(chain).catch(() => null))?.size) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const second = await runCli(["run", manifest, "--quiet"], {
-      stdin: '"two"\n',
-      timeoutMs: 30_000,
-    });
+    assert.ok(second, r.signalError);
     assert.equal(second.code, 2, second.stderr);
     assert.match(
       second.stderr,
       /chains\/echo\.jsonl is in use by another theater process \(pid \d+\)/,
     );
     assert.equal(second.stdout, "");
-    const r = await first;
     assert.equal(r.killed, false);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(replies(r.stdout), [{ actor: "echo", reply: null }]);
