@@ -19,11 +19,13 @@ import {
   color,
   type Command,
   err,
+  escapeControl,
   intFlag,
   out,
   parse,
   sleep,
   stopOnSignals,
+  terminalJson,
   UsageError,
 } from "./_common.ts";
 
@@ -60,8 +62,16 @@ function brief(value: Json, max = 60): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
-/** A one-line human summary of an event's data. */
+/**
+ * A one-line human summary of an event's data, safe on a terminal: what a
+ * guest wrote (a reason, an error, a sender's name) has its control
+ * characters escaped, so it cannot move the cursor or fake a line.
+ */
 export function summarize(event: ChainEvent): string {
+  return escapeControl(_summary(event));
+}
+
+function _summary(event: ChainEvent): string {
   const d = event.data;
   switch (event.type) {
     case "actor.start":
@@ -152,7 +162,7 @@ export const eventsCommand: Command = {
       }
       shown++;
       if (values.json) {
-        out(JSON.stringify(event));
+        out(terminalJson(event));
         return;
       }
       const time = new Date(event.ts).toISOString().replace("T", " ").slice(

@@ -1,6 +1,13 @@
 // Copyright the Theater authors. MIT license.
 import { changes, stateAt } from "../chain/mod.ts";
-import { type Command, intFlag, out, parse, UsageError } from "./_common.ts";
+import {
+  type Command,
+  escapeControl,
+  intFlag,
+  out,
+  parse,
+  UsageError,
+} from "./_common.ts";
 
 const HELP = `Usage: theater state <chain.jsonl> --at N
        theater state <chain.jsonl> --diff A B
@@ -40,14 +47,16 @@ export const stateCommand: Command = {
         await stateAt(path, from),
         await stateAt(path, to),
       );
-      out(lines.length ? lines.join("\n") : "no change");
+      out(lines.length ? escapeControl(lines.join("\n")) : "no change");
       return 0;
     }
     if (positionals.length !== 1 || values.at === undefined) {
       throw new UsageError("state takes a chain and --at N (or --diff A B)");
     }
     const at = intFlag("at", values.at)!;
-    out(JSON.stringify(await stateAt(positionals[0], at), null, 2));
+    out(
+      escapeControl(JSON.stringify(await stateAt(positionals[0], at), null, 2)),
+    );
     return 0;
   },
 };

@@ -546,6 +546,22 @@ Deno.test("run: what an actor logs and replies reaches the terminal with its con
       }
     }
     assert.deepEqual(events, [LOG_ESCAPES]);
+    // The commands that read the chain back show it escaped as well.
+    const chain = join(dir, "chains", "esc.jsonl");
+    for (
+      const args of [
+        ["events", chain],
+        ["events", join(dir, "chains")],
+        ["events", chain, "--json"],
+        ["state", chain, "--at", "4"],
+        ["state", chain, "--diff", "1", "4"],
+      ]
+    ) {
+      const shown = await runCli(args);
+      assert.equal(shown.code, 0, `${args.join(" ")}: ${shown.stderr}`);
+      const text = shown.stdout.replaceAll(/\x1b\[[0-9;]*m/g, "");
+      assert.doesNotMatch(text, control, `${args.join(" ")}: ${text}`);
+    }
   });
 });
 
