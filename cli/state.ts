@@ -29,7 +29,6 @@ or a state that does not rebuild; 2 bad usage or an unreadable path.`;
 /** `theater state`. */
 export const stateCommand: Command = {
   name: "state",
-  summary: "show an actor's recorded state at any event, or diff two points",
   help: HELP,
   async run(args) {
     const { values, positionals } = parse(args, {
@@ -47,7 +46,7 @@ export const stateCommand: Command = {
         await stateAt(path, from),
         await stateAt(path, to),
       );
-      out(lines.length ? escapeControl(lines.join("\n")) : "no change");
+      out(lines.length ? lines.map(escapeControl).join("\n") : "no change");
       return 0;
     }
     if (positionals.length !== 1 || values.at === undefined) {
@@ -55,7 +54,10 @@ export const stateCommand: Command = {
     }
     const at = intFlag("at", values.at)!;
     out(
-      escapeControl(JSON.stringify(await stateAt(positionals[0], at), null, 2)),
+      // Line by line: the layout's own line breaks stay, what a guest wrote
+      // is escaped.
+      JSON.stringify(await stateAt(positionals[0], at), null, 2).split("\n")
+        .map(escapeControl).join("\n"),
     );
     return 0;
   },
