@@ -7,10 +7,13 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** A CLI command: its help text and what it does with its arguments. */
+/**
+ * A CLI command: its help text and what it does with its arguments. Its
+ * one-line summary is in cli/_commands.ts, so the top-level help needs no
+ * command's module.
+ */
 export interface Command {
   name: string;
-  summary: string;
   help: string;
   run(args: string[]): Promise<number>;
 }

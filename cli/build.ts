@@ -25,7 +25,6 @@ usage, no actor directory, or a missing permission.`;
 /** `theater build`. */
 export const buildCommand: Command = {
   name: "build",
-  summary: "type-check and build a TypeScript actor into a component",
   help: HELP,
   async run(args) {
     const { values, positionals } = parse(args, {

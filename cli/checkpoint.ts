@@ -25,7 +25,6 @@ unreadable file or key.`;
 /** `theater checkpoint`. */
 export const checkpointCommand: Command = {
   name: "checkpoint",
-  summary: "sign a checkpoint (tree size and Merkle root) of a chain",
   help: HELP,
   async run(args) {
     const { values, positionals } = parse(args, {

@@ -115,7 +115,6 @@ async function pickRun(
 /** `theater ps`. */
 export const psCommand: Command = {
   name: "ps",
-  summary: "list a server's runs and actors",
   help: `Usage: theater ps [--server URL] [--json]
 
 Lists the runs of a running theater serve and the actor tree of each: status,
@@ -158,7 +157,6 @@ Exit status: 0 ok, 1 the server cannot be reached or refused, 2 usage.`,
 /** `theater send`. */
 export const sendCommand: Command = {
   name: "send",
-  summary: "send a message to an actor of a server and print its reply",
   help: `Usage: theater send --to ACTOR [--run RUN] [--no-wait] MESSAGE
 
 Sends MESSAGE (a JSON document) to ACTOR in a run of a running theater serve
@@ -219,7 +217,6 @@ Exit status: 0 replied, 1 the handler failed or the server refused, 2 usage.`,
 /** `theater logs`. */
 export const logsCommand: Command = {
   name: "logs",
-  summary: "show (and follow) the events of a server's run",
   help: `Usage: theater logs [--run RUN] [--actor ACTOR] [-f]
 
 Prints the events of a run of a running theater serve, one line each

@@ -114,7 +114,6 @@ function _summary(event: ChainEvent): string {
 /** `theater events`. */
 export const eventsCommand: Command = {
   name: "events",
-  summary: "show a chain or a run as a readable timeline (or JSON lines)",
   help: HELP,
   async run(args) {
     const { values, positionals } = parse(args, {

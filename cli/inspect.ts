@@ -52,7 +52,6 @@ async function inspectChain(path: string) {
 /** `theater inspect`. */
 export const inspectCommand: Command = {
   name: "inspect",
-  summary: "summarise a component (imports, exports, hash) or a chain",
   help: HELP,
   async run(args) {
     const { values, positionals } = parse(args, { json: { type: "boolean" } });

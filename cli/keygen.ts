@@ -18,7 +18,6 @@ written.`;
 /** `theater keygen`. */
 export const keygenCommand: Command = {
   name: "keygen",
-  summary: "create an Ed25519 key pair for signing checkpoints",
   help: HELP,
   async run(args) {
     const { values, positionals } = parse(args, {

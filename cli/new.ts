@@ -140,7 +140,6 @@ The manifest grants HTTP \`GET\` to \`http://127.0.0.1:8787\` only
 /** `theater new`. */
 export const newCommand: Command = {
   name: "new",
-  summary: "create a TypeScript actor project from a template",
   help: HELP,
   async run(args) {
     const { values, positionals } = parse(args, {

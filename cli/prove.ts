@@ -24,7 +24,6 @@ Exit status: 0 written; 1 the chain does not verify or lacks the event;
 /** `theater prove`. */
 export const proveCommand: Command = {
   name: "prove",
-  summary: "make an inclusion or consistency proof over a chain",
   help: HELP,
   async run(args) {
     const { values, positionals } = parse(args, {

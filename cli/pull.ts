@@ -20,7 +20,6 @@ server cannot be reached.`;
 /** `theater pull`. */
 export const pullCommand: Command = {
   name: "pull",
-  summary: "copy a run's chains and components from NATS JetStream",
   help: HELP,
   async run(args) {
     const { values, positionals } = parse(args, { nats: { type: "string" } });

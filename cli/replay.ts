@@ -40,7 +40,6 @@ event is shown) or the chain does not verify; 2 bad usage or no component.`;
 /** `theater replay`. */
 export const replayCommand: Command = {
   name: "replay",
-  summary: "re-run a chain against its component and compare every event",
   help: HELP,
   async run(args) {
     const { values, positionals } = parse(args, {

@@ -165,7 +165,6 @@ export function narrowNetwork(hosts: string[]): string | null {
 /** `theater run`. */
 export const runCommand: Command = {
   name: "run",
-  summary: "start an actor from a manifest and talk to it with JSON messages",
   help: HELP,
   async run(args) {
     const { values, positionals } = parse(args, {

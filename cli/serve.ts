@@ -65,7 +65,6 @@ export function parseListen(text: string): { hostname: string; port: number } {
 /** `theater serve`. */
 export const serveCommand: Command = {
   name: "serve",
-  summary: "run a long-lived host with a management API and the inspector",
   help: HELP,
   async run(args) {
     const { values, positionals } = parse(args, {

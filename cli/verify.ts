@@ -266,7 +266,6 @@ async function verifyDirCheckpoints(
 /** `theater verify`. */
 export const verifyCommand: Command = {
   name: "verify",
-  summary: "check that a chain (or a run directory of chains) is intact",
   help: HELP,
   async run(args) {
     const { values, positionals } = parse(args, {

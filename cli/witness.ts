@@ -51,7 +51,6 @@ function line(f: Finding): string {
 /** `theater witness`. */
 export const witnessCommand: Command = {
   name: "witness",
-  summary: "verify and replay every run in NATS JetStream, co-sign or alert",
   help: HELP,
   async run(args) {
     const { values, positionals } = parse(args, {
