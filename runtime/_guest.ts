@@ -106,6 +106,12 @@ export interface CallContext {
    * interface, function and arguments must match.
    */
   replay?: HostCallRecord[];
+  /**
+   * In replay, when the record ends this call in a time-out: its error (as
+   * the host wrote it, without `trap: `). The call is ended with it as soon
+   * as the guest has made the recorded host calls (docs/replay.md).
+   */
+  timedOut?: string;
 }
 
 /** A call run ahead that reached for the world, and so stopped. */
@@ -116,6 +122,11 @@ class Stopped extends Error {
 /** A guest call that did something other than what the record says. */
 export class Divergence extends Error {
   override name = "Divergence";
+}
+
+/** In replay, a call ended where the record says it timed out. */
+class RecordedTimeOut extends Error {
+  override name = "RecordedTimeOut";
 }
 
 const RANDOM_MAX = 65536;
@@ -586,6 +597,12 @@ export class GuestActor {
       result = live() as Json;
     }
     this.#calls.push({ interface: iface, function: fn, args, result });
+    const timedOut = this.#context.timedOut;
+    if (replay && timedOut !== undefined && this.#replayAt === replay.length) {
+      // The live call got no further than this: what the guest would do
+      // next is not on record, so it is not run.
+      throw new RecordedTimeOut(timedOut);
+    }
     return result;
   }
 
@@ -609,6 +626,10 @@ export class GuestActor {
     this.#blobs = new Map();
     this.#putBytes = 0;
     const instance = this.#instance;
+    if (context.replay?.length === 0 && context.timedOut !== undefined) {
+      // Timed out before its first host call: nothing of it to run.
+      return { calls: [], status: "trap", error: context.timedOut };
+    }
     try {
       let result: Result<string | [string, string | null]>;
       if (fn === "init") {

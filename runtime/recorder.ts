@@ -767,7 +767,7 @@ export class ActorRecorder {
     } else {
       crashed = outcome.status !== "err";
       failure = outcome.status === "err"
-        ? outcome.error
+        ? guestError(outcome.error)
         : `${outcome.status}: ${outcome.error}`;
     }
     let recorded: Promise<ChainEvent>[] | null = null;
@@ -926,4 +926,14 @@ class Early<T> {
 function isOk(result: Json): boolean {
   return typeof result === "object" && result !== null &&
     !Array.isArray(result) && "ok" in result;
+}
+
+/**
+ * A guest's own `err`, as recorded: one that begins as the host writes a
+ * call it ended (`trap: `, `diverged: `) gets `err: ` in front, so that a
+ * recorded time-out is always the host's (replay takes it as an input,
+ * docs/replay.md) and a guest cannot pass its `err` off as one.
+ */
+function guestError(error: string): string {
+  return /^(trap|diverged): /.test(error) ? `err: ${error}` : error;
 }

@@ -246,6 +246,7 @@ async function plan(
       replay,
       quota,
       ...blobsRead(replay, store),
+      ...timeOutOf(input, outputs),
     };
     const d = input.data;
     if (input.type === "actor.start" || input.type === "actor.resume") {
@@ -304,6 +305,76 @@ function blobsRead(
 /** The host calls a recorded step holds, in order: what replay feeds back. */
 function hostCalls(outputs: ChainEvent[]): HostCallRecord[] {
   return outputs.flatMap((e) => hostCallsOf(e) as HostCallRecord[]);
+}
+
+/**
+ * The errors the host writes when it, not the guest, ended a call for its
+ * time: the call's deadline (the guest stopped by its instrumentation, or
+ * its worker killed by the watchdog, `runtime/executor.ts`), or a worker
+ * that never started the call. A guest's own `err` is never written with
+ * `trap: ` in front (recorder.ts), so a guest cannot write one of these.
+ */
+const TIME_OUT =
+  /^trap: (timed out after \d+ ms|worker did not start the call in \d+ ms)$/;
+
+/** The guest export a step's input calls. */
+const PHASES: Record<string, GuestFunction> = {
+  "actor.start": "init",
+  "actor.resume": "init",
+  "message.in": "handle",
+  "child.event": "on-child-event",
+};
+
+/**
+ * When a recorded step's call timed out: its error, as the call's context
+ * takes it (without `trap: `). The step then ends in a `handle.error` of
+ * the step's own phase whose error is a time-out the host writes.
+ */
+function timeOutOf(
+  input: ChainEvent,
+  outputs: ChainEvent[],
+): { timedOut?: string } {
+  const last = outputs.at(-1);
+  if (
+    last?.type !== "handle.error" || last.data.phase !== PHASES[input.type] ||
+    typeof last.data.error !== "string"
+  ) return {};
+  const match = TIME_OUT.exec(last.data.error);
+  return match ? { timedOut: match[1] } : {};
+}
+
+/**
+ * Where the record says a call timed out, the replayed call ends the same
+ * way once the guest has made the recorded host calls, however it would
+ * have ended: stopped where the record stops (runtime/_guest.ts), or, when
+ * its worker ended it, by the worker's time limit or a trap of a fresh
+ * instance. A call that ends with fewer host calls, or other ones, than
+ * the record is left as it is: a divergence.
+ */
+class RecordedTimeOuts implements Executor {
+  #inner: Executor;
+  #step: () => { timedOut?: string; replay: HostCallRecord[] };
+
+  constructor(
+    inner: Executor,
+    step: () => { timedOut?: string; replay: HostCallRecord[] },
+  ) {
+    this.#inner = inner;
+    this.#step = step;
+  }
+
+  async call(
+    actor: string,
+    call: { fn: GuestFunction; args: string[] },
+  ): Promise<GuestOutcome> {
+    const outcome = await this.#inner.call(actor, call);
+    const { timedOut, replay } = this.#step();
+    if (
+      timedOut === undefined || outcome.status !== "trap" ||
+      outcome.calls.length !== replay.length
+    ) return outcome;
+    return { calls: outcome.calls, status: "trap", error: timedOut };
+  }
 }
 
 /**
@@ -546,20 +617,25 @@ async function replayWith(
   });
   let replay: HostCallRecord[] = [];
   let blobs: { blobs?: Record<string, Uint8Array> } = {};
+  let timedOut: { timedOut?: string } = {};
   let quota: CallQuota | undefined;
   const context = (): CallContext => ({
     children: [],
     replay,
     quota,
     ...blobs,
+    ...timedOut,
   });
   const store = new BlobStore(options.store ?? join(dirname(path), STORE_DIR));
   // With the whole chain in memory, guest calls run ahead in batches.
   const recorder = new ActorRecorder(actor, {
     writer,
-    executor: kept && executor instanceof WorkerPool
-      ? new Prefetch(executor, await plan(kept, store))
-      : executor,
+    executor: new RecordedTimeOuts(
+      kept && executor instanceof WorkerPool
+        ? new Prefetch(executor, await plan(kept, store))
+        : executor,
+      () => ({ ...timedOut, replay }),
+    ),
   });
   let supervised = false;
   let done = 0;
@@ -578,6 +654,7 @@ async function replayWith(
       lastTs = step.at(-1)!.ts;
       replay = hostCalls(outputs);
       blobs = blobsRead(replay, store);
+      timedOut = timeOutOf(input, outputs);
       // The form the record gives this step's new state.
       const form = outputs.some((e) => e.type === "handle.patch")
         ? "patch"
