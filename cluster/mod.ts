@@ -11,3 +11,55 @@ export * from "./node.ts";
 export * from "./one_writer.ts";
 export * from "./stream.ts";
 export * from "./witness.ts";
+
+// The types of the packages below this one that its API speaks in, so
+// that this module's docs stand on their own.
+export type {
+  ChainEvent,
+  ChainLink,
+  EventType,
+  FsyncPolicy,
+  Json,
+  SignerKey,
+} from "../chain/mod.ts";
+export type {
+  ActorExecutor,
+  ActorLimits,
+  ActorSlot,
+  CallContext,
+  CallQuota,
+  Clock,
+  Delivery,
+  Effect,
+  Executor,
+  ExecutorComponent,
+  Gate,
+  GuestComponent,
+  GuestFunction,
+  GuestOutcome,
+  HostCallRecord,
+  HttpGrant,
+  Outgoing,
+  RespondTo,
+  SecretHeader,
+  TimerId,
+  TimerOptions,
+} from "../runtime/mod.ts";
+export type {
+  ActorInfo,
+  ActorSystem,
+  Manifest,
+  Remote,
+  RemoteMessage,
+  Replication,
+  ResolvedManifest,
+  SystemEvents,
+  SystemOptions,
+} from "../supervisor/mod.ts";
+export type {
+  ClusterRoute,
+  LiveRun,
+  RequestAnswer,
+  RunInfo,
+  Runs,
+} from "../server/mod.ts";

@@ -33,6 +33,16 @@
  *
  * @module
  */
+// The types of the chain package that this API speaks in, so that this
+// module's docs stand on their own.
+export type {
+  ChainEvent,
+  ChainLink,
+  ChainWriter,
+  EventType,
+  FsyncPolicy,
+  Json,
+} from "../chain/mod.ts";
 export * from "./component.ts";
 export type { Transpiled } from "./_compile.ts";
 export {

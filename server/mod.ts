@@ -45,6 +45,51 @@ export {
   sameToken,
 } from "./token.ts";
 
+// The types of the packages below this one that its API speaks in, so
+// that this module's docs stand on their own.
+export type {
+  ChainEvent,
+  ChainLink,
+  EventType,
+  FsyncPolicy,
+  Json,
+  VerifierKey,
+} from "../chain/mod.ts";
+export type {
+  ActorExecutor,
+  ActorLimits,
+  ActorSlot,
+  CallContext,
+  CallQuota,
+  Clock,
+  Delivery,
+  Effect,
+  Executor,
+  ExecutorComponent,
+  Gate,
+  GuestComponent,
+  GuestFunction,
+  GuestOutcome,
+  HostCallRecord,
+  HttpGrant,
+  Outgoing,
+  RespondTo,
+  SecretHeader,
+  TimerId,
+  TimerOptions,
+} from "../runtime/mod.ts";
+export type {
+  ActorInfo,
+  ActorSystem,
+  Manifest,
+  Remote,
+  RemoteMessage,
+  Replication,
+  ResolvedManifest,
+  SystemEvents,
+  SystemOptions,
+} from "../supervisor/mod.ts";
+
 /** What a server needs of the cluster it is a node of (cluster/node.ts). */
 export interface ServerNode extends ClusterRoute {
   /** The node's name. */
