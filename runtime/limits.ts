@@ -45,6 +45,20 @@ export interface ActorLimits {
 /** Longest time a timer can wait (setTimeout's limit): 2^31 − 1 ms. */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
+/**
+ * How many times its live limit a call may take in replay. A call that
+ * finished live must not fail on a replaying machine that is slower (a
+ * witness under load); a time-out that happened live is taken from the
+ * record instead (docs/replay.md), so replay's own limit only bounds a
+ * component that now runs away.
+ */
+export const REPLAY_TIME_SLACK = 10;
+
+/** The time limit replay gives a call whose live limit was `liveMs`. */
+export function replayTimeoutMs(liveMs: number): number {
+  return Math.min(MAX_TIMEOUT_MS, liveMs * REPLAY_TIME_SLACK);
+}
+
 /** One manifest field under `limits`. */
 export interface LimitField {
   /** The key in {@linkcode ActorLimits}. */

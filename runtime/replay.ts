@@ -29,7 +29,7 @@ import {
   WorkerPool,
 } from "./executor.ts";
 import { nextState } from "./_guest.ts";
-import { limitsOf } from "./limits.ts";
+import { limitsOf, replayTimeoutMs } from "./limits.ts";
 import { BlobStore } from "./store.ts";
 import { COMPONENTS_DIR, STORE_DIR } from "../chain/mod.ts";
 import { STORE } from "./wit.ts";
@@ -699,7 +699,9 @@ async function replayWith(
           executor.unregister(actor);
           executor.register(actor, {
             component: executorComponent(loaded, limits),
-            timeoutMs: limits.handleTimeoutMs,
+            // A slower machine than the live one must not turn a call
+            // that finished into a time-out.
+            timeoutMs: replayTimeoutMs(limits.handleTimeoutMs),
             context,
           });
           if (input.type === "actor.resume") {

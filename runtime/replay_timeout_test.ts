@@ -462,3 +462,24 @@ Deno.test("replay: a guest's own err that reads like a time-out is not taken as 
     }
   });
 });
+
+Deno.test("replay: a call that finished live gets ten times its recorded limit, so a slower replaying machine does not time it out", async () => {
+  await withTempDir(async (dir) => {
+    await build(dir, "t");
+    const chain = await record(dir, ["x", "x"], { timeoutMs: 5000 });
+    assert.deepEqual(await failures(chain), []);
+    const limits: number[] = [];
+    const pool = new (class extends WorkerPool {
+      override register(actor: string, slot: ActorSlot): void {
+        limits.push(slot.timeoutMs);
+        super.register(actor, slot);
+      }
+    })({ size: 1 });
+    try {
+      await assertReplaysToHead(chain, pool);
+    } finally {
+      pool.close();
+    }
+    assert.deepEqual(limits, [50_000]);
+  });
+});
