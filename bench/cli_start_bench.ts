@@ -7,8 +7,9 @@
  * ratio to `deno run` of a module that does nothing (bench/_nothing.ts),
  * measured in the same run, interleaved, median of ROUNDS.
  *
- * With `THEATER_BEFORE=<dir>` (another checkout, e.g. from `git archive`)
- * the same figures are measured for that tree too, in the same rounds.
+ * With `THEATER_TREES=<label>=<dir>,…` (other checkouts, e.g. from `git
+ * archive`) the same figures are measured for those trees too, in the same
+ * rounds.
  * Printed when the file loads; run it with `deno run --allow-read
  * --allow-write --allow-env --allow-run bench/cli_start_bench.ts` or as
  * part of `deno task bench`.
@@ -19,7 +20,13 @@ import { join } from "node:path";
 
 const ROUNDS = Number(Deno.env.get("THEATER_BENCH_ROUNDS") ?? 15);
 const HERE = new URL("..", import.meta.url).pathname;
-const BEFORE = Deno.env.get("THEATER_BEFORE");
+const OTHERS = (Deno.env.get("THEATER_TREES") ?? "").split(",")
+  .filter((tree) => tree !== "")
+  .map((tree) => {
+    const at = tree.indexOf("=");
+    if (at < 1) throw new Error(`THEATER_TREES: ${tree}: not <label>=<dir>`);
+    return [tree.slice(0, at), tree.slice(at + 1)];
+  });
 const FLAGS = ["--allow-read", "--allow-write", "--allow-env"];
 
 const dir = await Deno.makeTempDir({ prefix: "theater_bench_" });
@@ -101,7 +108,7 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-const trees = BEFORE ? [["before", BEFORE], ["now", HERE]] : [["now", HERE]];
+const trees = [...OTHERS, ["now", HERE]];
 const samples: Record<string, number[]> = { empty: [] };
 for (const [label] of trees) {
   samples[`${label} help`] = [];
@@ -129,6 +136,7 @@ console.log(
     ms(empty)
   }:`,
 );
+const width = Math.max(...trees.map(([label]) => label.length));
 for (const [label] of trees) {
   for (const what of ["help", "run"]) {
     const m = median(samples[`${label} ${what}`]);
@@ -136,7 +144,7 @@ for (const [label] of trees) {
       ? "theater --help"
       : "first reply of theater run counter --send '\"inc\"'";
     console.log(
-      `  ${label.padEnd(6)} ${name}: ${ms(m)}, ${(m / empty).toFixed(2)}x`,
+      `  ${label.padEnd(width)} ${name}: ${ms(m)}, ${(m / empty).toFixed(2)}x`,
     );
   }
 }

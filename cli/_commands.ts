@@ -3,9 +3,14 @@
  * The commands of `theater`: each one's name and one-line summary, and
  * how to load it. A command's module (and through it the runtime, jco,
  * hono, NATS…) is imported only when that command is run or asked for its
- * help, so `theater --help` and a short command start without them. The
- * imports are string literals so that `deno compile` bundles every
- * command.
+ * help, so `theater --help` and a short command start without them.
+ *
+ * The imports are string literals, so `deno compile` bundles every
+ * command, and loading one needs no permission (as static imports). The
+ * price: `deno run` still prepares the graph of every module they name
+ * at start, without running them (about 45 ms here; bench/README.md,
+ * "Starting theater"). A computed specifier would avoid that, but needs
+ * `--allow-read` of the program's own files.
  *
  * @module
  */

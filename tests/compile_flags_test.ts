@@ -4,7 +4,8 @@
 // binary runs: main.ts under exactly the permission flags the compile task
 // bakes in.
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { runCli, withTempDir } from "./_helpers.ts";
 
 const config = JSON.parse(
@@ -39,6 +40,39 @@ Deno.test("the compile task grants only read, write, env and net, and bundles ev
     );
   }
   assert.match(config.tasks.compile, /--include sdk\/mod\.ts/);
+});
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+Deno.test("every command module is in main.ts's graph, so deno compile bundles it without --include", async () => {
+  // main.ts imports each command when it is used, by a literal import():
+  // deno compile bundles those (a computed specifier would need --include).
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "main.ts"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const info = JSON.parse(new TextDecoder().decode(stdout)) as {
+    modules: { specifier: string }[];
+  };
+  const graph = new Set(
+    info.modules.filter((m) => m.specifier.startsWith("file:")).map((m) =>
+      relative(ROOT, fileURLToPath(m.specifier))
+    ),
+  );
+  const wanted = ["cli/_errors.ts"];
+  for await (const entry of Deno.readDir(join(ROOT, "cli"))) {
+    if (
+      entry.isFile && entry.name.endsWith(".ts") &&
+      !entry.name.startsWith("_") && !entry.name.endsWith("_test.ts")
+    ) wanted.push(`cli/${entry.name}`);
+  }
+  assert.ok(wanted.includes("cli/run.ts"));
+  for (const module of wanted) {
+    assert.ok(graph.has(module), `${module} is not in main.ts's graph`);
+  }
 });
 
 Deno.test("run, verify and replay work under exactly the compile flags", async () => {
