@@ -6,6 +6,7 @@
  * @module
  */
 import { basename, join, resolve } from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import { sha256Hex } from "../chain/mod.ts";
 import { loadComponent } from "../runtime/mod.ts";
 
@@ -46,9 +47,6 @@ function denoCommand(): string {
     : "deno";
 }
 
-// deno-lint-ignore no-control-regex
-const ANSI = /\x1b\[[0-9;]*m/g;
-
 async function deno(args: string[], cwd: string) {
   try {
     const output = await new Deno.Command(denoCommand(), {
@@ -62,7 +60,7 @@ async function deno(args: string[], cwd: string) {
     return {
       success: output.success,
       stdout: decoder.decode(output.stdout),
-      stderr: decoder.decode(output.stderr).replace(ANSI, ""),
+      stderr: stripVTControlCharacters(decoder.decode(output.stderr)),
     };
   } catch (err) {
     throw new BuildError(
@@ -79,8 +77,7 @@ function diagnostics(stderr: string, dir: string): string {
   // "Types of property 'count' are incompatible", ...), then the code and
   // its underline, then "at file:line:col".
   let pending: string[] | null = null;
-  // deno-lint-ignore no-control-regex
-  const plain = stderr.replace(/\x1b\[[0-9;]*m/g, "");
+  const plain = stripVTControlCharacters(stderr);
   for (const raw of plain.split("\n")) {
     const line = raw.trim();
     const error = line.match(/^(TS\d+ )?\[ERROR\]: (.*)$/) ??

@@ -1,6 +1,7 @@
 // Copyright the Theater authors. MIT license.
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import { hostCallsOf, readEvents, verifyPath } from "../chain/mod.ts";
 import {
   buildTestComponent,
@@ -559,7 +560,7 @@ Deno.test("run: what an actor logs and replies reaches the terminal with its con
     ) {
       const shown = await runCli(args);
       assert.equal(shown.code, 0, `${args.join(" ")}: ${shown.stderr}`);
-      const text = shown.stdout.replaceAll(/\x1b\[[0-9;]*m/g, "");
+      const text = stripVTControlCharacters(shown.stdout);
       assert.doesNotMatch(text, control, `${args.join(" ")}: ${text}`);
     }
   });
