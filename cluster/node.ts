@@ -33,7 +33,7 @@ import {
   sendNow,
 } from "../server/mod.ts";
 import { z } from "zod";
-import { beating, chooseNode } from "./placement.ts";
+import { beating, chooseNode, duty } from "./placement.ts";
 import type { Cluster } from "./stream.ts";
 import { connections } from "./_connection.ts";
 
@@ -52,7 +52,10 @@ export const ACTOR_SUBJECT = "theater.to";
 /** The first tokens of a node's control subject (then node and verb). */
 export const NODE_SUBJECT = "theater.node";
 
-/** How many times a node tries to resume a placement it claimed. */
+/**
+ * How many failed resumes of a placement in a row a node tries again at
+ * the next beat (and says on stderr); after that, every tenth beat.
+ */
 export const TAKEOVER_ATTEMPTS = 10;
 
 /** A node as its heartbeat says. */
@@ -153,10 +156,20 @@ export class ClusterNode implements ClusterRoute {
   #timer: ReturnType<typeof setInterval> | null = null;
   /** Per other node: the last revision of its beat and when it changed. */
   #seen = new Map<string, { revision: number; at: number }>();
-  #started = performance.now();
+  #joined = performance.now();
   #ticking = false;
-  /** Takeovers under way, one after another. */
+  /** Takeovers and hand-overs, one after another. */
   #takeovers: Promise<void> = Promise.resolve();
+  /** Placements with a start, takeover or hand-over queued or under way. */
+  #busy = new Set<string>();
+  /** Placements whose root this process started or resumed. */
+  #mine = new Set<string>();
+  /** Per placement: resumes that failed in a row, and beats to wait. */
+  #failed = new Map<string, { n: number; wait: number }>();
+  /** Actors this node announced (started or resumed here), by key. */
+  #here = new Map<string, { run: string; actor: string }>();
+  /** Who runs each actor, as the actors bucket says, by key. */
+  #owners = new Map<string, string>();
   #closed = false;
   #leaving = false;
   #api = "";
@@ -232,6 +245,8 @@ export class ClusterNode implements ClusterRoute {
     (async () => {
       for await (const e of watch) {
         const dot = e.key.indexOf(".");
+        if (e.operation === "PUT") this.#owners.set(e.key, e.string());
+        else this.#owners.delete(e.key);
         const present = e.operation === "PUT" && e.string() !== this.name;
         this.#where(e.key.slice(0, dot), e.key.slice(dot + 1), present);
       }
@@ -302,18 +317,50 @@ export class ClusterNode implements ClusterRoute {
   onEvent(run: string, actor: string, event: ChainEvent): void {
     const key = `${run}.${actor}`;
     if (event.type === "actor.start" || event.type === "actor.resume") {
-      if (this.#subs.has(key) || this.#closed) return;
-      this.#subs.set(
-        key,
-        this.#nc.subscribe(`${ACTOR_SUBJECT}.${key}`, {
-          callback: (_err, m) => void this.#onMessage(run, actor, m),
-        }),
-      );
+      this.#here.set(key, { run, actor });
+      this.#answer(key, run, actor);
       this.#actors.put(key, this.name).catch(() => {});
     } else if (event.type === "actor.stop") {
-      this.#subs.get(key)?.unsubscribe();
-      this.#subs.delete(key);
-      this.#forget(key).catch(() => {});
+      this.#here.delete(key);
+      this.#withdraw(key);
+    }
+  }
+
+  /** Answers on an actor's subject. */
+  #answer(key: string, run: string, actor: string): void {
+    if (this.#subs.has(key) || this.#closed) return;
+    this.#subs.set(
+      key,
+      this.#nc.subscribe(`${ACTOR_SUBJECT}.${key}`, {
+        callback: (_err, m) => void this.#onMessage(run, actor, m),
+      }),
+    );
+  }
+
+  /** Answers no more for an actor, and takes it out of the directory. */
+  #withdraw(key: string): void {
+    this.#subs.get(key)?.unsubscribe();
+    this.#subs.delete(key);
+    this.#forget(key).catch(() => {});
+  }
+
+  /**
+   * The actors this node announced, checked against what runs here: one
+   * whose chain was refused (its start or a step) stopped without an
+   * `actor.stop` (nothing more is recorded for it), so it no longer
+   * answers; one that runs is in the directory under this node.
+   */
+  #reconcileActors(): void {
+    for (const [key, { run, actor }] of this.#here) {
+      if (!this.#runs.running(run, actor)) {
+        this.#here.delete(key);
+        this.#withdraw(key);
+        continue;
+      }
+      this.#answer(key, run, actor);
+      if (this.#owners.get(key) !== this.name) {
+        this.#actors.put(key, this.name).catch(() => {});
+      }
     }
   }
 
@@ -325,6 +372,15 @@ export class ClusterNode implements ClusterRoute {
   }
 
   async #onMessage(run: string, actor: string, m: Msg): Promise<void> {
+    const key = `${run}.${actor}`;
+    if (!this.#runs.running(run, actor)) {
+      // Announced here, but its chain was refused: another node runs it
+      // now, and answers; this node must not answer first with an error.
+      this.#here.delete(key);
+      this.#withdraw(key);
+      const owner = this.#owners.get(key);
+      if (owner !== undefined && owner !== this.name) return;
+    }
     let wire: Wire;
     try {
       // Through the document gate (1e400, lone surrogates and integers
@@ -496,12 +552,20 @@ export class ClusterNode implements ClusterRoute {
   }
 
   async #startHere(run: string, manifest: string, root: string) {
-    await this.#runs.start(manifest, { id: run });
-    const placement: Placement = { run, root, manifest, node: this.name };
-    await this.#placements.put(
-      `${run}.${root}`,
-      encoder.encode(JSON.stringify(placement)),
-    );
+    const key = `${run}.${root}`;
+    // Not a placement to hand over or resume while it starts.
+    this.#busy.add(key);
+    try {
+      await this.#runs.start(manifest, { id: run });
+      this.#mine.add(key);
+      const placement: Placement = { run, root, manifest, node: this.name };
+      await this.#placements.put(
+        key,
+        encoder.encode(JSON.stringify(placement)),
+      );
+    } finally {
+      this.#busy.delete(key);
+    }
   }
 
   async #onStart(m: Msg): Promise<void> {
@@ -550,14 +614,44 @@ export class ClusterNode implements ClusterRoute {
       const alive = new Set(
         (await this.nodes()).filter((n) => n.alive).map((n) => n.name),
       );
+      this.#reconcileActors();
       // A node that has just joined has not yet seen the others beat.
-      if (performance.now() - this.#started < this.#deadAfter) return;
+      if (performance.now() - this.#joined < this.#deadAfter) return;
       if (this.#leaving) return;
       for (const key of await keysOf(this.#placements)) {
+        if (this.#busy.has(key)) continue;
         const e = await this.#placements.get(key);
         if (!e || e.operation !== "PUT") continue;
         const p = e.json<Placement>();
-        if (p.node === this.name || alive.has(p.node)) continue;
+        const running = this.#runs.running(p.run, p.root);
+        const lost = this.#runs.lost(p.run, p.root);
+        const todo = duty(p, {
+          name: this.name,
+          alive: alive.has(p.node),
+          running,
+          started: this.#mine.has(key),
+          lost: lost !== null || this.#failed.has(key),
+        });
+        if (todo === "none") {
+          if (running) this.#failed.delete(key);
+          continue;
+        }
+        if (todo === "hand-over") {
+          this.#queue(key, () => this.#handOver(p, key));
+          continue;
+        }
+        if (todo === "resume") {
+          const failed = this.#failed.get(key);
+          if (failed && failed.wait-- > 0) continue;
+          const why = lost !== null
+            ? `${p.root} of run ${p.run} was given up here (${lost})`
+            : `${p.root} of run ${p.run} is placed here but not running`;
+          this.#queue(
+            key,
+            () => this.#takeOver(p, { key, revision: e.revision }, why),
+          );
+          continue;
+        }
         const mine = { ...p, node: this.name };
         let revision: number;
         try {
@@ -569,12 +663,9 @@ export class ClusterNode implements ClusterRoute {
         } catch {
           continue; // Another node claimed it first.
         }
-        // One takeover at a time (they pull into the same run folders),
-        // and not in this tick: the beat must go on while chains are
-        // pulled and actors resumed, or the others would think this node
-        // gone too.
-        this.#takeovers = this.#takeovers.then(() =>
-          this.#takeOver(p, { key, revision })
+        this.#queue(
+          key,
+          () => this.#takeOver(p, { key, revision }, `node ${p.node} is gone`),
         );
       }
     } catch (err) {
@@ -587,61 +678,111 @@ export class ClusterNode implements ClusterRoute {
   }
 
   /**
-   * Resumes a gone node's root actor here, from its chains in the stream,
-   * while the claim (the record at `claim.revision`) is still this node's:
-   * a node paused in the middle of a takeover may wake after another
-   * claimed the placement from it. A start refused because the stream
-   * moved past the pulled copy (the old node's last step landed after the
-   * pull: a paused node woken) is tried again from a fresh pull, up to
-   * {@linkcode TAKEOVER_ATTEMPTS} times, a beat apart.
+   * Queues work on a placement: one at a time (takeovers pull into the
+   * same run folders), and not in the tick: the beat must go on while
+   * chains are pulled and actors resumed, or the others would think this
+   * node gone too.
+   */
+  #queue(key: string, work: () => Promise<void>): void {
+    this.#busy.add(key);
+    this.#takeovers = this.#takeovers.then(async () => {
+      try {
+        await work();
+      } catch (err) {
+        if (!this.#closed) {
+          this.#options.onNotice?.(`cluster: ${(err as Error).message}`);
+        }
+      } finally {
+        this.#busy.delete(key);
+      }
+    });
+  }
+
+  /**
+   * Resumes a root actor here from its chains in the stream (a gone
+   * node's, or one of this node's that is not running), while the claim
+   * (the record at `claim.revision`) is still this node's: a node paused
+   * in the middle of a takeover may wake after another claimed the
+   * placement from it. A failed resume (say, the stream moved past the
+   * pulled copy: the old node, paused and woken, wrote one more step) is
+   * tried again from a fresh pull by a later beat: at the next one for
+   * the first {@linkcode TAKEOVER_ATTEMPTS} failures in a row, then every
+   * tenth.
    */
   async #takeOver(
     p: Placement,
     claim: { key: string; revision: number },
+    why: string,
   ): Promise<void> {
-    for (let attempt = 1; attempt <= TAKEOVER_ATTEMPTS; attempt++) {
-      // Claimed, but this node is leaving: the others take it from here.
-      if (this.#leaving || this.#closed) return;
-      const now = await this.#placements.get(claim.key).catch(() => null);
-      if (now?.revision !== claim.revision) {
-        this.#options.onNotice?.(
-          `not resuming ${p.root} of run ${p.run}: its placement moved on (${
-            now?.operation === "PUT"
-              ? `to ${now.json<Placement>().node}`
-              : "gone"
-          })`,
-        );
-        return;
-      }
-      if (attempt === 1) {
-        this.#options.onNotice?.(
-          `node ${p.node} is gone: resuming ${p.root} of run ${p.run} here`,
-        );
-      }
+    if (this.#leaving || this.#closed) return;
+    const now = await this.#placements.get(claim.key).catch(() => null);
+    if (now?.revision !== claim.revision) {
+      this.#failed.delete(claim.key);
+      this.#options.onNotice?.(
+        `not resuming ${p.root} of run ${p.run}: its placement moved on (${
+          now?.operation === "PUT" ? `to ${now.json<Placement>().node}` : "gone"
+        })`,
+      );
+      return;
+    }
+    if (this.#runs.running(p.run, p.root)) {
+      this.#mine.add(claim.key);
+      return;
+    }
+    const failed = this.#failed.get(claim.key);
+    if (!failed) {
+      this.#options.onNotice?.(
+        `${why}: resuming ${p.root} of run ${p.run} here`,
+      );
+    }
+    try {
       let live: string[] = [];
       try {
         live = this.#runs.live(p.run).system.actors;
       } catch {
         // The run has no actors here yet.
       }
-      if (live.includes(p.root)) return;
-      try {
-        const here = new Set(live);
-        await this.#cluster.pull(p.run, this.#runs.folder(p.run), {
-          skip: (actor) => here.has(actor),
-        });
-        await this.#runs.start(p.manifest, { id: p.run });
-        this.#options.onNotice?.(`resumed ${p.root} of run ${p.run}`);
-        return;
-      } catch (err) {
+      const here = new Set(live);
+      await this.#cluster.pull(p.run, this.#runs.folder(p.run), {
+        skip: (actor) => here.has(actor),
+      });
+      await this.#runs.start(p.manifest, { id: p.run });
+      this.#mine.add(claim.key);
+      this.#failed.delete(claim.key);
+      this.#options.onNotice?.(`resumed ${p.root} of run ${p.run}`);
+    } catch (err) {
+      const n = (failed?.n ?? 0) + 1;
+      this.#failed.set(claim.key, {
+        n,
+        wait: n < TAKEOVER_ATTEMPTS ? 0 : 9,
+      });
+      if (n <= TAKEOVER_ATTEMPTS || n % 10 === 0) {
         this.#options.onNotice?.(
-          `could not resume ${p.root} of run ${p.run}${
-            attempt < TAKEOVER_ATTEMPTS ? " (trying again)" : ""
-          }: ${(err as Error).message}`,
+          `could not resume ${p.root} of run ${p.run} (${n} in a row; trying again ${
+            n < TAKEOVER_ATTEMPTS ? "at the next beat" : "every tenth beat"
+          }): ${(err as Error).message}`,
         );
       }
-      await new Promise((r) => setTimeout(r, this.#options.heartbeatMs ?? 500));
     }
+  }
+
+  /**
+   * Stops a root here that another node has claimed (this node was
+   * paused or cut off, and seemed gone), as a stopping run does: its
+   * chains end in a stop the claimer resumes from, or, if the claimer has
+   * written already, the stream refuses it and nothing is recorded. Until
+   * then, every step it records is still the only writer's.
+   */
+  async #handOver(p: Placement, key: string): Promise<void> {
+    if (!this.#runs.running(p.run, p.root)) return;
+    const now = await this.#placements.get(key);
+    const node = now?.operation === "PUT" ? now.json<Placement>().node : null;
+    if (node === null || node === this.name) return;
+    this.#mine.delete(key);
+    this.#options.onNotice?.(
+      `${p.root} of run ${p.run} is placed on node ${node}: stopping it here`,
+    );
+    await this.#runs.stopRoot(p.run, p.root, `placed on node ${node}`);
   }
 
   /**

@@ -67,3 +67,42 @@ export function beating(
   }
   return now - last.at < deadAfterMs;
 }
+
+/** What a node does about one placement at a beat ({@linkcode duty}). */
+export type Duty = "claim" | "resume" | "hand-over" | "none";
+
+/**
+ * What this node does about a placement at a beat, given how it stands
+ * here:
+ *
+ * - placed on another node that is gone: `claim` it (then resume it);
+ * - placed on another node, but running here (this node was paused or
+ *   cut off, and another claimed it): `hand-over`, stopping it here as a
+ *   stopping run does, so that the claimer resumes it after that;
+ * - placed here, not running here, and either never started by this
+ *   process (a node restarted before the others saw it gone) or `lost`
+ *   (given up after a refused write, or a resume that failed): `resume`
+ *   it from the stream;
+ * - otherwise `none` (a root stopped here on purpose stays stopped).
+ */
+export function duty(
+  placement: { node: string },
+  here: {
+    /** This node's name. */
+    name: string;
+    /** Whether the placement's node beats, as this node sees it. */
+    alive: boolean;
+    /** Whether the root runs on this node now. */
+    running: boolean;
+    /** Whether this process started or resumed the root. */
+    started: boolean;
+    /** Whether the root was lost here (see above). */
+    lost: boolean;
+  },
+): Duty {
+  if (placement.node === here.name) {
+    return !here.running && (!here.started || here.lost) ? "resume" : "none";
+  }
+  if (here.running) return "hand-over";
+  return here.alive ? "none" : "claim";
+}

@@ -1,6 +1,6 @@
 // Copyright the Theater authors. MIT license.
 import assert from "node:assert/strict";
-import { beating, chooseNode } from "./placement.ts";
+import { beating, chooseNode, duty } from "./placement.ts";
 
 const live = [
   { name: "c", load: 0 },
@@ -47,4 +47,38 @@ Deno.test("beating: a new revision is a beat; the same one for deadAfterMs, or n
   assert.equal(beating(seen, "b", 8, 3500, 3000), true);
   assert.equal(beating(seen, "b", 8, 6000, 3000), true);
   assert.equal(beating(seen, "b", null, 6000, 3000), false);
+});
+
+Deno.test("duty: claim a gone node's placement, resume one placed here that is not running, hand over one running here that is placed elsewhere", () => {
+  const here = {
+    name: "a",
+    alive: true,
+    running: false,
+    started: false,
+    lost: false,
+  };
+  // Placed on another node.
+  assert.equal(duty({ node: "b" }, here), "none");
+  assert.equal(duty({ node: "b" }, { ...here, alive: false }), "claim");
+  // Running here although b holds the placement: this node was paused.
+  assert.equal(duty({ node: "b" }, { ...here, running: true }), "hand-over");
+  assert.equal(
+    duty({ node: "b" }, { ...here, alive: false, running: true }),
+    "hand-over",
+  );
+  // Placed here.
+  assert.equal(duty({ node: "a" }, { ...here, running: true }), "none");
+  // Never started by this process (restarted before the others saw it go).
+  assert.equal(duty({ node: "a" }, here), "resume");
+  // Started here and stopped on purpose: it stays stopped.
+  assert.equal(duty({ node: "a" }, { ...here, started: true }), "none");
+  // Started here and given up (a refused write) or a failed resume.
+  assert.equal(
+    duty({ node: "a" }, { ...here, started: true, lost: true }),
+    "resume",
+  );
+  assert.equal(
+    duty({ node: "a" }, { ...here, started: true, lost: true, running: true }),
+    "none",
+  );
 });

@@ -85,6 +85,16 @@ export function openApi(): Record<string, unknown> {
                 },
               },
             },
+            given_up: {
+              type: "array",
+              items: {
+                type: "object",
+                properties: {
+                  id: { type: "string" },
+                  reason: { type: "string" },
+                },
+              },
+            },
             actors: {
               type: "array",
               items: {

@@ -61,6 +61,12 @@ export interface RunInfo {
    * when they stopped on a failure, else `stopped`.
    */
   ended: { id: string; status: "stopped" | "failed"; reason: string }[];
+  /**
+   * Roots this server gave up in a cluster (a chain of their tree was
+   * refused: another node writes it now), with why; the run's other roots
+   * go on.
+   */
+  given_up: { id: string; reason: string }[];
 }
 
 /** Something wrong with a request about runs: an HTTP status and why. */
@@ -141,6 +147,8 @@ export class Runs {
   #cacheDir: string | false | undefined;
   #replication?: (run: string) => Replication;
   #remote?: (run: string) => Remote;
+  /** Per run: roots given up here after a chain of theirs was refused. */
+  #lost = new Map<string, Map<string, string>>();
 
   /**
    * Makes the registry of runs under `dir` (none started).
@@ -257,6 +265,13 @@ export class Runs {
       // the same; nothing more can be recorded for it here.
       onRootStopped: (reason) => void this.stop(id, reason).catch(() => {}),
       onFatal: (message) => void this.stop(id, message).catch(() => {}),
+      // In a cluster a chain that takes no more events (the stream refused
+      // it: another node writes the actor, which took over its root) ends
+      // that root's part of the run here, not the roots this node still
+      // runs for its placements.
+      onChainFailed: this.#remote
+        ? (actor, message) => void this.#giveUp(id, actor, message)
+        : undefined,
     });
     const run: LiveRun = {
       id,
@@ -287,7 +302,9 @@ export class Runs {
       }
       throw new RunError(400, (err as Error).message);
     }
-    if (!init.ok) {
+    if (init.ok) {
+      this.#lost.get(run.id)?.delete(manifest.name);
+    } else {
       // Recorded like any failed start; the run does not go on without it.
       if (alone) {
         run.stopped = `init failed: ${init.error}`;
@@ -299,6 +316,51 @@ export class Runs {
       );
     }
     return run;
+  }
+
+  /**
+   * Gives up the root whose tree holds `actor` (each actor of it stops,
+   * recording what its chain still takes), once, and keeps why.
+   */
+  async #giveUp(id: string, actor: string, message: string): Promise<void> {
+    const run = this.#live.get(id);
+    if (!run || run.stopped) return;
+    const parents = new Map(run.system.info().map((a) => [a.id, a.parent]));
+    if (!parents.has(actor)) return;
+    let root = actor;
+    for (let up = parents.get(root); up; up = parents.get(root)) root = up;
+    let lost = this.#lost.get(id);
+    if (!lost) this.#lost.set(id, lost = new Map());
+    if (lost.has(root)) return;
+    const why = `${actor}: ${message}`;
+    lost.set(root, why);
+    await run.system.stopRoot(root, `gave up: ${why}`);
+  }
+
+  /**
+   * Why this server gave up a root of a run (a chain of its tree was
+   * refused: another node writes it), or null: none, or it started again.
+   */
+  lost(id: string, root: string): string | null {
+    return this.#lost.get(id)?.get(root) ?? null;
+  }
+
+  /** Whether a root (or any actor) of a run runs here now. */
+  running(id: string, actor: string): boolean {
+    const run = this.#live.get(id);
+    return run !== undefined && !run.stopped &&
+      run.system.actors.includes(actor);
+  }
+
+  /**
+   * Stops one root of a live run and its tree as a stopping run does
+   * (recorded so that the next run of their chains, here or on another
+   * node, resumes them); the run's other roots go on.
+   */
+  async stopRoot(id: string, root: string, reason: string): Promise<void> {
+    const run = this.#live.get(id);
+    if (!run || run.stopped) return;
+    await run.system.stopRoot(root, reason);
   }
 
   /** How many actors run here, in every live run. */
@@ -375,6 +437,10 @@ export class Runs {
       chains,
       actors: running ? run.system.info() : [],
       ended,
+      given_up: [...this.#lost.get(id) ?? []].map(([root, reason]) => ({
+        id: root,
+        reason,
+      })),
     };
   }
 

@@ -83,6 +83,14 @@ export interface SystemEvents {
   onRootStopped?: (reason: string) => void;
   /** The root supervisor gave up: the run cannot go on. */
   onFatal?: (message: string) => void;
+  /**
+   * An actor's chain takes no more events (the disk failed, or the stream
+   * refused it: another node writes the actor). When given, this is not
+   * fatal to the run: the caller decides what stops (a cluster node gives
+   * up that actor's root only, see cluster/node.ts); without it, onFatal
+   * is called, once. It may be called more than once for one actor.
+   */
+  onChainFailed?: (actor: string, message: string) => void;
 }
 
 /** Options for {@linkcode ActorSystem}. */
@@ -600,25 +608,34 @@ export class ActorSystem {
     if (this.#actors.size === 1 && resume) this.#resumed = true;
     let init: Delivery | null;
     let first: ChainEvent;
-    if (resume) {
-      // The chain goes on where it ended: from the last committed state,
-      // or, if init never succeeded, with init again.
-      const resumed = await running.recorder.continueChain({
-        component: running.sha256,
-        manifest: manifest.manifest as { [key: string]: Json },
-        params: running.params,
-        cut: resume.cut,
-      }, { init: !resume.point.initialized, state: resume.point.state });
-      init = resumed.init;
-      first = resumed.init?.event ?? resumed.event;
-    } else {
-      init = await running.recorder.start({
-        component: running.sha256,
-        manifest: manifest.manifest as { [key: string]: Json },
-        params: running.params,
-        link: options.link ?? null,
-      });
-      first = init.event;
+    try {
+      if (resume) {
+        // The chain goes on where it ended: from the last committed state,
+        // or, if init never succeeded, with init again.
+        const resumed = await running.recorder.continueChain({
+          component: running.sha256,
+          manifest: manifest.manifest as { [key: string]: Json },
+          params: running.params,
+          cut: resume.cut,
+        }, { init: !resume.point.initialized, state: resume.point.state });
+        init = resumed.init;
+        first = resumed.init?.event ?? resumed.event;
+      } else {
+        init = await running.recorder.start({
+          component: running.sha256,
+          manifest: manifest.manifest as { [key: string]: Json },
+          params: running.params,
+          link: options.link ?? null,
+        });
+        first = init.event;
+      }
+    } catch (err) {
+      // Its first event was not recorded (say, the stream refused it:
+      // another node writes this actor): the actor is not left registered,
+      // with a chain that takes nothing more, as if it ran.
+      await this.#stopTree(id, `start failed: ${(err as Error).message}`)
+        .catch(() => {});
+      throw err;
     }
     if (init) this.#release(id, init);
     running.initialized = init?.ok ?? true;
@@ -1132,6 +1149,10 @@ export class ActorSystem {
    * be recorded, so the run cannot go on here. Said once, as fatal.
    */
   #chainFailed(id: string, err: ChainWriteError): void {
+    if (this.options.onChainFailed) {
+      this.options.onChainFailed(id, err.message);
+      return;
+    }
     if (this.#failure) return;
     this.#failure = `${id}: ${err.message}`;
     this.options.onFatal?.(this.#failure);
@@ -1610,6 +1631,19 @@ export class ActorSystem {
     this.#executor.unregister(id);
     await this.#checkpoint(actor, true).catch(unlessChainFailed);
     await actor.writer.close().catch(unlessChainFailed);
+  }
+
+  /**
+   * Stops a root actor and its tree as a stopping run does: each records
+   * `actor.stop` with the run-stop reason (where its chain still takes
+   * it), so that the next run of these chains, here or on another node,
+   * resumes them, children and timers included. The run's other roots go
+   * on. Nothing happens when `id` is not a running root.
+   */
+  async stopRoot(id: string, reason: string): Promise<void> {
+    const actor = this.#actors.get(id);
+    if (!actor || actor.parent) return;
+    await this.#stopTree(id, `${RUN_STOP}${reason}`);
   }
 
   /** Stops one actor (and its children) and tells its parent. */

@@ -12,11 +12,24 @@ import {
   parseSignerKey,
   sealEvent,
 } from "../chain/mod.ts";
-import { checkOneWriter, Cluster, Witness } from "../cluster/mod.ts";
-import { ActorSystem, loadManifest } from "../supervisor/mod.ts";
-import { startServer } from "../server/mod.ts";
+import {
+  type AckedReply,
+  checkOneWriter,
+  Cluster,
+  ClusterNode,
+  PLACEMENTS_BUCKET,
+  Witness,
+} from "../cluster/mod.ts";
+import {
+  ActorSystem,
+  loadManifest,
+  type Remote,
+  type Replication,
+} from "../supervisor/mod.ts";
+import { Runs, startServer, type TheaterServer } from "../server/mod.ts";
 import { connect } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import {
   BUILD_FLAGS,
   hasNats,
@@ -24,6 +37,7 @@ import {
   natsTest,
   runCli,
   THEATER_FLAGS,
+  waitFor,
   withTempDir,
 } from "./_helpers.ts";
 
@@ -546,5 +560,302 @@ clusterTest(
     await again.start(manifest);
     assert.deepEqual((await again.send("counter", "inc")).reply, { count: 3 });
     await again.shutdown("test");
+  },
+);
+
+/**
+ * Root manifests `<dir>/<name>.json` of counters (counter.wasm copied
+ * beside them: a component must be in its manifest's folder), by name.
+ */
+async function counterApps(
+  dir: string,
+  names: string[],
+): Promise<Record<string, string>> {
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.copyFile(
+    new URL("../examples/counter/counter.wasm", import.meta.url).pathname,
+    join(dir, "counter.wasm"),
+  );
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    out[name] = join(dir, `${name}.json`);
+    await Deno.writeTextFile(
+      out[name],
+      JSON.stringify({
+        name,
+        component: "./counter.wasm",
+        params: { start: 0 },
+        chain: { fsync: "none" },
+      }),
+    );
+  }
+  return out;
+}
+
+/** A run's other nodes, for a Runs in a cluster with nothing elsewhere. */
+const NOWHERE: Remote = {
+  send: () => Promise.resolve({ ok: false, error: "no other node" }),
+  watch: () => () => {},
+};
+
+clusterTest(
+  "cluster: a resume the stream refuses (the old writer woke and wrote between the taker's check and its actor.resume) leaves no copy of the actor on the taker, which a fresh pull then resumes (the stalled round of seed 1470124621)",
+  async ({ dir, cluster }) => {
+    const apps = await counterApps(join(dir, "apps"), ["ping", "tock"]);
+    const old = new ActorSystem({
+      chainDir: join(dir, "old"),
+      replication: cluster.run("demo"),
+    });
+    await old.start(await loadManifest(apps.ping));
+    await old.send("ping", "inc");
+    // The old node's step lands once the taker's attach has checked the
+    // stream, before the taker's actor.resume is published.
+    const real = cluster.run("demo");
+    let wake: (() => Promise<unknown>) | null = null;
+    const replication = (): Replication => ({
+      attach: async (actor, path) => {
+        const publish = await real.attach(actor, path);
+        const step = wake;
+        wake = null;
+        await step?.();
+        return publish;
+      },
+      keepComponent: (sha256, bytes) => real.keepComponent(sha256, bytes),
+    });
+    const taker = new Runs(join(dir, "taker"), {
+      cacheDir: false,
+      replication,
+      remote: () => NOWHERE,
+    });
+    try {
+      await taker.start(apps.tock, { id: "demo" });
+      await taker.live("demo").system.send("tock", "inc");
+      const pull = () =>
+        cluster.pull("demo", taker.folder("demo"), {
+          skip: (actor) => actor === "tock",
+        });
+      await pull();
+      wake = () => old.send("ping", "inc");
+      await assert.rejects(
+        () => taker.start(apps.ping, { id: "demo" }),
+        /refused by JetStream \(wrong last sequence.*\): another writer has this actor/,
+      );
+      // Before the fix ping stayed registered here, its chain taking no
+      // more events: the takeover saw it "running" and stopped trying,
+      // and the first message to it stopped the whole run, tock too.
+      assert.deepEqual(taker.live("demo").system.actors, ["tock"]);
+      await assert.rejects(
+        () => taker.live("demo").system.send("ping", "inc"),
+        /no actor "ping" is running/,
+      );
+      assert.deepEqual(
+        (await taker.live("demo").system.send("tock", "inc")).reply,
+        { count: 2 },
+      );
+      // The old node stops writing (its placement moved); a fresh pull
+      // resumes ping after its last acknowledged step.
+      await old.shutdown("test");
+      await pull();
+      await taker.start(apps.ping, { id: "demo" });
+      const next = await taker.live("demo").system.send("ping", "inc");
+      assert.deepEqual(next.reply, { count: 3 });
+    } finally {
+      await taker.shutdown("test");
+      await old.shutdown("test");
+    }
+    const pulled = join(dir, "pulled");
+    await cluster.pull("demo", pulled);
+    assert.deepEqual(
+      checkOneWriter({
+        actor: "ping",
+        chain: await Deno.readTextFile(join(pulled, "ping.jsonl")),
+      }),
+      [],
+    );
+  },
+);
+
+clusterTest(
+  "cluster: a node whose write for one actor is refused (another node took over its root) gives up that root only: its other roots go on and answer",
+  async ({ dir, cluster }) => {
+    const apps = await counterApps(join(dir, "apps"), ["ping", "tock"]);
+    const zombie = new Runs(join(dir, "zombie"), {
+      cacheDir: false,
+      replication: (run) => cluster.run(run),
+      remote: () => NOWHERE,
+    });
+    const other = new ActorSystem({
+      chainDir: join(dir, "other"),
+      replication: cluster.run("demo"),
+    });
+    try {
+      await zombie.start(apps.ping, { id: "demo" });
+      await zombie.start(apps.tock, { id: "demo" });
+      const system = zombie.live("demo").system;
+      await system.send("ping", "inc");
+      await system.send("tock", "inc");
+      // Another node claims ping's placement and resumes it.
+      await cluster.pull("demo", join(dir, "other"), {
+        skip: (actor) => actor !== "ping",
+      });
+      await other.start(await loadManifest(apps.ping));
+      assert.deepEqual((await other.send("ping", "inc")).reply, { count: 2 });
+      await assert.rejects(
+        () => system.send("ping", "inc"),
+        /refused by JetStream \(wrong last sequence.*\): another writer has this actor/,
+      );
+      await waitFor(
+        "the zombie to give up ping",
+        () => !system.actors.includes("ping"),
+        { seen: () => system.actors },
+      );
+      // Before the fix the refusal stopped the zombie's whole run.
+      assert.equal(zombie.live("demo").stopped, null);
+      assert.match(
+        zombie.lost("demo", "ping")!,
+        /another writer has this actor/,
+      );
+      assert.deepEqual(system.actors, ["tock"]);
+      assert.deepEqual((await system.send("tock", "inc")).reply, { count: 2 });
+      assert.equal(zombie.lost("demo", "tock"), null);
+    } finally {
+      await zombie.shutdown("test");
+      await other.shutdown("test");
+    }
+    // ping's chain is the other node's; tock's, the zombie's, unbroken.
+    const pulled = join(dir, "pulled");
+    await cluster.pull("demo", pulled);
+    for (const actor of ["ping", "tock"]) {
+      assert.deepEqual(
+        checkOneWriter({
+          actor,
+          chain: await Deno.readTextFile(join(pulled, `${actor}.jsonl`)),
+        }),
+        [],
+        actor,
+      );
+    }
+    assert.equal(
+      await Deno.readTextFile(join(pulled, "ping.jsonl")),
+      await Deno.readTextFile(join(dir, "other", "ping.jsonl")),
+    );
+  },
+);
+
+clusterTest(
+  "cluster: a root placed on a live node that does not run it is resumed there, and the node that still runs it (paused while another claimed it) hands it over; its other roots stay",
+  async ({ dir, nats, cluster }) => {
+    const apps = await counterApps(join(dir, "apps"), ["ping", "tock"]);
+    const token = "34".repeat(32);
+    const servers = new Map<string, TheaterServer>();
+    const notices: string[] = [];
+    const acked: AckedReply[] = [];
+    try {
+      for (const name of ["a", "b"]) {
+        const node = await ClusterNode.join(cluster, {
+          name,
+          heartbeatMs: 100,
+          deadAfterMs: 1000,
+          onNotice: (line) => notices.push(`${name}: ${line}`),
+        });
+        servers.set(
+          name,
+          await startServer({
+            dir: join(dir, name),
+            token,
+            port: 0,
+            cacheDir: false,
+            replication: (run) => cluster.run(run),
+            node,
+          }),
+        );
+      }
+      const a = servers.get("a")!;
+      const b = servers.get("b")!;
+      const call = async (
+        server: TheaterServer,
+        path: string,
+        body: unknown,
+      ) => {
+        const res = await fetch(`${server.url}/api${path}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}` },
+          body: JSON.stringify(body),
+        });
+        return { status: res.status, body: await res.json() };
+      };
+      for (const actor of ["ping", "tock"]) {
+        const placed = await call(a, "/runs", {
+          manifest: apps[actor],
+          id: "demo",
+          node: "a",
+        });
+        assert.equal(placed.status, 201, JSON.stringify(placed.body));
+      }
+      const ask = async (server: TheaterServer, actor: string) => {
+        const r = await call(server, `/runs/demo/actors/${actor}/request`, {
+          msg: "inc",
+          timeout_ms: 5000,
+        });
+        if (r.status !== 200) return null;
+        if (actor === "ping") {
+          acked.push({ seq: r.body.seq, reply: r.body.reply });
+        }
+        return r.body.reply as { count: number };
+      };
+      assert.deepEqual(await ask(a, "ping"), { count: 1 });
+      assert.deepEqual(await ask(a, "tock"), { count: 1 });
+      // b claims ping as if a had been paused past its heartbeat (a's
+      // ping goes on meanwhile: a is the zombie).
+      const nc = await connect({ servers: nats.url.slice("nats://".length) });
+      try {
+        const placements = await new Kvm(nc).open(PLACEMENTS_BUCKET);
+        const e = (await placements.get("demo.ping"))!;
+        await placements.update(
+          "demo.ping",
+          JSON.stringify({ ...e.json<object>(), node: "b" }),
+          e.revision,
+        );
+      } finally {
+        await nc.close();
+      }
+      // Before the fix nothing moved: b never resumed a root it had not
+      // claimed itself, and a went on with ping until its next write.
+      const runsHere = (server: TheaterServer, actor: string) => {
+        try {
+          return server.runs.live("demo").system.actors.includes(actor);
+        } catch {
+          return false;
+        }
+      };
+      await waitFor(
+        "ping running on b only, answering through either node",
+        async () =>
+          runsHere(b, "ping") && !runsHere(a, "ping") &&
+          await ask(a, "ping") !== null && await ask(b, "ping") !== null,
+        { seen: () => notices },
+      );
+      assert.ok(
+        notices.some((l) =>
+          /^a: ping of run demo is placed on node b: stopping it here/.test(l)
+        ),
+        notices.join("\n"),
+      );
+      assert.ok(runsHere(a, "tock"));
+      assert.deepEqual(await ask(a, "tock"), { count: 2 });
+      assert.deepEqual(await ask(b, "tock"), { count: 3 });
+    } finally {
+      for (const server of servers.values()) await server.close("test");
+    }
+    const pulled = join(dir, "pulled");
+    await cluster.pull("demo", pulled);
+    assert.deepEqual(
+      checkOneWriter({
+        actor: "ping",
+        chain: await Deno.readTextFile(join(pulled, "ping.jsonl")),
+        acked,
+      }),
+      [],
+    );
   },
 );

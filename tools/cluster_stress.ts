@@ -211,6 +211,34 @@ export async function stress(options: StressOptions): Promise<RoundReport[]> {
         return null;
       }
     };
+    /** The actors of the run a node runs now, or null when it does not answer. */
+    const runningOn = async (node: Node): Promise<string[] | null> => {
+      try {
+        const res = await fetch(`${node.url}/api/runs/${RUN}`, {
+          headers: { authorization: `Bearer ${token}` },
+          signal: AbortSignal.timeout(15_000),
+        });
+        const body = await res.json();
+        if (res.status === 404) return [];
+        return (body.actors as { id: string }[]).map((a) => a.id);
+      } catch {
+        return null;
+      }
+    };
+    /** Per actor: where it is placed, and which nodes that are up run it. */
+    const where = async () => {
+      const out: Record<string, { placed: string | null; on: string[] }> = {};
+      for (const a of ACTORS) out[a] = { placed: await placedOn(a), on: [] };
+      for (const node of nodes.values()) {
+        if (node.state !== "up") continue;
+        for (const a of await runningOn(node) ?? []) out[a]?.on.push(node.name);
+      }
+      return out;
+    };
+    let lastWhere: unknown = null;
+    const seenWhere = () => lastWhere;
+    const trackWhere = async () => lastWhere = await where();
+
     for (const [i, actor] of ACTORS.entries()) {
       const r = await api(nodes.get(NODES[i])!, "/runs", {
         manifest: join(apps, `${actor}.json`),
@@ -347,7 +375,8 @@ export async function stress(options: StressOptions): Promise<RoundReport[]> {
       const before = options.before ?? 8;
       await waitFor(
         `${before} replies in round ${round}`,
-        () => total >= from + before,
+        async () => total >= from + before || (await trackWhere(), false),
+        { seen: () => ({ replies: total - from, where: seenWhere() }) },
       );
       const how = pick(["SIGKILL", "SIGSTOP"] as const);
       say(
@@ -409,6 +438,18 @@ export async function stress(options: StressOptions): Promise<RoundReport[]> {
             ACTORS.map((a) => [a, acked.get(a)!.length - mark.get(a)!]),
           ),
       });
+      // Liveness: every placed root runs on its placement's node, which is
+      // up, and on no other (a woken zombie hands its copy over).
+      await waitFor(
+        `every actor running on exactly its placement's node after round ${round}`,
+        async () => {
+          const now = await trackWhere();
+          return Object.values(now).every((w) =>
+            w.placed !== null && w.on.length === 1 && w.on[0] === w.placed
+          );
+        },
+        { seen: seenWhere },
+      );
       // Hold the clients while the stream is read: what they were given is
       // then all in it (acknowledged means in the stream).
       let open!: () => void;
